@@ -1,0 +1,41 @@
+# Two commands: `make run` (a local trial on SQLite with demo data) and `make test`.
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTHON ?= python3
+BIN := $(VENV)/bin
+export HOST PORT
+
+.PHONY: run test install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run-deps: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.run-deps
+
+install: $(VENV)/.run-deps
+
+# Web server (gunicorn) and one worker together, on SQLite, with demo data and the sandbox channels.
+run: $(VENV)/.run-deps
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi demo seed
+	@echo "Tocsin on http://$(HOST):$(PORT) — Ctrl-C stops the web server and the worker."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/flask --app wsgi worker & \
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+
+# The whole suite on SQLite; set TEST_DATABASE_URL=postgresql://... to run it on PostgreSQL.
+test: $(VENV)/.dev-deps
+	$(BIN)/pytest
+
+bench: $(VENV)/.dev-deps
+	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

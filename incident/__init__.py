@@ -1,0 +1,53 @@
+"""Tocsin: the room a support organisation works from during an outage.
+
+create_app() only wires things together: no scheduler, no migrations, no network.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from . import config as config_module
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app from the environment (or `test_config`)."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="web/templates", static_folder="web/static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config_module.DEFAULTS)
+    app.config.update(config_module.from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = config_module.load_secret_key(app.instance_path)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from .extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations")), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+
+    from . import cli, errors, models  # noqa: F401  (models register their tables)
+    from .roles import models as _role_models  # noqa: F401
+
+    errors.init_app(app)
+    cli.init_app(app)
+    _register_blueprints(app, csrf)
+    return app
+
+
+def _register_blueprints(app: Flask, csrf) -> None:
+    from . import health, openapi, routes
+    from .roles import routes as role_routes
+    from .web import init_app as init_web
+
+    for blueprint in (routes.bp, role_routes.bp, openapi.bp):
+        csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
+        app.register_blueprint(blueprint)
+    app.register_blueprint(health.bp)
+    init_web(app)

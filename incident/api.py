@@ -1,0 +1,62 @@
+"""Helpers every JSON API blueprint shares: body parsing, validation and pagination."""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from .errors import BadRequest, UnsupportedMediaType, ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+MAX_PER_PAGE = 500
+
+
+def validation_details(error: ValidationError) -> dict:
+    """Pydantic's errors as {"field.path": "message"}."""
+    details = {}
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "body"
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        details.setdefault(where, message)
+    return details
+
+
+def json_body() -> dict:
+    """The request's JSON object; 415 for another content type, 400 for malformed JSON."""
+    if not request.is_json:
+        raise UnsupportedMediaType("Send JSON with Content-Type: application/json.")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest("The body is not valid JSON.", code="malformed_json")
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.", code="malformed_json")
+    return data
+
+
+def parse(model: type[M], data: dict | None = None) -> M:
+    """Validate a JSON object against a schema; 422 with every field's problem."""
+    try:
+        return model.model_validate(json_body() if data is None else data)
+    except ValidationError as error:
+        raise ValidationFailed("The request has invalid values.", details=validation_details(error)) from None
+
+
+def page_args(default_per_page: int = 50) -> tuple[int, int]:
+    """`page` and `per_page` from the query string (per_page at most 500)."""
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", default_per_page))
+    except ValueError:
+        raise ValidationFailed("page and per_page must be whole numbers.",
+                               details={"page": "integer", "per_page": "integer"}) from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationFailed(f"page ≥ 1 and 1 ≤ per_page ≤ {MAX_PER_PAGE}.",
+                               details={"page": page, "per_page": per_page})
+    return page, per_page
+
+
+def paginated(items: list, page: int, per_page: int, total: int) -> dict:
+    return {"items": items, "page": page, "per_page": per_page, "total": total}

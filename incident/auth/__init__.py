@@ -1,0 +1,1 @@
+"""Staff accounts, permission roles, sessions and API tokens."""

@@ -1,0 +1,73 @@
+"""Who is calling: bearer tokens for the API, sessions for the web UI."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, redirect, request, session, url_for
+
+from ..errors import NotAllowed, Unauthorized
+from ..extensions import db
+from .models import User
+from .service import user_for_token
+
+
+def current_user() -> User | None:
+    """The staff member behind this request (token or session), if any."""
+    return g.get("user")
+
+
+def _bearer_user() -> User | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return user_for_token(token.strip())
+
+
+def api_auth(needed: str = "viewer"):
+    """Require a valid bearer token whose user has the `needed` permission (401, then 403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = _bearer_user()
+            if user is None:
+                raise Unauthorized("A valid API token is required (Authorization: Bearer <token>).")
+            if not user.can(needed):
+                raise NotAllowed(f"This needs the {needed} permission; you are {user.role}.")
+            g.user = user
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def load_session_user() -> None:
+    """Put the logged-in staff member (if any) on `g` for web pages."""
+    user_id = session.get("user_id")
+    if user_id is None:
+        return
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or session.get("pw") != (user.password_hash or "")[-16:]:
+        session.clear()  # deactivated, deleted or password changed: the old session ends
+        return
+    g.user = user
+
+
+def login_required(needed: str = "viewer"):
+    """Require a logged-in staff member with the `needed` permission."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            if not user.can(needed):
+                raise NotAllowed(f"This needs the {needed} permission; you are {user.role}.")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

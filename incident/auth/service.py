@@ -1,0 +1,143 @@
+"""Staff accounts and API tokens: create, authenticate, revoke."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from ..clock import utcnow
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..extensions import db
+from ..validation import normalize_email, normalize_phone
+from .models import ApiToken, User
+from .policy import PERMISSION_ROLES
+
+logger = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both failures cost the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+TOKEN_PREFIX = "tcs_"
+MIN_PASSWORD_LENGTH = 10
+
+
+def get_user_by_email(email: str) -> User | None:
+    """The staff member with this email (any case), or None."""
+    try:
+        email = normalize_email(email)
+    except ValueError:
+        return None
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def get_user_by_email_or_raise(email: str) -> User:
+    user = get_user_by_email(email)
+    if user is None or not user.active:
+        raise ValidationFailed(f"No active staff member {email!r}.", code="unknown_user",
+                               details={"user": "unknown user"})
+    return user
+
+
+def create_user(email: str, *, role: str, name: str = "", phone: str | None = None,
+                slack_id: str | None = None, password: str | None = None) -> User:
+    """Add a staff member with a permission role."""
+    errors = {}
+    try:
+        email = normalize_email(email)
+    except ValueError as error:
+        errors["email"] = str(error)
+    if role not in PERMISSION_ROLES:
+        errors["role"] = f"one of {', '.join(PERMISSION_ROLES)}"
+    if phone:
+        try:
+            phone = normalize_phone(phone)
+        except ValueError as error:
+            errors["phone"] = str(error)
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"at least {MIN_PASSWORD_LENGTH} characters"
+    if errors:
+        raise ValidationFailed("Invalid user.", details=errors)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"A staff member {email} exists already.", code="user_exists")
+    user = User(email=email, role=role, name=name.strip(), phone=phone or None,
+                slack_id=slack_id or None,
+                password_hash=_hasher.hash(password) if password else None)
+    db.session.add(user)
+    db.session.commit()
+    logger.info("created staff member %s with role %s", email, role)
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace a staff member's password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed("Password too short.",
+                               details={"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
+    user.password_hash = _hasher.hash(password)
+    db.session.commit()
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, else None; unknown emails cost the same."""
+    user = get_user_by_email(email)
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active or stored is _DUMMY_HASH:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+        db.session.commit()
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(email: str, *, name: str = "") -> str:
+    """A new API token for a staff member; only its hash is stored, so it is shown once."""
+    user = get_user_by_email(email)
+    if user is None:
+        raise NotFound(f"No staff member {email}.", code="unknown_user")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:12], name=name))
+    db.session.commit()
+    logger.info("created API token %s… for %s", token[:12], user.email)
+    return token
+
+
+def revoke_token(prefix_or_token: str) -> int:
+    """Revoke tokens by their shown prefix (or the whole token); returns how many."""
+    value = prefix_or_token.strip()
+    query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
+    if len(value) > 16:
+        query = query.where(ApiToken.token_hash == _digest(value))
+    else:
+        query = query.where(ApiToken.prefix == value)
+    tokens = db.session.scalars(query).all()
+    for token in tokens:
+        token.revoked_at = utcnow()
+    db.session.commit()
+    return len(tokens)
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a bearer token belongs to, or None if unknown or revoked."""
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = now  # at most one write per token every five minutes
+        db.session.commit()
+    return row.user

@@ -1,0 +1,121 @@
+"""Command line: users, tokens, the worker and demo data (`flask --app wsgi ...`)."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .errors import AppError
+
+users = AppGroup("users", help="Staff accounts.")
+tokens = AppGroup("tokens", help="API tokens.")
+demo = AppGroup("demo", help="Demo data for a local trial.")
+
+
+def _fail(error: AppError) -> None:
+    detail = "; ".join(f"{k}: {v}" for k, v in error.details.items())
+    click.echo(f"Error: {error.message}" + (f" ({detail})" if detail else ""), err=True)
+    sys.exit(1)
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["viewer", "agent", "engineer", "lead", "admin"]))
+@click.option("--name", default="")
+@click.option("--phone", default=None, help="International form, e.g. +393471234567.")
+@click.option("--slack-id", default=None, help="Slack user id (U…), to acknowledge from Slack.")
+@click.option("--password-prompt", is_flag=True, help="Ask for a password so they can log in to the web UI.")
+def users_create(email, role, name, phone, slack_id, password_prompt):
+    """Add a staff member with a permission role."""
+    from .auth.service import create_user
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password_prompt else None
+    try:
+        user = create_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password)
+    except AppError as error:
+        _fail(error)
+    click.echo(f"Created {user.email} ({user.role}).")
+
+
+@users.command("set-password")
+@click.argument("email")
+def users_set_password(email):
+    """Set a staff member's web password (asked for, never an argument)."""
+    from .auth.service import get_user_by_email, set_password
+
+    user = get_user_by_email(email)
+    if user is None:
+        click.echo(f"Error: no staff member {email}.", err=True)
+        sys.exit(1)
+    try:
+        set_password(user, click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    except AppError as error:
+        _fail(error)
+    click.echo(f"Password set for {user.email}.")
+
+
+@users.command("list")
+def users_list():
+    """List staff members and their permission roles."""
+    from .auth.models import User
+    from .extensions import db
+
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        click.echo(f"{user.email}\t{user.role}\t{'active' if user.active else 'inactive'}\t{user.name}")
+
+
+@tokens.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for.")
+def tokens_create(email, name):
+    """Print a new API token for a staff member, alone on the last line."""
+    from .auth.service import create_token
+
+    try:
+        token = create_token(email, name=name)
+    except AppError as error:
+        _fail(error)
+    click.echo("Store this token now; it is not shown again:", err=True)
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.argument("token_or_prefix")
+def tokens_revoke(token_or_prefix):
+    """Revoke a token, by the whole token or its 12-character prefix."""
+    from .auth.service import revoke_token
+
+    count = revoke_token(token_or_prefix)
+    click.echo(f"Revoked {count} token(s).")
+    if not count:
+        sys.exit(1)
+
+
+@click.command("worker")
+def worker_command():
+    """Run the scheduler: every timer fires here, every message leaves from here."""
+    from . import worker
+
+    worker.run(current_app._get_current_object())
+
+
+@demo.command("seed")
+def demo_seed():
+    """Load demo data (idempotent) and print the demo login."""
+    from .demo import seed
+
+    email, password = seed()
+    click.echo("")
+    click.echo("  Tocsin demo is ready.")
+    click.echo(f"  Log in at {current_app.config['PUBLIC_BASE_URL']}/login")
+    click.echo(f"    email:    {email}")
+    click.echo(f"    password: {password}")
+    click.echo("")
+
+
+def init_app(app: Flask) -> None:
+    for command in (users, tokens, demo, worker_command):
+        app.cli.add_command(command)

@@ -1,0 +1,117 @@
+"""Domain errors, and their one mapping to HTTP.
+
+Services raise these; they never know about HTTP. The API answers them in the documented
+error format; the web UI shows their message.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """Base class: a short machine code, an HTTP status and a message safe to show."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, details: dict | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code:
+            self.code = code
+
+
+class BadRequest(AppError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(AppError):
+    status, code = 401, "unauthorized"
+
+
+class NotAllowed(AppError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+class TooLarge(AppError):
+    status, code = 413, "too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code = 415, "unsupported_media_type"
+
+
+class ValidationFailed(AppError):
+    status, code = 422, "validation_error"
+
+
+class IncidentNotFound(NotFound):
+    def __init__(self, incident_id):
+        super().__init__(f"No incident {incident_id}.", code="incident_not_found")
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _wants_json() -> bool:
+    path = request.path
+    return path.startswith(("/api/", "/healthz", "/slack/", "/twilio/")) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Answer errors in the documented JSON format on API paths, as pages elsewhere."""
+
+    @app.errorhandler(AppError)
+    def _app_error(error: AppError):
+        if _wants_json():
+            return jsonify(error_body(error.code, error.message, error.details)), error.status
+        from flask import render_template
+
+        return render_template("error.html", status=error.status, message=error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if _wants_json():
+            code = (error.name or "error").lower().replace(" ", "_")
+            if error.code == 400 and "CSRF" in (error.description or ""):
+                code = "csrf_failed"
+            response = jsonify(error_body(code, error.description or error.name))
+            response.status_code = error.code or 500
+            if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
+        from flask import render_template
+
+        return (
+            render_template("error.html", status=error.code, message=error.description),
+            error.code,
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        from .extensions import db
+
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
+        from flask import render_template
+
+        return render_template("error.html", status=500, message="Something went wrong."), 500

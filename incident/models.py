@@ -1,0 +1,111 @@
+"""Incidents, their status updates, affected services, the timeline and worker heartbeats."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .auth.models import User
+from .clock import utcnow
+from .errors import IncidentNotFound
+from .extensions import db
+from .types import UTCDateTime
+
+incident_services = Table(
+    "incident_services",
+    db.metadata,
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Service(db.Model):
+    """Something customers use that can break: `login`, `api`, `billing`."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Incident(db.Model):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(4), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="investigating")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(10), default="tiered")
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    declared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalation_policy: Mapped[str] = mapped_column(String(100), default="default")
+
+    declared_by: Mapped[User | None] = relationship()
+    services: Mapped[list[Service]] = relationship(secondary=incident_services, order_by=Service.name)
+
+    @property
+    def reference(self) -> str:
+        return f"INC-{self.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "resolved"
+
+    @classmethod
+    def get_or_raise(cls, incident_id) -> "Incident":
+        try:
+            key = int(incident_id)
+        except (TypeError, ValueError):
+            raise IncidentNotFound(incident_id) from None
+        incident = db.session.get(cls, key)
+        if incident is None:
+            raise IncidentNotFound(incident_id)
+        return incident
+
+
+class IncidentUpdate(db.Model):
+    """A status update: what the commander tells the room and, when public, the status page."""
+
+    __tablename__ = "incident_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    author: Mapped[User | None] = relationship()
+
+
+class TimelineEvent(db.Model):
+    """One thing that happened to an incident; written in the same transaction as the change."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_events_incident_at", "incident_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(254), default="system")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class WorkerHeartbeat(db.Model):
+    """The last tick of each worker process, for /healthz and the watchdog."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ticks: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,78 @@
+"""The OpenAPI 3 document of /api/v1, served at /api/openapi.json.
+
+Request bodies come from the same pydantic schemas the routes validate with, so the
+document cannot drift from what the API accepts. A test checks every /api/v1 route is here.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .roles.schemas import AssignRole, TickItem
+from .schemas import DeclareIncident, EditIncident, Note, PostUpdate
+
+bp = Blueprint("openapi", __name__)
+
+ID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+ROLE = {"name": "role", "in": "path", "required": True, "schema": {"type": "string", "enum": [
+    "commander", "communications", "scribe", "technical_lead", "customer_liaison", "subject_matter_expert"]}}
+PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}]
+
+# (method, path, summary, permission, request schema, parameters, success status)
+OPERATIONS = [
+    ("post", "/incidents", "Declare an incident", "lead", DeclareIncident, [], "201"),
+    ("get", "/incidents", "List incidents", "viewer", None,
+     [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "resolved", "all"]}}, *PAGE], "200"),
+    ("get", "/incidents/{incident_id}", "Get an incident", "viewer", None, [ID], "200"),
+    ("patch", "/incidents/{incident_id}", "Edit title, severity, summary or services", "lead", EditIncident, [ID], "200"),
+    ("post", "/incidents/{incident_id}/updates", "Post a status update (moves the status)", "lead", PostUpdate, [ID], "201"),
+    ("get", "/incidents/{incident_id}/updates", "List status updates, newest first", "viewer", None, [ID], "200"),
+    ("post", "/incidents/{incident_id}/notes", "Add a note to the timeline", "agent", Note, [ID], "201"),
+    ("get", "/incidents/{incident_id}/timeline", "The timeline, oldest first", "viewer", None, [ID, *PAGE], "200"),
+    ("get", "/incidents/{incident_id}/roles", "Current role holders, gaps and every term", "viewer", None, [ID], "200"),
+    ("put", "/incidents/{incident_id}/roles/{role}", "Assign or hand over a crisis role", "lead", AssignRole, [ID, ROLE], "200"),
+    ("delete", "/incidents/{incident_id}/roles/{role}", "Relieve a role's holder(s)", "lead", None,
+     [ID, ROLE, {"name": "user", "in": "query", "schema": {"type": "string", "format": "email"}}], "200"),
+    ("get", "/incidents/{incident_id}/checklists", "Runbook checklists per role", "viewer", None,
+     [ID, {"name": "role", "in": "query", "schema": {"type": "string"}}], "200"),
+    ("post", "/incidents/{incident_id}/checklists", "Tick or untick a checklist item", "role holder or lead",
+     TickItem, [ID], "200"),
+]
+
+ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
+    "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
+
+
+def _operation(method, summary, permission, schema, params, status) -> dict:
+    op = {"summary": summary, "description": f"Needs the `{permission}` permission.",
+          "parameters": params, "security": [{"bearer": []}],
+          "responses": {status: {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **{code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                           for code, text in (("400", "Malformed JSON"), ("401", "No or bad token"),
+                                              ("403", "Permission missing"), ("404", "Unknown"),
+                                              ("409", "Conflict"), ("415", "Not JSON"), ("422", "Invalid value"))}}}
+    if schema is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{schema.__name__}"}}}}
+    return op
+
+
+def document() -> dict:
+    """Build the whole document."""
+    paths: dict = {}
+    schemas = {"Error": ERROR}
+    for method, path, summary, permission, schema, params, status in OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(method, summary, permission, schema, params, status)
+        if schema is not None:
+            schemas[schema.__name__] = schema.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"openapi": "3.1.0",
+            "info": {"title": "Tocsin API", "version": "1.0.0",
+                     "description": "Incident command: incidents, crisis roles, timeline."},
+            "servers": [{"url": "/api/v1"}], "paths": paths,
+            "components": {"schemas": schemas,
+                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}
+
+
+@bp.get("/api/openapi.json")
+def openapi_json():
+    return jsonify(document())

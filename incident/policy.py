@@ -1,0 +1,30 @@
+"""Incident lifecycle rules: pure functions, no database."""
+from __future__ import annotations
+
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+SEVERITY_LABELS = {"SEV1": "critical", "SEV2": "major", "SEV3": "moderate", "SEV4": "minor"}
+STATUSES = ("investigating", "identified", "monitoring", "resolved")
+OPEN_STATUSES = STATUSES[:-1]
+MODES = ("tiered", "swarm")
+
+
+class TransitionRefused(ValueError):
+    """A status change that the lifecycle does not allow."""
+
+
+def check_transition(current: str, new: str) -> str:
+    """How moving from `current` to `new` reads: 'same', 'changed', 'resolved' or 'reopened'.
+
+    Open incidents move freely between the open statuses (a fix that did not hold sends
+    monitoring back to identified) and can be resolved; a resolved incident can only be
+    reopened, which puts it back to investigating.
+    """
+    if new not in STATUSES:
+        raise TransitionRefused(f"unknown status {new!r}; one of {', '.join(STATUSES)}")
+    if current == new:
+        return "same"
+    if current == "resolved":
+        if new != "investigating":
+            raise TransitionRefused("a resolved incident can only be reopened (status 'investigating')")
+        return "reopened"
+    return "resolved" if new == "resolved" else "changed"

@@ -1,0 +1,1 @@
+"""Crisis roles on an incident: assignment, hand-over, relief, and the runbook checklists."""

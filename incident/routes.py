@@ -1,0 +1,82 @@
+"""JSON API for incidents, status updates, notes and the timeline (/api/v1)."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from . import service
+from .api import page_args, paginated, parse
+from .auth.access import api_auth
+from .models import Incident
+from .roles.service import holders_by_incident
+from .schemas import (DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict,
+                      incident_to_dict, update_to_dict)
+
+bp = Blueprint("api_incidents", __name__, url_prefix="/api/v1")
+
+
+def incident_json(incident: Incident) -> dict:
+    return incident_to_dict(incident, roles=holders_by_incident([incident.id])[incident.id])
+
+
+@bp.post("/incidents")
+@api_auth("lead")
+def declare():
+    body = parse(DeclareIncident)
+    incident = service.declare_incident(g.user, **body.model_dump())
+    return jsonify(incident_json(incident)), 201
+
+
+@bp.get("/incidents")
+@api_auth("viewer")
+def list_incidents():
+    page, per_page = page_args()
+    rows, total = service.list_incidents(status=request.args.get("status", "all"), page=page, per_page=per_page)
+    holders = holders_by_incident([i.id for i in rows])
+    return jsonify(paginated([incident_to_dict(i, roles=holders[i.id]) for i in rows], page, per_page, total))
+
+
+@bp.get("/incidents/<incident_id>")
+@api_auth("viewer")
+def get_incident(incident_id):
+    return jsonify(incident_json(Incident.get_or_raise(incident_id)))
+
+
+@bp.patch("/incidents/<incident_id>")
+@api_auth("lead")
+def edit(incident_id):
+    body = parse(EditIncident)
+    incident = service.edit_incident(g.user, Incident.get_or_raise(incident_id).id,
+                                     body.model_dump(include=body.model_fields_set))
+    return jsonify(incident_json(incident))
+
+
+@bp.post("/incidents/<incident_id>/updates")
+@api_auth("lead")
+def post_update(incident_id):
+    body = parse(PostUpdate)
+    update = service.post_update(g.user, Incident.get_or_raise(incident_id).id, **body.model_dump())
+    return jsonify({"update": update_to_dict(update),
+                    "incident": incident_json(Incident.get_or_raise(incident_id))}), 201
+
+
+@bp.get("/incidents/<incident_id>/updates")
+@api_auth("viewer")
+def list_updates(incident_id):
+    incident = Incident.get_or_raise(incident_id)
+    return jsonify({"items": [update_to_dict(u) for u in service.list_updates(incident.id)]})
+
+
+@bp.post("/incidents/<incident_id>/notes")
+@api_auth("agent")
+def add_note(incident_id):
+    body = parse(Note)
+    event = service.add_note(g.user, Incident.get_or_raise(incident_id).id, body.text)
+    return jsonify(event_to_dict(event)), 201
+
+
+@bp.get("/incidents/<incident_id>/timeline")
+@api_auth("viewer")
+def timeline(incident_id):
+    page, per_page = page_args(default_per_page=500)
+    rows, total = service.list_timeline(Incident.get_or_raise(incident_id).id, page=page, per_page=per_page)
+    return jsonify(paginated([event_to_dict(e) for e in rows], page, per_page, total))

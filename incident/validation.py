@@ -1,0 +1,50 @@
+"""Validators for the values people type: emails, phone numbers, slugs."""
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+def normalize_email(raw: str) -> str:
+    """A syntactically valid address, normalised and lower-cased; ValueError otherwise."""
+    try:
+        result = validate_email(raw.strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from None
+    return result.normalized.lower()
+
+
+def normalize_phone(raw: str, *, region: str | None = None) -> str:
+    """A possible, valid phone number in E.164 (+393471234567); ValueError otherwise."""
+    try:
+        number = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number; use the international form, e.g. +393471234567") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(number: str | None) -> str:
+    """A phone number fit for logs: country code and last two digits only."""
+    if not number:
+        return ""
+    return number[:3] + "*" * max(len(number) - 5, 0) + number[-2:]
+
+
+def normalize_slug(raw: str) -> str:
+    value = raw.strip().lower()
+    if not SLUG_RE.match(value):
+        raise ValueError("use lowercase letters, digits, '.', '_' or '-' (at most 63)")
+    return value
+
+
+Email = Annotated[str, AfterValidator(normalize_email)]
+Phone = Annotated[str, AfterValidator(normalize_phone)]
+Slug = Annotated[str, AfterValidator(normalize_slug)]

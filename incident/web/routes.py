@@ -1,0 +1,192 @@
+"""Staff pages: login, dashboard, declare, the incident room."""
+from __future__ import annotations
+
+import time
+
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from .. import service
+from ..api import validation_details
+from ..auth.access import login_required
+from ..auth.models import User
+from ..auth.service import authenticate
+from ..errors import AppError, ValidationFailed
+from ..extensions import db
+from ..models import Incident
+from ..policy import MODES, SEVERITIES, SEVERITY_LABELS, STATUSES
+from ..roles import service as roles
+from ..roles.policy import ROLES, is_multi_holder
+from ..schemas import DeclareIncident, EditIncident, Note, PostUpdate
+
+bp = Blueprint("web", __name__)
+
+
+def _form(model: type[BaseModel], data: dict) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed("Please correct the form.", details=validation_details(error)) from None
+
+
+def _flash_error(error: AppError) -> None:
+    detail = "; ".join(f"{k}: {v}" for k, v in error.details.items() if k not in {"current"})
+    flash(error.message + (f" ({detail})" if detail else ""), "error")
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("web.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html", next=request.args.get("next", ""))
+    started = time.monotonic()
+    user = authenticate(request.form.get("email", ""), request.form.get("password", ""))
+    if user is None:
+        # Failures take the same, unhurried time whether or not the account exists.
+        floor = current_app.config["LOGIN_FAILURE_MIN_SECONDS"]
+        time.sleep(max(0.0, floor - (time.monotonic() - started)))
+        flash("Wrong email or password.", "error")
+        return render_template("login.html", next=request.form.get("next", ""),
+                               email=request.form.get("email", "")), 401
+    session.clear()
+    session.permanent = True
+    session["user_id"] = user.id
+    session["pw"] = (user.password_hash or "")[-16:]
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/")
+@login_required()
+def dashboard():
+    incidents, _ = service.list_incidents(status="open", per_page=500)
+    holders = roles.holders_by_incident([i.id for i in incidents])
+    rows = [{"incident": i, "holders": holders[i.id], "missing": roles.missing_required(i, holders[i.id])}
+            for i in incidents]
+    return render_template("dashboard.html", rows=rows, severity_labels=SEVERITY_LABELS)
+
+
+@bp.get("/incidents")
+@login_required()
+def incidents():
+    status = request.args.get("status", "all")
+    if status not in {"open", "resolved", "all"}:
+        status = "all"
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total = service.list_incidents(status=status, page=page, per_page=50)
+    return render_template("incidents.html", incidents=rows, total=total, page=page, status=status)
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@login_required("lead")
+def declare():
+    values = {"severity": "SEV2", "mode": "tiered"}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        data = {k: v for k, v in values.items() if k in {"title", "severity", "summary", "mode"}}
+        data["services"] = [s for s in values.get("services", "").replace(",", " ").split() if s]
+        try:
+            body = _form(DeclareIncident, data)
+            incident = service.declare_incident(g.user, **body.model_dump())
+        except AppError as error:
+            _flash_error(error)
+            return render_template("declare.html", values=values, severities=SEVERITIES, modes=MODES,
+                                   severity_labels=SEVERITY_LABELS), error.status
+        flash(f"{incident.reference} declared. You are the commander.", "success")
+        return redirect(url_for("web.incident", incident_id=incident.id))
+    return render_template("declare.html", values=values, severities=SEVERITIES, modes=MODES,
+                           severity_labels=SEVERITY_LABELS)
+
+
+@bp.get("/incidents/<int:incident_id>")
+@login_required()
+def incident(incident_id):
+    incident = Incident.get_or_raise(incident_id)
+    holders = roles.holders_by_incident([incident.id])[incident.id]
+    mine = [t.role for t in roles.current_assignments(incident.id) if t.user_id == g.user.id]
+    others = [r for r in ROLES if r not in mine]
+    timeline, total = service.list_timeline(incident.id, per_page=200, newest_first=True)
+    staff = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.email)).all()
+    return render_template(
+        "incident.html", incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
+        missing=roles.missing_required(incident, holders), history=roles.role_history(incident.id),
+        my_checklists=roles.checklists(incident, mine), other_checklists=roles.checklists(incident, others),
+        updates=service.list_updates(incident.id), timeline=timeline, timeline_total=total,
+        staff=staff, statuses=STATUSES, severities=SEVERITIES, severity_labels=SEVERITY_LABELS)
+
+
+def _act(incident_id: int, action, success: str):
+    """Run one form action, flash how it went, and go back to the incident room."""
+    try:
+        result = action()
+    except AppError as error:
+        _flash_error(error)
+    else:
+        if result is not False:
+            flash(success, "success")
+    return redirect(url_for("web.incident", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/updates")
+@login_required("lead")
+def post_update(incident_id):
+    form = request.form
+    data = {"status": form.get("status") or None, "message": form.get("message", ""),
+            "public": form.get("public") == "on"}
+    return _act(incident_id, lambda: service.post_update(
+        g.user, incident_id, **_form(PostUpdate, data).model_dump()), "Update posted.")
+
+
+@bp.post("/incidents/<int:incident_id>/edit")
+@login_required("lead")
+def edit(incident_id):
+    form = request.form
+    data = {"title": form.get("title"), "severity": form.get("severity"), "summary": form.get("summary", ""),
+            "services": [s for s in form.get("services", "").replace(",", " ").split() if s]}
+    return _act(incident_id, lambda: service.edit_incident(
+        g.user, incident_id, _form(EditIncident, data).model_dump()), "Incident updated.")
+
+
+@bp.post("/incidents/<int:incident_id>/roles")
+@login_required("lead")
+def assign_role(incident_id):
+    role, user = request.form.get("role", ""), request.form.get("user", "")
+    return _act(incident_id, lambda: roles.assign_role(g.user, incident_id, role, user_email=user),
+                f"{ROLES.get(role, role)}: {user}.")
+
+
+@bp.post("/incidents/<int:incident_id>/roles/relieve")
+@login_required("lead")
+def relieve_role(incident_id):
+    role, user = request.form.get("role", ""), request.form.get("user") or None
+    return _act(incident_id, lambda: roles.relieve_role(g.user, incident_id, role, user_email=user),
+                f"{ROLES.get(role, role)} relieved.")
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@login_required("agent")
+def add_note(incident_id):
+    text = request.form.get("text", "")
+    return _act(incident_id, lambda: service.add_note(g.user, incident_id, _form(Note, {"text": text}).text),
+                "Note added.")
+
+
+@bp.post("/incidents/<int:incident_id>/checklist")
+@login_required()
+def tick(incident_id):
+    form = request.form
+    return _act(incident_id, lambda: roles.set_checklist_item(
+        g.user, incident_id, runbook=form.get("runbook", ""), item=form.get("item", ""),
+        checked=form.get("checked") == "1"), "Checklist updated.")
