@@ -33,7 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, errors, models  # noqa: F401  (models register their tables)
+    from .customers import models as _customer_models  # noqa: F401
     from .roles import models as _role_models  # noqa: F401
+    from .tickets import models as _ticket_models  # noqa: F401
 
     errors.init_app(app)
     cli.init_app(app)
@@ -44,9 +46,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _register_blueprints(app: Flask, csrf) -> None:
     from . import health, openapi, routes
     from .roles import routes as role_routes
+    from .tickets import routes as ticket_routes
     from .web import init_app as init_web
 
-    for blueprint in (routes.bp, role_routes.bp, openapi.bp):
+    for blueprint in (routes.bp, role_routes.bp, ticket_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)

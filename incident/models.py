@@ -45,6 +45,9 @@ class Incident(db.Model):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     escalation_policy: Mapped[str] = mapped_column(String(100), default="default")
+    solve_tickets_on_resolve: Mapped[bool] = mapped_column(Boolean, default=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True)
+    tickets_version: Mapped[int] = mapped_column(Integer, default=0)
 
     declared_by: Mapped[User | None] = relationship()
     services: Mapped[list[Service]] = relationship(secondary=incident_services, order_by=Service.name)

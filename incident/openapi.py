@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify
 
 from .roles.schemas import AssignRole, TickItem
 from .schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from .tickets.schemas import LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
 
 bp = Blueprint("openapi", __name__)
 
@@ -17,6 +18,11 @@ ROLE = {"name": "role", "in": "path", "required": True, "schema": {"type": "stri
     "commander", "communications", "scribe", "technical_lead", "customer_liaison", "subject_matter_expert"]}}
 PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}]
+
+TICKET_FILTER = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+    ("tag", "repeatable; every tag must be present"), ("service", "repeatable; any of them"),
+    ("q", "text in subject or description"), ("since", "ISO 8601"), ("until", "ISO 8601"),
+    ("source", "helpdesk"), ("unlinked", "true: only tickets on no incident"))]
 
 # (method, path, summary, permission, request schema, parameters, success status)
 OPERATIONS = [
@@ -37,6 +43,24 @@ OPERATIONS = [
      [ID, {"name": "role", "in": "query", "schema": {"type": "string"}}], "200"),
     ("post", "/incidents/{incident_id}/checklists", "Tick or untick a checklist item", "role holder or lead",
      TickItem, [ID], "200"),
+    ("post", "/tickets", "Ingest one ticket, or {\"tickets\": [...]} with up to 10,000 (upsert on source + external_id)",
+     "agent", TicketIn, [], "200"),
+    ("get", "/tickets", "List tickets, newest first", "viewer", None, [*TICKET_FILTER, *PAGE,
+     {"name": "incident_id", "in": "query", "schema": {"type": "integer"}}], "200"),
+    ("get", "/incidents/{incident_id}/tickets", "The incident's linked tickets", "viewer", None,
+     [ID, *TICKET_FILTER, *PAGE], "200"),
+    ("post", "/incidents/{incident_id}/tickets", "Bulk link by external ids or by filter", "agent", LinkIn, [ID], "200"),
+    ("delete", "/incidents/{incident_id}/tickets/{external_id}", "Unlink one ticket", "agent", None,
+     [ID, {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string"}},
+      {"name": "source", "in": "query", "schema": {"type": "string"}}], "200"),
+    ("post", "/incidents/{incident_id}/tickets/unlink", "Unlink many: by ids, filter or all", "agent", UnlinkIn, [ID], "200"),
+    ("get", "/incidents/{incident_id}/tickets.csv", "Export the linked tickets as CSV", "viewer", None, [ID], "200"),
+    ("post", "/incidents/{incident_id}/link-rules", "Add a rule that links matching new tickets", "agent",
+     LinkRuleIn, [ID], "201"),
+    ("get", "/incidents/{incident_id}/link-rules", "List link rules", "viewer", None, [ID], "200"),
+    ("delete", "/incidents/{incident_id}/link-rules/{rule_id}", "Stop a link rule", "agent", None,
+     [ID, {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}}], "200"),
+    ("post", "/incidents/{incident_id}/merge", "Merge this duplicate into another incident", "lead", MergeIn, [ID], "200"),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {

@@ -10,12 +10,14 @@ from .models import Incident
 from .roles.service import holders_by_incident
 from .schemas import (DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict,
                       incident_to_dict, update_to_dict)
+from .tickets.service import linked_counts
 
 bp = Blueprint("api_incidents", __name__, url_prefix="/api/v1")
 
 
 def incident_json(incident: Incident) -> dict:
-    return incident_to_dict(incident, roles=holders_by_incident([incident.id])[incident.id])
+    return incident_to_dict(incident, roles=holders_by_incident([incident.id])[incident.id],
+                            linked_tickets=linked_counts([incident.id]).get(incident.id, 0))
 
 
 @bp.post("/incidents")
@@ -32,7 +34,9 @@ def list_incidents():
     page, per_page = page_args()
     rows, total = service.list_incidents(status=request.args.get("status", "all"), page=page, per_page=per_page)
     holders = holders_by_incident([i.id for i in rows])
-    return jsonify(paginated([incident_to_dict(i, roles=holders[i.id]) for i in rows], page, per_page, total))
+    linked = linked_counts([i.id for i in rows])
+    return jsonify(paginated([incident_to_dict(i, roles=holders[i.id], linked_tickets=linked.get(i.id, 0))
+                              for i in rows], page, per_page, total))
 
 
 @bp.get("/incidents/<incident_id>")

@@ -32,12 +32,13 @@ class EditIncident(Strict):
     severity: Severity | None = None
     summary: str | None = Field(None, max_length=10_000)
     services: list[Slug] | None = Field(None, max_length=50)
+    solve_tickets_on_resolve: bool | None = None
 
     @model_validator(mode="after")
     def _something(self):
         if not self.model_fields_set:
-            raise ValueError("nothing to change: give title, severity, summary or services")
-        for name in ("title", "severity"):
+            raise ValueError("nothing to change: give title, severity, summary, services or solve_tickets_on_resolve")
+        for name in ("title", "severity", "solve_tickets_on_resolve"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
@@ -89,4 +90,6 @@ def incident_to_dict(incident: Incident, *, roles: dict, linked_tickets: int = 0
         "roles": roles,
         "linked_tickets": linked_tickets,
         "escalation": {"level": None, "policy": incident.escalation_policy, "next_deadline_at": None},
+        "solve_tickets_on_resolve": incident.solve_tickets_on_resolve,
+        "merged_into": incident.merged_into_id,
     }

@@ -15,6 +15,7 @@ from .extensions import db
 from .models import Incident, IncidentUpdate, Service, TimelineEvent
 from .policy import OPEN_STATUSES, TransitionRefused, check_transition
 from .roles.service import add_role_term
+from .tickets.service import solve_linked
 from .timeline import record
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def edit_incident(actor: User, incident_id: int, changes: dict) -> Incident:
     """Change title, severity, summary or services; the timeline gets what changed."""
     incident = Incident.get_or_raise(incident_id)
     diff = {}
-    for field in ("title", "severity", "summary"):
+    for field in ("title", "severity", "summary", "solve_tickets_on_resolve"):
         if field in changes and changes[field] != getattr(incident, field):
             diff[field] = [getattr(incident, field), changes[field]]
             setattr(incident, field, changes[field])
@@ -96,6 +97,8 @@ def post_update(actor: User, incident_id: int, *, status: str | None, message: s
                 "reopened": how == "reopened"})
         if how == "resolved":
             incident.resolved_at = now
+            if incident.solve_tickets_on_resolve:
+                solve_linked(incident, actor)
         elif how == "reopened":
             incident.resolved_at = None
     else:

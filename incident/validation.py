@@ -11,8 +11,22 @@ from pydantic import AfterValidator
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
+# The plain ASCII addresses that make up nearly every real batch, which email-validator would
+# accept unchanged (lower-cased). Anything else goes through email-validator itself; a test
+# checks the two agree. The shortcut matters: 10,000 requesters per batch, 20 µs each.
+_PLAIN_EMAIL = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63})$")
+_SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
+
 def normalize_email(raw: str) -> str:
     """A syntactically valid address, normalised and lower-cased; ValueError otherwise."""
+    value = raw.strip().lower()
+    match = _PLAIN_EMAIL.match(value)
+    if (match and match.group(1) not in _SPECIAL_USE_TLDS and len(value) <= 254
+            and value.index("@") <= 64):
+        return value
     try:
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as error:

@@ -1,0 +1,1 @@
+"""Customers: the people and companies Tocsin keeps informed (ticket requesters become customers)."""

@@ -1,0 +1,21 @@
+"""Small database helpers that differ by dialect."""
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .extensions import db
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def insert_ignoring_conflicts(model, index_elements: list[str]):
+    """INSERT … ON CONFLICT (index_elements) DO NOTHING, for SQLite and PostgreSQL."""
+    module = postgresql if dialect() == "postgresql" else sqlite
+    return module.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def like_escape(text: str) -> str:
+    """Text for a LIKE pattern with its wildcards taken literally (ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,42 @@
+"""SQL for ticket filters: the database twin of policy.matches()."""
+from __future__ import annotations
+
+from sqlalchemy import and_, false, or_
+
+from ..dbutil import dialect, like_escape
+from .models import Ticket
+from .policy import TicketFilter
+
+
+def _contains(column, text: str):
+    pattern = f"%{like_escape(text)}%"
+    # SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE.
+    return column.ilike(pattern, escape="\\") if dialect() == "postgresql" else column.like(pattern, escape="\\")
+
+
+def where(f: TicketFilter) -> list:
+    """WHERE clauses selecting the tickets a filter describes."""
+    clauses = [Ticket.tags.like(f"% {like_escape(tag)} %", escape="\\") for tag in f.tags]
+    if f.services:
+        clauses.append(or_(*[Ticket.services.like(f"% {like_escape(s)} %", escape="\\") for s in f.services]))
+    if f.text:
+        clauses.append(or_(_contains(Ticket.subject, f.text), _contains(Ticket.description, f.text)))
+    if f.since:
+        clauses.append(Ticket.created_at >= f.since)
+    if f.until:
+        clauses.append(Ticket.created_at <= f.until)
+    if f.source:
+        clauses.append(Ticket.source == f.source)
+    if f.unlinked_only:
+        clauses.append(Ticket.incident_id.is_(None))
+    if f.incident_id is not None:
+        clauses.append(Ticket.incident_id == f.incident_id)
+    return clauses
+
+
+def by_external_ids(external_ids: list[str], source: str | None):
+    """WHERE clause for tickets named by external id (in one source, or any)."""
+    if not external_ids:
+        return false()
+    clause = Ticket.external_id.in_(external_ids)
+    return and_(clause, Ticket.source == source) if source else clause

@@ -1,0 +1,124 @@
+"""Request schemas for tickets, links and rules, and how a ticket reads in the API."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ..clock import isoformat
+from ..validation import Email, Phone, Slug
+from .models import Ticket
+from .policy import TicketFilter, decode_words, normalize_tag
+
+MAX_BATCH = 10_000
+Tag = Annotated[str, AfterValidator(normalize_tag)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Requester(Strict):
+    name: str = Field("", max_length=200)
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class TicketIn(Strict):
+    external_id: ExternalId
+    source: Slug = "api"
+    subject: str = Field("", max_length=500)
+    description: str = Field("", max_length=100_000)
+    requester: Requester = Field(default_factory=Requester)
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
+    services: list[Slug] = Field(default_factory=list, max_length=20)
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    status: Literal["new", "open", "pending", "hold", "solved", "closed"] = "open"
+    created_at: AwareDatetime | None = None
+
+
+class FilterIn(Strict):
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    services: list[Slug] = Field(default_factory=list, max_length=20)
+    text: str = Field("", max_length=200)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    source: Slug | None = None
+    unlinked_only: bool = True
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since is after until")
+        return self
+
+    def to_filter(self, **extra) -> TicketFilter:
+        return TicketFilter(tags=tuple(self.tags), services=tuple(self.services), text=self.text,
+                            since=self.since, until=self.until, source=self.source,
+                            unlinked_only=self.unlinked_only, **extra)
+
+
+class LinkIn(Strict):
+    external_ids: list[ExternalId] | None = Field(None, max_length=100_000)
+    source: Slug | None = None
+    filter: FilterIn | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if (self.external_ids is None) == (self.filter is None):
+            raise ValueError("give either external_ids or filter")
+        if self.filter is not None and not self.filter.to_filter().narrows:
+            raise ValueError("the filter needs at least one of tags, services, text, since, until, source")
+        return self
+
+
+class UnlinkIn(Strict):
+    external_ids: list[ExternalId] | None = Field(None, max_length=100_000)
+    source: Slug | None = None
+    filter: FilterIn | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if sum([self.external_ids is not None, self.filter is not None, self.all]) != 1:
+            raise ValueError("give exactly one of external_ids, filter or all: true")
+        return self
+
+
+class LinkRuleIn(Strict):
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+    text: str = Field("", max_length=200)
+    services: list[Slug] = Field(default_factory=list, max_length=20)
+    link_existing: bool = False
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not (self.tags or self.text or self.services):
+            raise ValueError("a rule needs tags, text or services")
+        return self
+
+
+class MergeIn(Strict):
+    into: int
+
+
+class DeclareFromFlood(Strict):
+    kind: Literal["tag", "service"]
+    key: str = Field(min_length=1, max_length=100)
+    severity: Literal["SEV1", "SEV2", "SEV3", "SEV4"] = "SEV3"
+    title: str | None = Field(None, min_length=1, max_length=200)
+
+
+def ticket_to_dict(ticket: Ticket) -> dict:
+    return {
+        "id": ticket.id, "external_id": ticket.external_id, "source": ticket.source,
+        "subject": ticket.subject, "description": ticket.description,
+        "requester": {"name": ticket.requester_name, "email": ticket.requester_email,
+                      "phone": ticket.requester_phone},
+        "customer_id": ticket.customer_id, "tags": decode_words(ticket.tags),
+        "services": decode_words(ticket.services), "priority": ticket.priority, "status": ticket.status,
+        "created_at": isoformat(ticket.created_at), "received_at": isoformat(ticket.received_at),
+        "incident_id": ticket.incident_id, "linked_at": isoformat(ticket.linked_at),
+        "link_method": ticket.link_method, "solved_at": isoformat(ticket.solved_at),
+    }

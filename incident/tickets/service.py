@@ -1,0 +1,280 @@
+"""Linking use cases: link and unlink in bulk, link rules, merge duplicates, solve on resolve.
+
+Every action is a handful of set-based statements however many tickets it touches, and
+writes one LinkAction and one timeline event, never one per ticket.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from sqlalchemy import and_, func, or_, select, true, update
+
+from ..auth.models import User
+from ..clock import utcnow
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import Incident
+from ..timeline import record
+from . import queries
+from .models import LinkAction, LinkRule, Ticket
+from .policy import TicketFilter
+
+logger = logging.getLogger(__name__)
+CHUNK = 5_000
+
+
+def _open_incident_or_raise(incident_id) -> Incident:
+    incident = Incident.get_or_raise(incident_id)
+    if incident.merged_into_id:
+        raise Conflict(f"{incident.reference} was merged into INC-{incident.merged_into_id}; link there.",
+                       code="incident_merged")
+    if not incident.is_open:
+        raise Conflict(f"{incident.reference} is resolved; reopen it before linking tickets.",
+                       code="incident_resolved")
+    return incident
+
+
+def _action(incident: Incident, actor: User | None, *, action: str, method: str, criteria: dict) -> LinkAction:
+    row = LinkAction(incident_id=incident.id, action=action, method=method, at=utcnow(),
+                     actor_id=actor.id if actor else None, actor=actor.email if actor else "system",
+                     criteria=criteria, count=0)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _set_link(clauses, incident: Incident, actor: User | None, action: LinkAction, method: str) -> int:
+    result = db.session.execute(
+        update(Ticket).where(*clauses).values(
+            incident_id=incident.id, linked_at=action.at, linked_by_id=actor.id if actor else None,
+            link_method=method, link_action_id=action.id)
+        .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def _moved_from(clauses, incident: Incident) -> dict[int, int]:
+    """How many of these tickets sit on other incidents now: {incident id: count}."""
+    rows = db.session.execute(select(Ticket.incident_id, func.count()).where(
+        *clauses, Ticket.incident_id.is_not(None), Ticket.incident_id != incident.id).group_by(Ticket.incident_id))
+    return dict(rows.all())
+
+
+def _record_moves(moved: dict[int, int], target: Incident, actor: User | None) -> None:
+    for old_id, count in moved.items():
+        old = db.session.get(Incident, old_id)
+        record(old, "tickets_unlinked", actor, {"count": count, "method": "moved", "to": target.reference})
+        old.tickets_version += 1
+
+
+def _finish(incident: Incident, actor: User | None, action: LinkAction, count: int) -> None:
+    action.count = count
+    if count:
+        incident.tickets_version += 1
+        record(incident, "tickets_linked" if action.action == "link" else "tickets_unlinked", actor,
+               {"count": count, "method": action.method, "criteria": action.criteria})
+
+
+def apply_link(incident: Incident, actor: User | None, *, ticket_ids: list[int], method: str,
+               criteria: dict, only_unlinked: bool = True) -> int:
+    """Link these ticket ids (flush, no commit); returns how many changed."""
+    if not ticket_ids:
+        return 0
+    action = _action(incident, actor, action="link", method=method, criteria=criteria)
+    linked = 0
+    for start in range(0, len(ticket_ids), CHUNK):
+        chunk = ticket_ids[start:start + CHUNK]
+        owner = Ticket.incident_id.is_(None) if only_unlinked else or_(
+            Ticket.incident_id.is_(None), Ticket.incident_id != incident.id)
+        linked += _set_link([Ticket.id.in_(chunk), owner], incident, actor, action, method)
+    _finish(incident, actor, action, linked)
+    return linked
+
+
+def link_by_ids(actor: User, incident_id, external_ids: list[str], *, source: str | None = None,
+                method: str = "manual") -> dict:
+    """Link tickets named by external id; tickets on another incident move here."""
+    incident = _open_incident_or_raise(incident_id)
+    wanted = list(dict.fromkeys(external_ids))
+    action = _action(incident, actor, action="link", method=method,
+                     criteria={"external_ids": len(wanted), **({"source": source} if source else {})})
+    found, already, linked, moved = set(), 0, 0, {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        match = queries.by_external_ids(chunk, source)
+        for external_id, owner in db.session.execute(select(Ticket.external_id, Ticket.incident_id).where(match)):
+            found.add(external_id)
+            already += owner == incident.id
+        for old, count in _moved_from([match], incident).items():
+            moved[old] = moved.get(old, 0) + count
+        linked += _set_link([match, or_(Ticket.incident_id.is_(None), Ticket.incident_id != incident.id)],
+                            incident, actor, action, method)
+    _record_moves(moved, incident, actor)
+    _finish(incident, actor, action, linked)
+    db.session.commit()
+    return {"linked": linked, "already_linked": already, "moved": sum(moved.values()),
+            "not_found": [e for e in wanted if e not in found]}
+
+
+def link_by_filter(actor: User, incident_id, ticket_filter: TicketFilter, *, method: str = "filter") -> dict:
+    """Link every ticket a filter matches, in one statement; 422 when it matches nothing."""
+    incident = _open_incident_or_raise(incident_id)
+    clauses = queries.where(ticket_filter)
+    matched = db.session.scalar(select(func.count()).select_from(Ticket).where(*clauses))
+    if not matched:
+        raise ValidationFailed("The filter matches no tickets.", code="no_tickets_matched",
+                               details={"filter": ticket_filter.as_dict()})
+    action = _action(incident, actor, action="link", method=method, criteria=ticket_filter.as_dict())
+    moved = {} if ticket_filter.unlinked_only else _moved_from(clauses, incident)
+    owner = or_(Ticket.incident_id.is_(None), Ticket.incident_id != incident.id)
+    linked = _set_link([*clauses, owner], incident, actor, action, method)
+    already = db.session.scalar(select(func.count()).select_from(Ticket).where(
+        *queries.where(TicketFilter(**{**ticket_filter.__dict__, "unlinked_only": False})),
+        Ticket.incident_id == incident.id, Ticket.link_action_id != action.id))
+    _record_moves(moved, incident, actor)
+    _finish(incident, actor, action, linked)
+    db.session.commit()
+    logger.info("%s: linked %s tickets by filter", incident.reference, linked)
+    return {"linked": linked, "already_linked": already, "moved": sum(moved.values()), "not_found": []}
+
+
+def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, source: str | None = None,
+           ticket_filter: TicketFilter | None = None) -> dict:
+    """Unlink named tickets, those a filter matches, or (neither) all of them."""
+    incident = Incident.get_or_raise(incident_id)
+    criteria = ticket_filter.as_dict() if ticket_filter else {"external_ids": len(external_ids)} if external_ids is not None else {"all": True}
+    action = _action(incident, actor, action="unlink", method="manual", criteria=criteria)
+    if external_ids is not None:
+        chunks = [queries.by_external_ids(external_ids[s:s + CHUNK], source) for s in range(0, len(external_ids), CHUNK)]
+    else:
+        chunks = [and_(*queries.where(ticket_filter))] if ticket_filter else [true()]
+    count, found = 0, set()
+    for clause in chunks:
+        if external_ids is not None:
+            found.update(db.session.scalars(select(Ticket.external_id).where(clause, Ticket.incident_id == incident.id)))
+        count += db.session.execute(update(Ticket).where(clause, Ticket.incident_id == incident.id).values(
+            incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
+            .execution_options(synchronize_session=False)).rowcount
+    _finish(incident, actor, action, count)
+    db.session.commit()
+    return {"unlinked": count, "not_found": [e for e in (external_ids or []) if e not in found]}
+
+
+def add_link_rule(actor: User, incident_id, *, tags: list[str], text: str, services: list[str],
+                  link_existing: bool = False) -> tuple[LinkRule, int]:
+    """A rule that links matching tickets as they arrive, while the incident is open."""
+    incident = _open_incident_or_raise(incident_id)
+    rule = LinkRule(incident_id=incident.id, tags=sorted(set(tags)), text=text, services=sorted(set(services)),
+                    created_by_id=actor.id, created_at=utcnow(), active=True, linked=0)
+    db.session.add(rule)
+    db.session.flush()
+    record(incident, "link_rule_added", actor, {"rule": rule.id, "tags": rule.tags, "text": text,
+                                                "services": rule.services})
+    linked = 0
+    if link_existing:
+        rule_filter = TicketFilter(tags=tuple(rule.tags), services=tuple(rule.services), text=text, unlinked_only=True)
+        action = _action(incident, actor, action="link", method="rule", criteria={"rule": rule.id, **rule_filter.as_dict()})
+        linked = _set_link(queries.where(rule_filter), incident, actor, action, "rule")
+        rule.linked = linked
+        _finish(incident, actor, action, linked)
+    db.session.commit()
+    return rule, linked
+
+
+def list_link_rules(incident_id) -> list[LinkRule]:
+    incident = Incident.get_or_raise(incident_id)
+    return list(db.session.scalars(select(LinkRule).where(LinkRule.incident_id == incident.id).order_by(LinkRule.id)))
+
+
+def remove_link_rule(actor: User, incident_id, rule_id: int) -> None:
+    """Stop a link rule (kept, inactive, for the record)."""
+    incident = Incident.get_or_raise(incident_id)
+    rule = db.session.get(LinkRule, rule_id)
+    if rule is None or rule.incident_id != incident.id:
+        raise NotFound(f"No link rule {rule_id} on {incident.reference}.", code="link_rule_not_found")
+    if rule.active:
+        rule.active = False
+        record(incident, "link_rule_removed", actor, {"rule": rule.id})
+        db.session.commit()
+
+
+def solve_linked(incident: Incident, actor: User | None) -> int:
+    """Mark the incident's linked tickets solved (flush, no commit); returns how many."""
+    now = utcnow()
+    count = db.session.execute(update(Ticket).where(
+        Ticket.incident_id == incident.id, Ticket.status.not_in(("solved", "closed"))).values(
+        status="solved", solved_at=now, updated_at=now).execution_options(synchronize_session=False)).rowcount
+    if count:
+        incident.tickets_version += 1
+        record(incident, "tickets_solved", actor, {"count": count})
+    return count
+
+
+def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
+    """Move a duplicate's tickets, rules and timeline under the parent; the duplicate points to it."""
+    duplicate = Incident.get_or_raise(duplicate_id)
+    parent = _open_incident_or_raise(into)
+    if duplicate.id == parent.id:
+        raise ValidationFailed("An incident cannot be merged into itself.", details={"into": into})
+    if duplicate.merged_into_id:
+        raise Conflict(f"{duplicate.reference} was merged already.", code="incident_merged")
+    from ..models import TimelineEvent  # the timeline moves with the duplicate
+
+    now = utcnow()
+    tickets = db.session.execute(update(Ticket).where(Ticket.incident_id == duplicate.id).values(
+        incident_id=parent.id, link_method="merge").execution_options(synchronize_session=False)).rowcount
+    rules = db.session.execute(update(LinkRule).where(LinkRule.incident_id == duplicate.id).values(
+        incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
+    events = db.session.execute(update(TimelineEvent).where(TimelineEvent.incident_id == duplicate.id).values(
+        incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
+    duplicate.merged_into_id = parent.id
+    if duplicate.is_open:
+        duplicate.status, duplicate.resolved_at = "resolved", now
+    duplicate.tickets_version += 1
+    parent.tickets_version += 1
+    summary = {"duplicate": duplicate.reference, "parent": parent.reference, "tickets": tickets,
+               "rules": rules, "events": events}
+    record(parent, "merged", actor, summary)
+    record(duplicate, "merged", actor, summary)
+    db.session.commit()
+    return parent
+
+
+def list_tickets(ticket_filter: TicketFilter, *, page: int = 1, per_page: int = 50) -> tuple[list[Ticket], int]:
+    """Tickets matching a filter, newest first, with the total."""
+    clauses = queries.where(ticket_filter)
+    total = db.session.scalar(select(func.count()).select_from(Ticket).where(*clauses))
+    rows = db.session.scalars(select(Ticket).where(*clauses).order_by(Ticket.created_at.desc(), Ticket.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), total
+
+
+def linked_counts(incident_ids: list[int]) -> dict[int, int]:
+    """{incident id: linked tickets} in one query."""
+    if not incident_ids:
+        return {}
+    rows = db.session.execute(select(Ticket.incident_id, func.count()).where(
+        Ticket.incident_id.in_(incident_ids)).group_by(Ticket.incident_id))
+    return dict(rows.all())
+
+
+def export_rows(incident_id) -> Iterable[tuple]:
+    """The incident's linked tickets as CSV rows, streamed, header first."""
+    incident = Incident.get_or_raise(incident_id)
+    yield ("source", "external_id", "subject", "requester_name", "requester_email", "status",
+           "created_at", "linked_at", "link_method")
+    query = (select(Ticket.source, Ticket.external_id, Ticket.subject, Ticket.requester_name,
+                    Ticket.requester_email, Ticket.status, Ticket.created_at, Ticket.linked_at, Ticket.link_method)
+             .where(Ticket.incident_id == incident.id).order_by(Ticket.created_at, Ticket.id)
+             .execution_options(yield_per=2_000))
+    for row in db.session.execute(query):
+        yield tuple(_cell(v) for v in row)
+
+
+def _cell(value):
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
