@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from datetime import datetime, timedelta, timezone
 
 from flask import Flask
 from sqlalchemy import select
@@ -41,28 +42,35 @@ def heartbeat(app: Flask, *, worker: str | None = None) -> None:
             raise
 
 
-# The periodic jobs, in the order each tick runs them. Later capabilities add theirs here.
-TICK_JOBS = [heartbeat]
-
-
-def tick(app: Flask) -> None:
-    """One pass over every job; one failing job does not stop the others."""
-    for job in TICK_JOBS:
-        try:
-            job(app)
-        except Exception:
-            logger.exception("worker job %s failed; it runs again next tick", job.__name__)
-
-
 def prune_heartbeats(app: Flask) -> None:
     """Forget workers that have not ticked for a day."""
-    from datetime import timedelta
-
     with app.app_context():
         cutoff = utcnow() - timedelta(days=1)
         for row in db.session.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.last_tick_at < cutoff)):
             db.session.delete(row)
         db.session.commit()
+
+
+def flood_signals(app: Flask) -> None:
+    """Look for possible outages in the recent ticket flow."""
+    from .tickets.floods import refresh_flood_signals
+
+    refresh_flood_signals(app)
+
+
+# What every tick runs, in order. Later capabilities add theirs here.
+TICK_JOBS = [heartbeat]
+# Slower periodic jobs: (job, seconds between runs).
+PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600)]
+
+
+def tick(app: Flask) -> None:
+    """One pass over every tick job; one failing job does not stop the others."""
+    for job in TICK_JOBS:
+        try:
+            job(app)
+        except Exception:
+            logger.exception("worker job %s failed; it runs again next tick", job.__name__)
 
 
 def run(app: Flask) -> None:
@@ -72,8 +80,11 @@ def run(app: Flask) -> None:
     seconds = float(app.config["SCHEDULER_TICK_SECONDS"])
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                 "misfire_grace_time": None})
-    scheduler.add_job(tick, "interval", seconds=seconds, args=[app], id="tick", next_run_time=utcnow())
-    scheduler.add_job(prune_heartbeats, "interval", hours=1, args=[app], id="prune")
+    scheduler.add_job(tick, "interval", seconds=seconds, args=[app], id="tick",
+                      next_run_time=datetime.now(timezone.utc))
+    for job, every in PERIODIC_JOBS:
+        scheduler.add_job(job, "interval", seconds=every, args=[app], id=job.__name__,
+                          next_run_time=datetime.now(timezone.utc))
     logger.info("worker %s ticking every %ss", worker_id(), seconds)
     try:
         scheduler.start()

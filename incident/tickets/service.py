@@ -5,6 +5,8 @@ writes one LinkAction and one timeline event, never one per ticket.
 """
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from typing import Iterable
 
@@ -116,6 +118,19 @@ def link_by_ids(actor: User, incident_id, external_ids: list[str], *, source: st
             "not_found": [e for e in wanted if e not in found]}
 
 
+def link_ticket_ids(actor: User, incident_id, ticket_ids: list[int]) -> dict:
+    """Link tickets selected by their Tocsin ids (the tickets view's checkboxes)."""
+    incident = _open_incident_or_raise(incident_id)
+    already = db.session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.id.in_(ticket_ids), Ticket.incident_id == incident.id))
+    moved = _moved_from([Ticket.id.in_(ticket_ids)], incident)
+    linked = apply_link(incident, actor, ticket_ids=ticket_ids, method="manual",
+                        criteria={"selected": len(ticket_ids)}, only_unlinked=False)
+    _record_moves(moved, incident, actor)
+    db.session.commit()
+    return {"linked": linked, "already_linked": already, "moved": sum(moved.values()), "not_found": []}
+
+
 def link_by_filter(actor: User, incident_id, ticket_filter: TicketFilter, *, method: str = "filter") -> dict:
     """Link every ticket a filter matches, in one statement; 422 when it matches nothing."""
     incident = _open_incident_or_raise(incident_id)
@@ -163,6 +178,8 @@ def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, s
 def add_link_rule(actor: User, incident_id, *, tags: list[str], text: str, services: list[str],
                   link_existing: bool = False) -> tuple[LinkRule, int]:
     """A rule that links matching tickets as they arrive, while the incident is open."""
+    if not (tags or text or services):
+        raise ValidationFailed("A rule needs tags, text or services.", details={"rule": "empty"})
     incident = _open_incident_or_raise(incident_id)
     rule = LinkRule(incident_id=incident.id, tags=sorted(set(tags)), text=text, services=sorted(set(services)),
                     created_by_id=actor.id, created_at=utcnow(), active=True, linked=0)
@@ -269,6 +286,19 @@ def export_rows(incident_id) -> Iterable[tuple]:
              .execution_options(yield_per=2_000))
     for row in db.session.execute(query):
         yield tuple(_cell(v) for v in row)
+
+
+def export_csv(incident_id) -> Iterable[str]:
+    """The linked tickets as CSV text, in chunks of about 64 kB, for a streamed download."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in export_rows(incident_id):
+        writer.writerow(row)
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _cell(value):

@@ -20,6 +20,8 @@ from ..policy import MODES, SEVERITIES, SEVERITY_LABELS, STATUSES
 from ..roles import service as roles
 from ..roles.policy import ROLES, is_multi_holder
 from ..schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from ..tickets.floods import current_signals
+from ..tickets.service import linked_counts
 
 bp = Blueprint("web", __name__)
 
@@ -73,9 +75,11 @@ def logout():
 def dashboard():
     incidents, _ = service.list_incidents(status="open", per_page=500)
     holders = roles.holders_by_incident([i.id for i in incidents])
-    rows = [{"incident": i, "holders": holders[i.id], "missing": roles.missing_required(i, holders[i.id])}
-            for i in incidents]
-    return render_template("dashboard.html", rows=rows, severity_labels=SEVERITY_LABELS)
+    linked = linked_counts([i.id for i in incidents])
+    rows = [{"incident": i, "holders": holders[i.id], "missing": roles.missing_required(i, holders[i.id]),
+             "linked": linked.get(i.id, 0)} for i in incidents if not i.merged_into_id]
+    return render_template("dashboard.html", rows=rows, severity_labels=SEVERITY_LABELS,
+                           floods=current_signals(), severities=SEVERITIES)
 
 
 @bp.get("/incidents")
@@ -119,8 +123,10 @@ def incident(incident_id):
     others = [r for r in ROLES if r not in mine]
     timeline, total = service.list_timeline(incident.id, per_page=200, newest_first=True)
     staff = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.email)).all()
+    from .tickets import incident_tickets_context  # the tickets pages import this module
+
     return render_template(
-        "incident.html", incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
+        "incident.html", **incident_tickets_context(incident), incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
         missing=roles.missing_required(incident, holders), history=roles.role_history(incident.id),
         my_checklists=roles.checklists(incident, mine), other_checklists=roles.checklists(incident, others),
         updates=service.list_updates(incident.id), timeline=timeline, timeline_total=total,
@@ -154,7 +160,8 @@ def post_update(incident_id):
 def edit(incident_id):
     form = request.form
     data = {"title": form.get("title"), "severity": form.get("severity"), "summary": form.get("summary", ""),
-            "services": [s for s in form.get("services", "").replace(",", " ").split() if s]}
+            "services": [s for s in form.get("services", "").replace(",", " ").split() if s],
+            "solve_tickets_on_resolve": form.get("solve_tickets_on_resolve") == "on"}
     return _act(incident_id, lambda: service.edit_incident(
         g.user, incident_id, _form(EditIncident, data).model_dump()), "Incident updated.")
 
