@@ -1,6 +1,7 @@
 """Demo data for a local trial: staff, and incidents in several states with a real timeline."""
 from __future__ import annotations
 
+import random
 import secrets
 from datetime import timedelta
 
@@ -71,11 +72,45 @@ def _incidents(people: dict[str, User]) -> None:
         clock.unfreeze()
 
 
+SUBJECTS = {
+    "login": ["Cannot log in", "Login page shows error 502", "Stuck on the sign-in screen",
+              "Password reset does not help", "Non riesco ad accedere"],
+    "checkout": ["Payment fails at checkout", "Card declined but money taken", "Checkout spinner never ends"],
+    "billing": ["Question about my invoice", "VAT number missing on invoice", "Change billing address"],
+}
+
+
+def _tickets(ana: User) -> None:
+    """A login flood linked to the SEV1, an unlinked checkout flood for the detector, steady billing."""
+    from .tickets.ingest import ingest_tickets
+    from .tickets.policy import TicketFilter
+    from .tickets.schemas import TicketIn
+    from .tickets.service import add_link_rule, link_by_filter
+
+    now, rng = clock.utcnow(), random.Random(42)
+    plan = [("login", 240, 45, ["login", "eu"], ["login"]), ("checkout", 60, 10, ["checkout"], ["payments"]),
+            ("checkout", 30, 24 * 60, ["checkout"], ["payments"]), ("billing", 80, 24 * 60, ["billing"], ["billing"])]
+    items, n = [], 0
+    for topic, count, minutes, tags, services in plan:
+        for _ in range(count):
+            n += 1
+            items.append(TicketIn(
+                external_id=f"ZD-{100000 + n}", source="zendesk", subject=rng.choice(SUBJECTS[topic]),
+                description="Reported through the help centre.", tags=tags, services=services,
+                requester={"name": f"Customer {n}", "email": f"customer{n}@example.com"},
+                created_at=now - timedelta(minutes=rng.uniform(0, minutes))))
+    ingest_tickets(ana, items)
+    login = db.session.scalar(select(Incident).where(Incident.title.like("Login failing%")))
+    link_by_filter(ana, login.id, TicketFilter(tags=("login",), unlinked_only=True))
+    add_link_rule(ana, login.id, tags=["login"], text="", services=[])
+
+
 def seed() -> tuple[str, str]:
     """Create the demo staff and incidents if missing; (re)set the demo password and return it."""
     people = _staff()
     if not db.session.scalar(select(func.count()).select_from(Incident)):
         _incidents(people)
+        _tickets(people[DEMO_LOGIN])
     password = secrets.token_urlsafe(9)
     set_password(people[DEMO_LOGIN], password)
     return DEMO_LOGIN, password
