@@ -1,0 +1,22 @@
+"""`flask demo seed`: a working incident room for a first look, safe to run twice."""
+from __future__ import annotations
+
+from .web_helpers import login
+
+
+def test_demo_seed_gives_a_usable_room_and_is_idempotent(app, runner, client):
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    password = first.output.split("password:")[1].split()[0]
+    assert login(client, "ana@example.com", password).status_code == 302
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Login failing for EU customers" in dashboard and "Slow CSV exports" in dashboard
+
+    second = runner.invoke(args=["demo", "seed"])
+    assert second.exit_code == 0
+    new_password = second.output.split("password:")[1].split()[0]
+    assert new_password != password
+    from .conftest import count_rows
+    counts = count_rows(app, "incidents", "tickets", "users")
+    assert counts == {"incidents": 3, "tickets": 410, "users": 5}
+    assert login(client, "ana@example.com", new_password).status_code == 302
