@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .errors import AppError
+from .tickets.cli import tickets_cli
 
 users = AppGroup("users", help="Staff accounts.")
 tokens = AppGroup("tokens", help="API tokens.")
@@ -117,5 +118,5 @@ def demo_seed():
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, tokens, demo, worker_command):
+    for command in (users, tokens, demo, worker_command, tickets_cli):
         app.cli.add_command(command)

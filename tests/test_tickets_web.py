@@ -129,3 +129,24 @@ def test_merge_from_the_page(client, make_user, api):
     assert response.headers["Location"].endswith(f"/incidents/{parent}")
     assert api.get(f"/api/v1/incidents/{duplicate}").get_json()["merged_into"] == parent
     assert "Merged into" in client.get(f"/incidents/{duplicate}").get_data(as_text=True)
+
+
+def test_csv_upload_from_the_tickets_view(client, make_user, api):
+    import io
+    from pathlib import Path
+
+    logged_in(client, make_user)
+    incident_id = declare(api)["id"]
+    data = (Path(__file__).parent / "data" / "zendesk-export.csv").read_bytes()
+    response = client.post("/tickets/import", data={
+        "file": (io.BytesIO(data), "export.csv"), "incident_id": str(incident_id), "source": "zendesk",
+        "csrf_token": _token(client, "/tickets")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert "10 linked to INC-" in client.get("/tickets").get_data(as_text=True)
+    assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["linked_tickets"] == 10
+
+    bad = (Path(__file__).parent / "data" / "bad-rows.csv").read_bytes()
+    client.post("/tickets/import", data={"file": (io.BytesIO(bad), "bad.csv"), "csrf_token": _token(client, "/tickets")},
+                content_type="multipart/form-data")
+    page = client.get("/tickets").get_data(as_text=True)
+    assert "Nothing was imported: 6 bad rows" in page and "line 4:" in page

@@ -40,14 +40,6 @@ def _list_lines(problems: list[tuple[int, str]]) -> None:
         click.echo(f"... and {len(problems) - MAX_LISTED} more", err=True)
 
 
-def _summary(result) -> str:
-    tickets = result.created + result.updated + result.unchanged
-    counted = f" ({tickets} tickets)" if tickets != result.imported else ""
-    text = (f"Imported {result.imported} rows{counted}: {result.created} created, {result.updated} updated, "
-            f"{result.unchanged} unchanged")
-    return text + (f", {result.linked} linked to {result.incident}" if result.incident else "")
-
-
 @tickets_cli.command("import")
 @click.argument("file", type=click.File("rb"))
 @click.option("--incident", "incident_id", metavar="ID", default=None,
@@ -78,7 +70,7 @@ def import_command(file, incident_id, skip_bad_rows, source, column_map):
         _list_lines(result.errors)
         _fail(f"Nothing was imported: {len(result.errors)} bad row{'s' * (len(result.errors) != 1)}. "
               "Fix them or use --skip-bad-rows.")
-    click.echo(_summary(result) + ".")
+    click.echo(result.summary() + ".")
     if result.duplicates:
         examples = ", ".join(f"line {old} by line {new}" for old, new in result.duplicates[:5])
         click.echo(f"{len(result.duplicates)} rows repeated an earlier ticket id; the later row was kept "

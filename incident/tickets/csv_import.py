@@ -26,7 +26,7 @@ from ..models import Incident
 from ..validation import normalize_slug
 from .ingest import ingest_tickets
 from .schemas import TicketIn
-from .service import _open_incident_or_raise
+from .service import apply_link, get_open_incident_or_raise
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,14 @@ class CsvImportResult:
     def imported(self) -> int:
         """Rows taken into the database (a row repeating a ticket id counts too)."""
         return self.rows - len(self.errors) if self.written else 0
+
+    def summary(self) -> str:
+        """One line for a person: "Imported 10 rows: 10 created, 0 updated, 0 unchanged"."""
+        tickets = self.created + self.updated + self.unchanged
+        counted = f" ({tickets} tickets)" if tickets != self.imported else ""
+        text = (f"Imported {self.imported} rows{counted}: {self.created} created, {self.updated} updated, "
+                f"{self.unchanged} unchanged")
+        return text + (f", {self.linked} linked to {self.incident}" if self.incident else "")
 
 
 def field_name(name: str) -> str:
@@ -244,7 +252,7 @@ def import_csv(stream, *, actor: User | None, incident: Incident | int | str | N
         raise ValueError(f"on_error must be 'abort' or 'skip', not {on_error!r}")
     target = None
     if incident is not None:
-        target = _open_incident_or_raise(incident.id if isinstance(incident, Incident) else incident)
+        target = get_open_incident_or_raise(incident.id if isinstance(incident, Incident) else incident)
     result = CsvImportResult(incident=target.reference if target else None)
     items = _check(stream, result, column_map=column_map, default_source=default_source)
     if result.errors and on_error == "abort":
@@ -252,14 +260,19 @@ def import_csv(stream, *, actor: User | None, incident: Incident | int | str | N
         return result
     result.skipped = list(result.errors)
     try:
+        ticket_ids: list[int] = []
         for start in range(0, len(items), chunk_size):
-            done = ingest_tickets(actor, items[start:start + chunk_size], link_to=target, commit=False)
+            done = ingest_tickets(actor, items[start:start + chunk_size], apply_rules=target is None, commit=False)
             result.created += done.created
             result.updated += done.updated
             result.unchanged += done.unchanged
             result.linked += done.linked
+            ticket_ids += done.ticket_ids
             if progress is not None:
                 progress(min(start + chunk_size, len(items)), len(items))
+        if target is not None:  # one link action, one timeline event, for the whole file
+            result.linked = apply_link(target, actor, ticket_ids=ticket_ids, method="import",
+                                       criteria={"import": result.rows}, only_unlinked=True)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -6,7 +6,7 @@ executemany UPDATE for what changed, and no ORM object per ticket.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select, tuple_, update
 
@@ -33,6 +33,7 @@ class IngestResult:
     updated: int = 0
     unchanged: int = 0
     linked: int = 0
+    ticket_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
@@ -93,9 +94,13 @@ def _link_by_rules(new_rows: list[dict], ids: dict[tuple[str, str], int]) -> int
     return linked
 
 
-def ingest_tickets(actor: User | None, items: list[TicketIn], *, link_to: Incident | None = None,
+def ingest_tickets(actor: User | None, items: list[TicketIn], *, apply_rules: bool = True,
                    commit: bool = True) -> IngestResult:
-    """Upsert tickets on (source, external id); re-sending the same ticket changes nothing."""
+    """Upsert tickets on (source, external id); re-sending the same ticket changes nothing.
+
+    New tickets that a link rule matches are linked (unless `apply_rules` is off, as for an
+    import aimed at one incident); `ticket_ids` lists every ticket of the batch.
+    """
     now = utcnow()
     rows = {}
     for item in items:  # the last copy of a ticket in a batch wins
@@ -128,12 +133,9 @@ def ingest_tickets(actor: User | None, items: list[TicketIn], *, link_to: Incide
                            changed)
         result.updated += len(changed)
     arrived = [r for r in new if (r["source"], r["external_id"]) in ids]
-    if link_to is not None:
-        every_id = list(ids.values()) + [r["_id"] for r in changed]
-        result.linked = apply_link(link_to, actor, ticket_ids=every_id, method="import",
-                                   criteria={"import": len(rows)}, only_unlinked=True)
-    elif arrived:
+    if apply_rules and arrived:
         result.linked = _link_by_rules(arrived, ids)
+    result.ticket_ids = list(ids.values()) + [ticket_id for ticket_id, _ in existing.values()]
     if commit:
         db.session.commit()
     logger.info("ingested %s tickets: %s", len(rows), result.as_dict())

@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 CHUNK = 5_000
 
 
-def _open_incident_or_raise(incident_id) -> Incident:
+def get_open_incident_or_raise(incident_id) -> Incident:
+    """The incident, if tickets may be linked to it: known, open and not merged away."""
     incident = Incident.get_or_raise(incident_id)
     if incident.merged_into_id:
         raise Conflict(f"{incident.reference} was merged into INC-{incident.merged_into_id}; link there.",
@@ -96,7 +97,7 @@ def apply_link(incident: Incident, actor: User | None, *, ticket_ids: list[int],
 def link_by_ids(actor: User, incident_id, external_ids: list[str], *, source: str | None = None,
                 method: str = "manual") -> dict:
     """Link tickets named by external id; tickets on another incident move here."""
-    incident = _open_incident_or_raise(incident_id)
+    incident = get_open_incident_or_raise(incident_id)
     wanted = list(dict.fromkeys(external_ids))
     action = _action(incident, actor, action="link", method=method,
                      criteria={"external_ids": len(wanted), **({"source": source} if source else {})})
@@ -120,7 +121,7 @@ def link_by_ids(actor: User, incident_id, external_ids: list[str], *, source: st
 
 def link_ticket_ids(actor: User, incident_id, ticket_ids: list[int]) -> dict:
     """Link tickets selected by their Tocsin ids (the tickets view's checkboxes)."""
-    incident = _open_incident_or_raise(incident_id)
+    incident = get_open_incident_or_raise(incident_id)
     already = db.session.scalar(select(func.count()).select_from(Ticket).where(
         Ticket.id.in_(ticket_ids), Ticket.incident_id == incident.id))
     moved = _moved_from([Ticket.id.in_(ticket_ids)], incident)
@@ -133,7 +134,7 @@ def link_ticket_ids(actor: User, incident_id, ticket_ids: list[int]) -> dict:
 
 def link_by_filter(actor: User, incident_id, ticket_filter: TicketFilter, *, method: str = "filter") -> dict:
     """Link every ticket a filter matches, in one statement; 422 when it matches nothing."""
-    incident = _open_incident_or_raise(incident_id)
+    incident = get_open_incident_or_raise(incident_id)
     clauses = queries.where(ticket_filter)
     matched = db.session.scalar(select(func.count()).select_from(Ticket).where(*clauses))
     if not matched:
@@ -180,7 +181,7 @@ def add_link_rule(actor: User, incident_id, *, tags: list[str], text: str, servi
     """A rule that links matching tickets as they arrive, while the incident is open."""
     if not (tags or text or services):
         raise ValidationFailed("A rule needs tags, text or services.", details={"rule": "empty"})
-    incident = _open_incident_or_raise(incident_id)
+    incident = get_open_incident_or_raise(incident_id)
     rule = LinkRule(incident_id=incident.id, tags=sorted(set(tags)), text=text, services=sorted(set(services)),
                     created_by_id=actor.id, created_at=utcnow(), active=True, linked=0)
     db.session.add(rule)
@@ -230,7 +231,7 @@ def solve_linked(incident: Incident, actor: User | None) -> int:
 def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
     """Move a duplicate's tickets, rules and timeline under the parent; the duplicate points to it."""
     duplicate = Incident.get_or_raise(duplicate_id)
-    parent = _open_incident_or_raise(into)
+    parent = get_open_incident_or_raise(into)
     if duplicate.id == parent.id:
         raise ValidationFailed("An incident cannot be merged into itself.", details={"into": into})
     if duplicate.merged_into_id:

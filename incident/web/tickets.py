@@ -173,3 +173,32 @@ def declare_flood():
         return redirect(url_for("web.dashboard"))
     flash(f"{incident.reference} declared; {linked} tickets linked and new ones will follow.", "success")
     return redirect(url_for("web.incident", incident_id=incident.id))
+
+
+@bp.post("/tickets/import")
+@login_required("agent")
+def import_upload():
+    """A helpdesk CSV export uploaded from the tickets view; all rows or none unless told to skip."""
+    from ..tickets.csv_import import import_csv
+
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("Choose a CSV file to import.", "error")
+        return redirect(url_for("web.tickets_view"))
+    incident_id = request.form.get("incident_id", type=int)
+    try:
+        result = import_csv(upload.stream, actor=g.user, incident=incident_id,
+                            on_error="skip" if request.form.get("skip_bad_rows") == "on" else "abort",
+                            default_source=request.form.get("source") or "csv")
+    except AppError as error:
+        _flash_error(error)
+        return redirect(url_for("web.tickets_view"))
+    bad = "; ".join(f"line {line}: {reason}" for line, reason in result.errors[:20])
+    more = f" … and {len(result.errors) - 20} more" if len(result.errors) > 20 else ""
+    if not result.written:
+        flash(f"Nothing was imported: {len(result.errors)} bad rows ({bad}{more}). Fix them or tick "
+              "“skip bad rows”.", "error")
+    else:
+        flash(result.summary() + (f". Skipped {len(result.skipped)} bad rows: {bad}{more}" if result.skipped else "."),
+              "success")
+    return redirect(url_for("web.tickets_view", linked="all"))
