@@ -1,0 +1,1 @@
+"""Messages that leave Tocsin: the outbox, its dispatcher and the channels (Slack, SMS, email, sandbox)."""

@@ -1,0 +1,1 @@
+"""Escalation to engineering: policies, rotations, SLA clocks, paging and acknowledgement."""
