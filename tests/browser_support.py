@@ -1,11 +1,8 @@
 """Fixtures for real-browser tests: the app served on a free local port, and Debian's Chromium
 driven by Playwright (sync API).
 
-Use them from a test module with
-
-    from .browser_support import live_server, browser, page  # noqa: F401
-
-and mark the tests with ``pytest.mark.browser``. Without /usr/bin/chromium (or the playwright
+tests/conftest.py registers them once for every test module (a module importing them
+itself would start a second Playwright); mark the tests with ``pytest.mark.browser``. Without /usr/bin/chromium (or the playwright
 package) the tests are skipped; set REQUIRE_BROWSER=1 to make that a failure instead (CI).
 Playwright's bundled browsers are never used: ``playwright install`` needs the internet.
 """

@@ -170,3 +170,7 @@ def count_rows(app, *tables: str) -> dict[str, int]:
     with app.app_context():
         with db.engine.connect() as conn:
             return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in tables}
+
+
+# Browser fixtures (live_server, browser, page), registered once for every module.
+from .browser_support import browser, live_server, page  # noqa: E402,F401

@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from .browser_support import browser, live_server, page  # noqa: F401
 
 try:
     from playwright.sync_api import expect

@@ -10,7 +10,7 @@ import io
 import logging
 from typing import Iterable
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, delete, func, or_, select, true, update
 
 from ..auth.models import User
 from ..clock import utcnow
@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Incident
 from ..timeline import record
 from . import queries
-from .models import LinkAction, LinkRule, Ticket
+from .models import IncidentTicketStats, LinkAction, LinkRule, Ticket
 from .policy import TicketFilter
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,8 @@ def _finish(incident: Incident, actor: User | None, action: LinkAction, count: i
     action.count = count
     if count:
         incident.tickets_version += 1
+        if actor is not None:  # a person just acted: their next look shows it, not a copy 2 s old
+            db.session.execute(delete(IncidentTicketStats).where(IncidentTicketStats.incident_id == incident.id))
         record(incident, "tickets_linked" if action.action == "link" else "tickets_unlinked", actor,
                {"count": count, "method": action.method, "criteria": action.criteria})
 

@@ -1,8 +1,9 @@
 """The incident page's flood figures: tickets per interval and top tags, cached in the database.
 
 Computing them reads every linked ticket, so the result is kept per incident and recomputed
-only when the links changed (tickets_version) and the copy is a few seconds old, or when it
-is older than a few minutes (the chart's right edge is "now").
+when the links changed (tickets_version) — at most every MIN_INTERVAL while a flood keeps
+changing them — or when it is older than a few minutes (the chart's right edge is "now").
+The linked count the page shows is always exact; only the chart and top tags may lag.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ..models import Incident, TimelineEvent
 from .chart import bucketize
 from .models import IncidentTicketStats, Ticket
 
-FRESH_SECONDS = 10
+MIN_INTERVAL = timedelta(seconds=2)
 MAX_AGE = timedelta(minutes=5)
 
 
@@ -45,7 +46,7 @@ def ticket_stats(incident: Incident) -> dict:
     if row is not None:
         age = now - row.computed_at
         current = row.version == incident.tickets_version
-        if age < MAX_AGE and (current or age < timedelta(seconds=FRESH_SECONDS)):
+        if age < MAX_AGE and (current or age < MIN_INTERVAL):
             return {**row.data, "computed_at": row.computed_at}
     data = _compute(incident, now)
     try:

@@ -14,10 +14,12 @@ from ..tickets.chart import flood_chart_svg
 from ..tickets.policy import decode_words
 from ..tickets.routes import csv_download
 from ..tickets.schemas import FilterIn
+from ..tickets.service import linked_counts
 from ..tickets.stats import chart_buckets, chart_markers, ticket_stats
 from .routes import _flash_error, bp
 
 PER_PAGE = 50
+ROOM_PER_PAGE = 20
 FILTER_KEYS = ("tag", "service", "q", "since", "until", "source", "linked")
 
 
@@ -76,7 +78,7 @@ def link_from_view():
     except AppError as error:
         _flash_error(error)
         return back
-    flash(f"Linked {result['linked']} tickets to INC-{incident_id}"
+    flash(f"Linked {result['linked']} ticket{'' if result['linked'] == 1 else 's'} to INC-{incident_id}"
           + (f" ({result['already_linked']} were linked already)" if result.get("already_linked") else "") + ".",
           "success")
     return redirect(url_for("web.incident", incident_id=incident_id))
@@ -91,11 +93,12 @@ def incident_tickets_context(incident: Incident) -> dict:
     except AppError:
         ticket_filter = _filter_from({}, incident_id=incident.id)
     ticket_filter = ticket_filter.__class__(**{**ticket_filter.__dict__, "unlinked_only": False})
-    rows, total = tickets.list_tickets(ticket_filter, page=page, per_page=PER_PAGE)
+    rows, total = tickets.list_tickets(ticket_filter, page=page, per_page=ROOM_PER_PAGE)
     chart = flood_chart_svg(chart_buckets(stats), bucket_minutes=stats["bucket_minutes"],
                             markers=chart_markers(incident.id), label=f"{incident.reference}: linked tickets over time")
-    return {"ticket_stats": stats, "chart": chart, "linked_tickets": rows, "linked_total": total,
-            "ticket_page": page, "per_page": PER_PAGE, "words": decode_words,
+    linked = linked_counts([incident.id]).get(incident.id, 0)
+    return {"ticket_stats": stats, "chart": chart, "linked_tickets": rows, "linked_total": total, "linked": linked,
+            "ticket_page": page, "per_page": ROOM_PER_PAGE, "words": decode_words,
             "ticket_args": {k: v for k, v in _current_args().items() if k != "linked"},
             "link_rules": tickets.list_link_rules(incident.id),
             "merge_targets": [i for i in incidents.list_incidents(status="open", per_page=500)[0]
@@ -113,7 +116,7 @@ def unlink_from_page(incident_id):
     except AppError as error:
         _flash_error(error)
     else:
-        flash(f"Unlinked {result['unlinked']} tickets.", "success")
+        flash(f"Unlinked {result['unlinked']} ticket{'' if result['unlinked'] == 1 else 's'}.", "success")
     return redirect(url_for("web.incident", incident_id=incident_id))
 
 
