@@ -33,7 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, errors, models  # noqa: F401  (models register their tables)
+    from .broadcast import models as _broadcast_models  # noqa: F401
     from .customers import models as _customer_models  # noqa: F401
+    from .escalation import models as _escalation_models  # noqa: F401
     from .roles import models as _role_models  # noqa: F401
     from .tickets import models as _ticket_models  # noqa: F401
 
@@ -45,11 +47,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask, csrf) -> None:
     from . import health, openapi, routes
+    from .escalation import routes as escalation_routes
     from .roles import routes as role_routes
     from .tickets import routes as ticket_routes
     from .web import init_app as init_web
 
-    for blueprint in (routes.bp, role_routes.bp, ticket_routes.bp, openapi.bp):
+    for blueprint in (routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)

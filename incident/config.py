@@ -38,7 +38,9 @@ def from_environment(instance_path: str) -> dict:
         database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    passthrough = {key: os.environ[key] for key in PROVIDER_KEYS if os.environ.get(key)}
     return {
+        **passthrough,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
         "SCHEDULER_TICK_SECONDS": float(os.environ.get("SCHEDULER_TICK_SECONDS", "1")),
@@ -49,6 +51,15 @@ def from_environment(instance_path: str) -> dict:
         ),
     }
 
+
+# Provider settings read as they are (unset: that channel goes to the sandbox).
+PROVIDER_KEYS = (
+    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL",
+    "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_URL",
+    "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_STARTTLS", "MAIL_FROM",
+    "CHANNEL_RATE_LIMITS", "ESCALATION_TRIGGER_WORDS",
+    "FLOOD_WINDOW_MINUTES", "FLOOD_BASELINE_HOURS", "FLOOD_FACTOR", "FLOOD_MIN_TICKETS", "FLOOD_MIN_BASELINE_PER_HOUR",
+)
 
 DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

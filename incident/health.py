@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 
 from .clock import isoformat, utcnow
 from .extensions import db
+from .escalation.service import overdue_count
 from .models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -25,5 +26,7 @@ def healthz():
         return jsonify({"status": "error", "database": "error", "worker": {"last_tick_at": None}}), 503
     tick = float(current_app.config["SCHEDULER_TICK_SECONDS"])
     stale = last_tick is None or (utcnow() - last_tick).total_seconds() > max(30.0, 10 * tick)
+    overdue = overdue_count(seconds=max(5 * tick, 5.0))
     return jsonify({"status": "ok", "database": "ok",
-                    "worker": {"last_tick_at": isoformat(last_tick), "stale": stale}})
+                    "worker": {"last_tick_at": isoformat(last_tick), "stale": stale},
+                    "watchdog": {"overdue_escalations": overdue}})

@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify
 
 from .roles.schemas import AssignRole, TickItem
 from .schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 from .tickets.schemas import LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
 
 bp = Blueprint("openapi", __name__)
@@ -16,6 +17,7 @@ bp = Blueprint("openapi", __name__)
 ID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 ROLE = {"name": "role", "in": "path", "required": True, "schema": {"type": "string", "enum": [
     "commander", "communications", "scribe", "technical_lead", "customer_liaison", "subject_matter_expert"]}}
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}]
 
@@ -61,6 +63,22 @@ OPERATIONS = [
     ("delete", "/incidents/{incident_id}/link-rules/{rule_id}", "Stop a link rule", "agent", None,
      [ID, {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}}], "200"),
     ("post", "/incidents/{incident_id}/merge", "Merge this duplicate into another incident", "lead", MergeIn, [ID], "200"),
+    ("put", "/escalation-policies/{name}", "Create or replace an escalation policy (levels, repeat, applies_to)",
+     "admin", None, [NAME], "200"),
+    ("get", "/escalation-policies/{name}", "An escalation policy", "viewer", None, [NAME], "200"),
+    ("get", "/escalation-policies", "Every escalation policy", "viewer", None, [], "200"),
+    ("post", "/escalation-policies/simulate", "Who is paged, when and on what, if nobody acknowledges", "viewer",
+     SimulateIn, [], "200"),
+    ("put", "/rotations/{name}", "Create or replace an on-call rotation", "admin", RotationIn, [NAME], "200"),
+    ("get", "/rotations/{name}", "A rotation and who is on call now (or ?at=)", "viewer", None,
+     [NAME, {"name": "at", "in": "query", "schema": {"type": "string", "format": "date-time"}}], "200"),
+    ("get", "/rotations", "Every rotation", "viewer", None, [], "200"),
+    ("post", "/rotations/{name}/overrides", "Someone covers the rotation for a while", "lead", OverrideIn, [NAME], "201"),
+    ("post", "/incidents/{incident_id}/escalate", "Escalate to the next level or a named one", "engineer",
+     EscalateIn, [ID], "200"),
+    ("post", "/incidents/{incident_id}/acknowledge", "Acknowledge as the calling user", "engineer", None, [ID], "200"),
+    ("get", "/incidents/{incident_id}/escalation", "The escalation: level, clocks, breaches, acknowledgements",
+     "viewer", None, [ID], "200"),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {

@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify, request
 from . import service
 from .api import page_args, paginated, parse
 from .auth.access import api_auth
+from .escalation.service import escalation_view
 from .models import Incident
 from .roles.service import holders_by_incident
 from .schemas import (DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict,
@@ -16,8 +17,11 @@ bp = Blueprint("api_incidents", __name__, url_prefix="/api/v1")
 
 
 def incident_json(incident: Incident) -> dict:
-    return incident_to_dict(incident, roles=holders_by_incident([incident.id])[incident.id],
+    body = incident_to_dict(incident, roles=holders_by_incident([incident.id])[incident.id],
                             linked_tickets=linked_counts([incident.id]).get(incident.id, 0))
+    view = escalation_view(incident)
+    body["escalation"] = {k: view[k] for k in ("level", "policy", "next_deadline_at", "state")}
+    return body
 
 
 @bp.post("/incidents")

@@ -58,8 +58,27 @@ def flood_signals(app: Flask) -> None:
     refresh_flood_signals(app)
 
 
-# What every tick runs, in order. Later capabilities add theirs here.
-TICK_JOBS = [heartbeat]
+def escalations(app: Flask) -> None:
+    """Page the next level wherever an acknowledgement deadline has passed."""
+    from .escalation.service import process_due
+
+    with app.app_context():
+        try:
+            process_due()
+        except Exception:
+            db.session.rollback()
+            raise
+
+
+def dispatch(app: Flask) -> None:
+    """Send what the outbox holds that is due."""
+    from .broadcast.dispatch import dispatch_due
+
+    dispatch_due(app)
+
+
+# What every tick runs, in order: deadlines first, so a page queued now leaves this tick.
+TICK_JOBS = [heartbeat, escalations, dispatch]
 # Slower periodic jobs: (job, seconds between runs).
 PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600)]
 

@@ -174,3 +174,31 @@ def count_rows(app, *tables: str) -> dict[str, int]:
 
 # Browser fixtures (live_server, browser, page), registered once for every module.
 from .browser_support import browser, live_server, page  # noqa: E402,F401
+
+
+@pytest.fixture
+def channels(app):
+    """Sandbox channels that record every message the dispatcher sends."""
+    from incident.broadcast.channels.sandbox import SandboxChannel
+
+    recorded = {name: SandboxChannel(name) for name in ("slack", "sms", "email")}
+    app.extensions["tocsin_channels"] = recorded
+    yield recorded
+    app.extensions.pop("tocsin_channels", None)
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch):
+    """Any attempt to resolve a host that is not this machine fails the test: no test reaches the internet."""
+    import socket
+
+    real = socket.getaddrinfo
+    local = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+    def guarded(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name not in local and not name.startswith("127."):
+            raise AssertionError(f"a test tried to reach {name!r}: use a loopback stand-in or responses")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)

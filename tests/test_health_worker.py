@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_healthz_reports_database_and_last_tick(app, client, frozen):
     before = client.get("/healthz").get_json()
-    assert before == {"status": "ok", "database": "ok", "worker": {"last_tick_at": None, "stale": True}}
+    assert before == {"status": "ok", "database": "ok", "worker": {"last_tick_at": None, "stale": True},
+                      "watchdog": {"overdue_escalations": 0}}
     worker.tick(app)
     clock.advance(seconds=3)
     worker.tick(app)

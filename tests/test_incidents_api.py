@@ -30,7 +30,7 @@ def test_declare_returns_the_documented_incident(api, frozen):
     assert body["roles"] == {"commander": "lead@example.com"}
     assert body["acknowledged_at"] is None and body["resolved_at"] is None
     assert body["linked_tickets"] == 0
-    assert body["escalation"] == {"level": None, "policy": "default", "next_deadline_at": None}
+    assert body["escalation"] == {"level": None, "policy": "default", "next_deadline_at": None, "state": None}
 
 
 def test_declare_can_name_another_commander(api, make_user):

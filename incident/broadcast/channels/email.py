@@ -1,0 +1,124 @@
+"""Email through SMTP (smtplib): multipart text + HTML, one connection per message."""
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from . import RenderedMessage, SendResult
+
+logger = logging.getLogger(__name__)
+
+# Headers the channel writes itself; message.headers cannot replace them.
+OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version",
+                         "content-type", "content-transfer-encoding", "bcc", "cc"})
+
+
+def _code_result(code: int | None, what: str = "smtp") -> SendResult:
+    """4xx: try again later; 5xx (and anything odd): failed for good."""
+    if code and 400 <= code < 500:
+        return SendResult(ok=False, error=f"{what} {code}", retryable=True)
+    return SendResult(ok=False, error=f"{what} {code}" if code else f"{what} error")
+
+
+def result_from_smtp_error(err: Exception) -> SendResult:
+    """Map an smtplib or socket error to retry later / failed for good."""
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in err.recipients.values()] or [None]
+        return _code_result(min(codes, key=lambda c: c or 999))
+    if isinstance(err, smtplib.SMTPResponseException):   # sender, data, auth, helo, connect
+        return _code_result(err.smtp_code)
+    if isinstance(err, smtplib.SMTPNotSupportedError):
+        return SendResult(ok=False, error="smtp not supported")   # STARTTLS/AUTH missing
+    if isinstance(err, smtplib.SMTPServerDisconnected):   # smtplib wraps read timeouts in it
+        what = "timeout" if "timed out" in str(err) else "disconnected"
+        return SendResult(ok=False, error=f"smtp {what}", retryable=True)
+    if isinstance(err, TimeoutError):
+        return SendResult(ok=False, error="smtp timeout", retryable=True)
+    if isinstance(err, ConnectionRefusedError):
+        return SendResult(ok=False, error="smtp connection refused", retryable=True)
+    if isinstance(err, (OSError, smtplib.SMTPException)):
+        return SendResult(ok=False, error="smtp connection error", retryable=True)
+    return SendResult(ok=False, error="smtp error")
+
+
+class SmtpEmail:
+    """Sends through one SMTP relay, with optional STARTTLS and login; never raises for SMTP."""
+
+    name = "email"
+    sandbox = False
+
+    def __init__(self, host: str, port: int, *, username: str | None = None,
+                 password: str | None = None, starttls: bool = False, mail_from: str,
+                 timeout: float = 10, local_hostname: str | None = None):
+        self.host = host
+        self.port = int(port)
+        self.username = username
+        self.password = password
+        self.starttls = starttls
+        self.mail_from = mail_from
+        self.envelope_from = parseaddr(mail_from)[1] or mail_from
+        self.domain = self.envelope_from.rpartition("@")[2] or "localhost"
+        self.timeout = timeout
+        self.local_hostname = local_hostname   # EHLO name; None lets smtplib use the FQDN
+
+    def __repr__(self) -> str:
+        return f"SmtpEmail({self.host!r}, {self.port}, starttls={self.starttls})"
+
+    def build(self, to: str, message: RenderedMessage) -> EmailMessage:
+        """The email as it goes on the wire (multipart/alternative when there is HTML)."""
+        email = EmailMessage()
+        email["Subject"] = message.subject
+        email["From"] = self.mail_from
+        email["To"] = to
+        email["Date"] = format_datetime(datetime.now(timezone.utc))
+        email["Message-ID"] = make_msgid(domain=self.domain)
+        for key, value in message.headers.items():
+            if key.lower() in OWN_HEADERS:
+                raise ValueError(f"header {key} is the channel's own")
+            del email[key]
+            email[key] = value
+        email.set_content(message.text)
+        if message.html:
+            email.add_alternative(message.html, subtype="html")
+        return email
+
+    def send(self, to: str, message: RenderedMessage) -> SendResult:
+        """Deliver to the relay; provider_id is the Message-ID."""
+        _, address = parseaddr(to)
+        if not address or "@" not in address or address != to.strip() or "," in to:
+            return SendResult(ok=False, error="invalid address")
+        try:
+            email = self.build(address, message)
+        except (ValueError, TypeError) as err:   # header injection, non-string values
+            logger.warning("email not built: %s", type(err).__name__)
+            return SendResult(ok=False, error="invalid message")
+        message_id = email["Message-ID"]
+        try:
+            self._deliver(address, email)
+        except (smtplib.SMTPException, OSError) as err:
+            result = result_from_smtp_error(err)
+            logger.warning("email %s to %s failed: %s%s", message_id, self.domain_of(address),
+                           result.error, " (will retry)" if result.retryable else "")
+            return result
+        logger.info("email %s accepted by %s:%s", message_id, self.host, self.port)
+        return SendResult(ok=True, provider_id=message_id)
+
+    @staticmethod
+    def domain_of(address: str) -> str:
+        """The recipient's domain, which is enough for a log line."""
+        return "@" + address.rpartition("@")[2]
+
+    def _deliver(self, address: str, email: EmailMessage) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout,
+                          local_hostname=self.local_hostname) as smtp:
+            smtp.ehlo()
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(email, from_addr=self.envelope_from, to_addrs=[address])

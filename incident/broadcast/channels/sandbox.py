@@ -1,0 +1,70 @@
+"""The sandbox channel: records what would have been sent and never leaves the machine."""
+from __future__ import annotations
+
+import logging
+import threading
+from uuid import uuid4
+
+from . import RenderedMessage, SendResult
+
+logger = logging.getLogger(__name__)
+
+
+class SandboxChannel:
+    """Records sends (and Slack-like updates and channel actions) instead of delivering them."""
+
+    sandbox = True
+
+    def __init__(self, name: str):
+        self.name = name
+        self.sent: list[tuple[str, RenderedMessage]] = []
+        self.updated: list[tuple[str, RenderedMessage]] = []
+        self.actions: list[tuple[str, tuple]] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SandboxChannel({self.name!r})"
+
+    def send(self, to: str, message: RenderedMessage) -> SendResult:
+        """Record one message to one address."""
+        provider_id = f"sandbox-{uuid4().hex}"
+        with self._lock:
+            self.sent.append((to, message))
+        logger.info("sandbox %s: recorded a message (%s)", self.name, provider_id)
+        return SendResult(ok=True, provider_id=provider_id)
+
+    def update(self, provider_id: str, message: RenderedMessage) -> SendResult:
+        """Record an edit of an earlier message (Slack's chat.update)."""
+        with self._lock:
+            self.updated.append((provider_id, message))
+        return SendResult(ok=True, provider_id=provider_id)
+
+    def create_channel(self, name: str) -> SendResult:
+        """Record a per-incident channel; its id is made up."""
+        with self._lock:
+            self.actions.append(("create_channel", (name,)))
+        return SendResult(ok=True, provider_id=f"sandbox-{name}")
+
+    def invite(self, channel_id: str, user_ids) -> SendResult:
+        """Record an invitation."""
+        with self._lock:
+            self.actions.append(("invite", (channel_id, tuple(user_ids))))
+        return SendResult(ok=True, provider_id=channel_id)
+
+    def set_topic(self, channel_id: str, topic: str) -> SendResult:
+        """Record a topic change."""
+        with self._lock:
+            self.actions.append(("set_topic", (channel_id, topic)))
+        return SendResult(ok=True, provider_id=channel_id)
+
+    def messages_to(self, to: str) -> list[RenderedMessage]:
+        """What was recorded for one address, oldest first."""
+        with self._lock:
+            return [message for address, message in self.sent if address == to]
+
+    def clear(self) -> None:
+        """Forget everything recorded."""
+        with self._lock:
+            self.sent.clear()
+            self.updated.clear()
+            self.actions.clear()

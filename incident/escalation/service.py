@@ -1,0 +1,404 @@
+"""Escalation use cases: policies and rotations, escalate, acknowledge, and the worker's deadlines."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..auth.models import User
+from ..broadcast.models import Delivery
+from ..clock import isoformat, utcnow
+from ..dbutil import dialect
+from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import Incident
+from ..roles.service import holders_by_incident
+from ..timeline import record
+from . import messages, policy as pure
+from .models import Acknowledgement, EscalationPolicy, EscalationStep, IncidentEscalation, Rotation, RotationOverride
+
+logger = logging.getLogger(__name__)
+
+
+# Policies and rotations ------------------------------------------------------------------
+
+def _policy_error(error: pure.PolicyError) -> ValidationFailed:
+    return ValidationFailed(str(error.args[0]) if error.args else "Invalid policy.", details=error.details)
+
+
+def _check_people(policy: pure.Policy) -> None:
+    users = {t.user for level in policy.levels for t in level.targets if t.user}
+    rotations = {t.rotation for level in policy.levels for t in level.targets if t.rotation}
+    known_users = set(db.session.scalars(select(User.email).where(User.email.in_(users), User.active.is_(True))))
+    known_rotations = set(db.session.scalars(select(Rotation.name).where(Rotation.name.in_(rotations))))
+    details = {f"user:{u}": "unknown staff member" for u in sorted(users - known_users)}
+    details.update({f"rotation:{r}": "unknown rotation" for r in sorted(rotations - known_rotations)})
+    if details:
+        raise ValidationFailed("The policy names people or rotations Tocsin does not know.", details=details)
+
+
+def put_policy(actor: User, name: str, data: dict) -> EscalationPolicy:
+    """Create or replace a policy; incidents already escalating keep the copy they froze."""
+    applies = data.pop("applies_to", None) or {}
+    try:
+        parsed = pure.Policy.from_dict(name, data)
+    except pure.PolicyError as error:
+        raise _policy_error(error) from None
+    _check_people(parsed)
+    row = db.session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == name))
+    if row is None:
+        row = EscalationPolicy(name=name)
+        db.session.add(row)
+    row.definition = parsed.to_dict()
+    row.severities = sorted(set(applies.get("severities", [])))
+    row.services = sorted(set(applies.get("services", [])))
+    row.updated_at, row.updated_by = utcnow(), actor.email
+    db.session.commit()
+    return row
+
+
+def get_policy_or_raise(name: str) -> EscalationPolicy:
+    row = db.session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == name))
+    if row is None:
+        raise NotFound(f"No escalation policy {name!r}.", code="policy_not_found")
+    return row
+
+
+def list_policies() -> list[EscalationPolicy]:
+    return list(db.session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
+
+
+def put_rotation(actor: User, name: str, *, users: list[str], shift_hours: float, starts_at: datetime) -> Rotation:
+    """Create or replace a rotation (overrides are kept)."""
+    known = set(db.session.scalars(select(User.email).where(User.email.in_(users), User.active.is_(True))))
+    unknown = [u for u in users if u not in known]
+    if unknown:
+        raise ValidationFailed("Unknown staff in the rotation.", details={f"users.{users.index(u)}": "unknown staff member"
+                                                                         for u in unknown})
+    row = db.session.scalar(select(Rotation).where(Rotation.name == name))
+    if row is None:
+        row = Rotation(name=name)
+        db.session.add(row)
+    row.users, row.shift_hours, row.starts_at, row.updated_at = list(users), shift_hours, starts_at, utcnow()
+    db.session.commit()
+    return row
+
+
+def get_rotation_or_raise(name: str) -> Rotation:
+    row = db.session.scalar(select(Rotation).where(Rotation.name == name))
+    if row is None:
+        raise NotFound(f"No rotation {name!r}.", code="rotation_not_found")
+    return row
+
+
+def add_override(actor: User, rotation_name: str, *, user: str, starts_at: datetime, ends_at: datetime) -> RotationOverride:
+    """Someone else covers the rotation for a while."""
+    rotation = get_rotation_or_raise(rotation_name)
+    if ends_at <= starts_at:
+        raise ValidationFailed("An override must end after it starts.", details={"ends_at": "before starts_at"})
+    if db.session.scalar(select(User.id).where(User.email == user, User.active.is_(True))) is None:
+        raise ValidationFailed("Unknown staff member.", details={"user": "unknown staff member"})
+    row = RotationOverride(rotation_id=rotation.id, user=user, starts_at=starts_at, ends_at=ends_at, created_by=actor.email)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def list_rotations() -> list[Rotation]:
+    return list(db.session.scalars(select(Rotation).order_by(Rotation.name)))
+
+
+def rotation_spec(row: Rotation) -> pure.Rotation:
+    overrides = db.session.scalars(select(RotationOverride).where(RotationOverride.rotation_id == row.id)).all()
+    return pure.Rotation(name=row.name, users=tuple(row.users), shift_hours=row.shift_hours, starts_at=row.starts_at,
+                         overrides=tuple(pure.Override(o.user, o.starts_at, o.ends_at) for o in overrides))
+
+
+def rotation_specs() -> dict[str, pure.Rotation]:
+    return {row.name: rotation_spec(row) for row in db.session.scalars(select(Rotation))}
+
+
+def policy_for(severity: str, services: list[str]) -> EscalationPolicy | None:
+    """The policy covering one of these services, else this severity, else the one named 'default'."""
+    policies = list_policies()
+    for row in policies:
+        if set(row.services) & set(services):
+            return row
+    for row in policies:
+        if severity in row.severities:
+            return row
+    return next((row for row in policies if row.name == "default"), None)
+
+
+def simulate(*, severity: str, services: list[str], at: datetime | None, mode: str, policy: str | None) -> dict:
+    """The whole page schedule for a hypothetical incident, if nobody ever acknowledged."""
+    row = get_policy_or_raise(policy) if policy else policy_for(severity, services)
+    if row is None:
+        raise Conflict("No escalation policy applies: create one named 'default'.", code="no_policy")
+    start = at or utcnow()
+    steps = pure.simulate(pure.Policy.from_dict(row.name, row.definition), rotation_specs(), start=start, mode=mode)
+    return {"policy": row.name, "start": isoformat(start), "mode": mode, "steps": [
+        {"at": isoformat(s.at), "level": s.level_name, "round": s.round, "deadline": isoformat(s.deadline),
+         "skipped": s.skipped, "channels": list(s.channels),
+         "recipients": [{"kind": r.kind, "value": r.value, "via": r.via} for r in s.recipients]} for s in steps]}
+
+
+# Snapshots: the policy as frozen onto an incident ------------------------------------------
+
+def _snapshot(row: EscalationPolicy) -> dict:
+    rotations = rotation_specs()
+    return {"policy": row.definition, "rotations": {
+        name: {"users": list(r.users), "shift_hours": r.shift_hours, "starts_at": r.starts_at.isoformat(),
+               "overrides": [[o.user, o.starts_at.isoformat(), o.ends_at.isoformat()] for o in r.overrides]}
+        for name, r in rotations.items()}}
+
+
+def _thaw(esc: IncidentEscalation) -> tuple[pure.Policy, dict[str, pure.Rotation]]:
+    rotations = {name: pure.Rotation(
+        name=name, users=tuple(r["users"]), shift_hours=r["shift_hours"], starts_at=datetime.fromisoformat(r["starts_at"]),
+        overrides=tuple(pure.Override(u, datetime.fromisoformat(a), datetime.fromisoformat(b)) for u, a, b in r["overrides"]))
+        for name, r in esc.snapshot["rotations"].items()}
+    return pure.Policy.from_dict(esc.policy_name, esc.snapshot["policy"]), rotations
+
+
+# Paging ----------------------------------------------------------------------------------
+
+def _facts(incident: Incident, level: str) -> messages.PageFacts:
+    commander = holders_by_incident([incident.id])[incident.id].get("commander")
+    return messages.PageFacts(incident_id=incident.id, reference=incident.reference, severity=incident.severity,
+                              title=incident.title, summary=incident.summary, status=incident.status,
+                              commander=commander, level=level,
+                              url=f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}")
+
+
+def _address(recipient: pure.Recipient, channel: str, users: dict[str, User]) -> tuple[str | None, User | None]:
+    if recipient.kind == "slack_channel":
+        return (recipient.value if channel == "slack" else None), None
+    user = users.get(recipient.value)
+    if user is None:
+        return None, None
+    return {"slack": user.slack_id, "sms": user.phone, "email": user.email}.get(channel), user
+
+
+def _queue_pages(incident: Incident, step_row: EscalationStep, step: pure.Step) -> int:
+    """One outbox row per recipient and channel of a step (no commit); returns how many."""
+    emails = [r.value for r in step.recipients if r.kind == "user"]
+    users = {u.email: u for u in db.session.scalars(select(User).where(User.email.in_(emails)))}
+    facts, queued = _facts(incident, step.level_name), 0
+    for recipient in step.recipients:
+        for channel in step.channels:
+            address, user = _address(recipient, channel, users)
+            if address is None:
+                continue
+            message = messages.page_message(facts, channel)
+            db.session.add(Delivery(
+                purpose="page", dedupe_key=f"page:{step_row.id}:{channel}:{address}", incident_id=incident.id,
+                step_id=step_row.id, user_id=user.id if user else None, channel=channel, recipient=address,
+                subject=message.subject, text=message.text, html=message.html, blocks=message.blocks,
+                status="queued", next_attempt_at=step.at, created_at=utcnow(), updated_at=utcnow()))
+            queued += 1
+    return queued
+
+
+def _start_steps(incident: Incident, esc: IncidentEscalation, steps: list[pure.Step], actor) -> None:
+    """Record steps (skipped ones too), queue their pages, and set the next deadline. No commit."""
+    live = [s for s in steps if not s.skipped]
+    for step in steps:
+        row = EscalationStep(incident_id=incident.id, level_index=step.level_index, level_name=step.level_name,
+                             round=step.round, paged_at=step.at, deadline=step.deadline, skipped=step.skipped,
+                             recipients=[r.value for r in step.recipients], channels=list(step.channels),
+                             ended_at=step.at if step.skipped else None)
+        db.session.add(row)
+        db.session.flush()
+        if step.skipped:
+            record(incident, "escalation_skipped", actor, {"level": step.level_name, "reason": step.skipped})
+            continue
+        pages = _queue_pages(incident, row, step)
+        record(incident, "paged", actor, {"level": step.level_name, "round": step.round, "pages": pages,
+                                          "recipients": [r.value for r in step.recipients],
+                                          "channels": list(step.channels), "deadline": isoformat(step.deadline)})
+    if live:
+        esc.level_index, esc.round = live[-1].level_index, live[-1].round
+        esc.next_deadline_at = min(s.deadline for s in live)
+        esc.state = "paging"
+    else:
+        esc.state, esc.next_deadline_at = "exhausted", None
+        record(incident, "escalation_exhausted", actor, {"policy": esc.policy_name})
+
+
+def escalate(actor: User | None, incident_id, *, level: str | None = None, reason: str = "") -> IncidentEscalation:
+    """Escalate to the next level (or the named one), freezing the policy on first use; swarm pages all."""
+    incident = Incident.get_or_raise(incident_id)
+    if not incident.is_open:
+        raise Conflict(f"{incident.reference} is resolved.", code="incident_resolved")
+    esc = db.session.get(IncidentEscalation, incident.id)
+    now = utcnow()
+    if esc is None:
+        row = policy_for(incident.severity, [s.name for s in incident.services])
+        if row is None:
+            raise Conflict("No escalation policy applies: create one named 'default'.", code="no_policy")
+        esc = IncidentEscalation(incident_id=incident.id, policy_name=row.name, snapshot=_snapshot(row),
+                                 mode=incident.mode, started_at=now, state="paging", level_index=-1, round=0)
+        db.session.add(esc)
+        incident.escalation_policy = row.name
+    frozen, rotations = _thaw(esc)
+    names = [lv.name for lv in frozen.levels]
+    if level is not None and level not in names:
+        raise ValidationFailed(f"No level {level!r} in policy {esc.policy_name!r}.", details={"level": f"one of {names}"})
+    target = names.index(level) if level else min(esc.level_index + 1, len(names) - 1)
+    _end_current(incident.id, now)
+    record(incident, "escalated", actor, {"to": names[target], "reason": reason, "policy": esc.policy_name,
+                                          "mode": esc.mode})
+    _start_steps(incident, esc, pure.first_step(frozen, rotations, start=now, mode=esc.mode, level=target), actor)
+    db.session.commit()
+    return esc
+
+
+def _end_current(incident_id: int, now: datetime, *, acknowledged: bool = False) -> None:
+    values = {"ended_at": now, **({"acknowledged_at": now} if acknowledged else {})}
+    db.session.execute(update(EscalationStep).where(EscalationStep.incident_id == incident_id,
+                                                    EscalationStep.ended_at.is_(None)).values(**values)
+                       .execution_options(synchronize_session=False))
+
+
+def _advance(esc: IncidentEscalation, now: datetime) -> None:
+    """A deadline passed: mark the breach, page what comes next (no commit)."""
+    incident = db.session.get(Incident, esc.incident_id)
+    frozen, rotations = _thaw(esc)
+    late = (now - esc.next_deadline_at).total_seconds()
+    due = db.session.scalars(select(EscalationStep).where(
+        EscalationStep.incident_id == esc.incident_id, EscalationStep.ended_at.is_(None))).all()
+    for step in due:
+        step.breached_at, step.ended_at = now, now
+        record(incident, "escalation_breached", None, {"level": step.level_name, "round": step.round,
+                                                       "deadline": isoformat(step.deadline)})
+    tick = float(current_app.config["SCHEDULER_TICK_SECONDS"])
+    if late > max(5 * tick, 5):
+        logger.warning("%s: escalation deadline fired %.0f s late", incident.reference, late)
+        record(incident, "deadline_late", None, {"late_seconds": round(late), "deadline": isoformat(esc.next_deadline_at)})
+    _start_steps(incident, esc, pure.next_steps(frozen, rotations, level_index=esc.level_index, round=esc.round,
+                                                at=now, mode=esc.mode), None)
+
+
+def process_due(*, limit: int = 100) -> int:
+    """Worker: advance every escalation whose deadline has passed, each exactly once."""
+    now = utcnow()
+    due_ids = db.session.scalars(select(IncidentEscalation.incident_id).where(
+        IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at <= now)
+        .order_by(IncidentEscalation.next_deadline_at).limit(limit)).all()
+    db.session.rollback()
+    done = 0
+    for incident_id in due_ids:
+        query = select(IncidentEscalation).where(IncidentEscalation.incident_id == incident_id,
+                                                 IncidentEscalation.state == "paging",
+                                                 IncidentEscalation.next_deadline_at <= now)
+        if dialect() == "postgresql":
+            query = query.with_for_update(skip_locked=True)  # another worker has it: leave it
+        esc = db.session.scalar(query)
+        if esc is None:
+            db.session.rollback()
+            continue
+        try:
+            _advance(esc, now)
+            db.session.commit()
+            done += 1
+        except StaleDataError:  # acknowledged or advanced elsewhere in the meantime
+            db.session.rollback()
+    return done
+
+
+def overdue_count(*, seconds: float) -> int:
+    """Escalations whose deadline passed more than `seconds` ago (the watchdog's view)."""
+    cutoff = utcnow() - timedelta(seconds=seconds)
+    return db.session.scalar(select(func.count()).select_from(IncidentEscalation).where(
+        IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at < cutoff))
+
+
+# Acknowledgement -------------------------------------------------------------------------
+
+def refuse_acknowledgement(incident_id: int | None, *, who: str, via: str, reason: str) -> None:
+    """Record an acknowledgement we could not accept (unknown sender, missing permission)."""
+    if incident_id is not None and db.session.get(Incident, incident_id) is not None:
+        db.session.add(Acknowledgement(incident_id=incident_id, who=who, via=via, at=utcnow(), outcome="refused",
+                                       detail=reason[:200]))
+        db.session.commit()
+    logger.info("acknowledgement refused via %s: %s", via, reason)
+
+
+def acknowledge(actor: User, incident_id, *, via: str) -> str:
+    """Acknowledge as `actor`: the first stops the clock ('first'); later ones are kept as 'duplicate'."""
+    incident = Incident.get_or_raise(incident_id)
+    if not actor.can("engineer"):
+        refuse_acknowledgement(incident.id, who=actor.email, via=via, reason=f"{actor.role} cannot acknowledge")
+        raise NotAllowed("Acknowledging needs the engineer permission.")
+    for _ in range(3):
+        try:
+            return _acknowledge(actor, incident, via)
+        except StaleDataError:  # the worker moved the escalation this instant: look again
+            db.session.rollback()
+            incident = Incident.get_or_raise(incident_id)
+    raise Conflict("The escalation keeps changing; try again.", code="conflict")
+
+
+def _acknowledge(actor: User, incident: Incident, via: str) -> str:
+    now = utcnow()
+    esc = db.session.get(IncidentEscalation, incident.id)
+    first = esc.state != "acknowledged" if esc is not None else incident.acknowledged_at is None
+    db.session.add(Acknowledgement(incident_id=incident.id, user_id=actor.id, who=actor.email, via=via, at=now,
+                                   outcome="first" if first else "duplicate"))
+    if first:
+        incident.acknowledged_at = incident.acknowledged_at or now
+        level = None
+        if esc is not None:
+            level = pure.Policy.from_dict(esc.policy_name, esc.snapshot["policy"]).levels[esc.level_index].name
+            esc.state, esc.next_deadline_at = "acknowledged", None
+            _end_current(incident.id, now, acknowledged=True)
+            _settle_pages(incident, actor, now, level)
+        record(incident, "acknowledged", actor, {"via": via, "level": level})
+    db.session.commit()
+    return "first" if first else "duplicate"
+
+
+def _settle_pages(incident: Incident, actor: User, now: datetime, level: str) -> None:
+    """Cancel pages not sent yet; queue an edit of every Slack page sent, saying who acknowledged."""
+    db.session.execute(update(Delivery).where(Delivery.incident_id == incident.id, Delivery.purpose == "page",
+                                              Delivery.status == "queued")
+                       .values(status="cancelled", error="acknowledged before sending", updated_at=now)
+                       .execution_options(synchronize_session=False))
+    sent = db.session.scalars(select(Delivery).where(Delivery.incident_id == incident.id, Delivery.purpose == "page",
+                                                     Delivery.channel == "slack", Delivery.provider_id.is_not(None))).all()
+    update_message = messages.acknowledged_update(_facts(incident, level), actor.label, now.strftime("%H:%M UTC"))
+    for page in sent:
+        db.session.add(Delivery(purpose="page_update", dedupe_key=f"ack:{page.id}:{now.timestamp()}",
+                                incident_id=incident.id, channel="slack", recipient=page.recipient, ref=page.provider_id,
+                                text=update_message.text, blocks=update_message.blocks, status="queued",
+                                next_attempt_at=now, created_at=now, updated_at=now))
+
+
+# Reading ---------------------------------------------------------------------------------
+
+def acknowledgements(incident_id: int) -> list[dict]:
+    rows = db.session.scalars(select(Acknowledgement).where(Acknowledgement.incident_id == incident_id)
+                              .order_by(Acknowledgement.at, Acknowledgement.id))
+    return [{"who": a.who, "via": a.via, "at": isoformat(a.at), "outcome": a.outcome, "detail": a.detail} for a in rows]
+
+
+def escalation_view(incident: Incident) -> dict:
+    """Where the escalation stands, every step with its clock, for the API and the page."""
+    esc = db.session.get(IncidentEscalation, incident.id)
+    if esc is None:
+        return {"level": None, "policy": incident.escalation_policy, "next_deadline_at": None, "state": None,
+                "round": 0, "steps": []}
+    steps = db.session.scalars(select(EscalationStep).where(EscalationStep.incident_id == incident.id)
+                               .order_by(EscalationStep.id)).all()
+    level = pure.Policy.from_dict(esc.policy_name, esc.snapshot["policy"]).levels[esc.level_index].name \
+        if esc.level_index >= 0 else None
+    return {"level": level, "policy": esc.policy_name, "next_deadline_at": isoformat(esc.next_deadline_at),
+            "state": esc.state, "round": esc.round, "mode": esc.mode,
+            "steps": [{"level": s.level_name, "round": s.round, "paged_at": isoformat(s.paged_at),
+                       "deadline": isoformat(s.deadline), "breached_at": isoformat(s.breached_at),
+                       "acknowledged_at": isoformat(s.acknowledged_at), "ended_at": isoformat(s.ended_at),
+                       "skipped": s.skipped, "recipients": s.recipients, "channels": s.channels} for s in steps]}
