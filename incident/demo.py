@@ -12,16 +12,23 @@ from .auth.models import User
 from .auth.service import create_user, get_user_by_email, set_password
 from .extensions import db
 from .models import Incident
+from .escalation.service import escalate
 from .roles.service import assign_role
 
 DEMO_LOGIN = "ana@example.com"
 STAFF = [
-    (DEMO_LOGIN, "Ana Rossi", "admin", "+393471234567"),
-    ("bo@example.com", "Bo Lindqvist", "lead", "+46701234567"),
-    ("cy@example.com", "Cy Okafor", "engineer", "+447911123456"),
-    ("di@example.com", "Di Marino", "agent", None),
-    ("eve@example.com", "Eve Park", "viewer", None),
+    (DEMO_LOGIN, "Ana Rossi", "admin", "+393471234567", "U0DEMOANA"),
+    ("bo@example.com", "Bo Lindqvist", "lead", "+46701234567", "U0DEMOBO"),
+    ("cy@example.com", "Cy Okafor", "engineer", "+447911123456", "U0DEMOCY"),
+    ("di@example.com", "Di Marino", "agent", None, None),
+    ("eve@example.com", "Eve Park", "viewer", None, None),
 ]
+POLICY = {"levels": [
+    {"name": "L1", "targets": [{"user": "cy@example.com"}], "ack_timeout_seconds": 3600, "channels": ["slack", "sms"]},
+    {"name": "L2", "targets": [{"rotation": "support-l2"}], "ack_timeout_seconds": 4 * 3600,
+     "channels": ["slack", "sms", "email"]},
+    {"name": "engineering", "targets": [{"rotation": "backend-oncall"}], "ack_timeout_seconds": 900,
+     "channels": ["slack", "sms"]}], "repeat": 1}
 
 
 def _at(minutes_ago: float):
@@ -31,8 +38,9 @@ def _at(minutes_ago: float):
 
 def _staff() -> dict[str, User]:
     people = {}
-    for email, name, role, phone in STAFF:
-        people[email] = get_user_by_email(email) or create_user(email, role=role, name=name, phone=phone)
+    for email, name, role, phone, slack_id in STAFF:
+        people[email] = get_user_by_email(email) or create_user(email, role=role, name=name, phone=phone,
+                                                                slack_id=slack_id)
     return people
 
 
@@ -65,7 +73,9 @@ def _incidents(people: dict[str, User]) -> None:
         assign_role(ana, login.id, "subject_matter_expert", user_email=di.email)
         clock.advance(minutes=6)
         service.add_note(ana, login.id, "Error rate on auth-service jumped right after the 09:10 deploy.")
-        clock.advance(minutes=12)
+        clock.advance(minutes=2)
+        escalate(ana, login.id, reason="L1 cannot restore logins; needs the auth team")
+        clock.advance(minutes=10)
         service.post_update(ana, login.id, status="identified",
                             message="A faulty auth-service deploy is the cause; rolling it back.")
     finally:
@@ -105,10 +115,23 @@ def _tickets(ana: User) -> None:
     add_link_rule(ana, login.id, tags=["login"], text="", services=[])
 
 
+def _on_call(ana: User) -> None:
+    """Two rotations and the default policy: L1 an hour, L2 four hours, then engineering."""
+    from .escalation import service as escalation
+
+    monday = (clock.utcnow() - timedelta(days=clock.utcnow().weekday())).replace(hour=0, minute=0, second=0,
+                                                                                  microsecond=0)
+    escalation.put_rotation(ana, "support-l2", users=["bo@example.com", "cy@example.com"], shift_hours=168,
+                            starts_at=monday)
+    escalation.put_rotation(ana, "backend-oncall", users=["cy@example.com"], shift_hours=24, starts_at=monday)
+    escalation.put_policy(ana, "default", dict(POLICY))
+
+
 def seed() -> tuple[str, str]:
     """Create the demo staff and incidents if missing; (re)set the demo password and return it."""
     people = _staff()
     if not db.session.scalar(select(func.count()).select_from(Incident)):
+        _on_call(people[DEMO_LOGIN])
         _incidents(people)
         _tickets(people[DEMO_LOGIN])
     password = secrets.token_urlsafe(9)

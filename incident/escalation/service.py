@@ -380,6 +380,22 @@ def _settle_pages(incident: Incident, actor: User, now: datetime, level: str) ->
 
 # Reading ---------------------------------------------------------------------------------
 
+def frozen_policy(incident_id: int) -> dict:
+    """The policy as frozen onto the incident's escalation."""
+    esc = db.session.get(IncidentEscalation, incident_id)
+    if esc is None:
+        raise NotFound("This incident has not been escalated.", code="not_escalated")
+    return esc.snapshot["policy"]
+
+
+def paging_incident_ids(incident_ids: set[int]) -> set[int]:
+    """Which of these incidents are waiting for an acknowledgement now."""
+    if not incident_ids:
+        return set()
+    return set(db.session.scalars(select(IncidentEscalation.incident_id).where(
+        IncidentEscalation.incident_id.in_(incident_ids), IncidentEscalation.state == "paging")))
+
+
 def acknowledgements(incident_id: int) -> list[dict]:
     rows = db.session.scalars(select(Acknowledgement).where(Acknowledgement.incident_id == incident_id)
                               .order_by(Acknowledgement.at, Acknowledgement.id))

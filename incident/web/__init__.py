@@ -33,7 +33,7 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from . import routes, tickets  # noqa: F401  (tickets adds its pages to the blueprint)
+    from . import escalation, routes, tickets  # noqa: F401  (they add their pages to the blueprint)
 
     app.register_blueprint(routes.bp)
     app.before_request(load_session_user)
