@@ -211,3 +211,37 @@ def test_two_workers_page_each_level_once(app, api, setup, channels):
                                    .group_by(Delivery.recipient)).all()
         assert pages == [("UBOB", 30)]
     assert len([m for to, m in channels["slack"].sent if to == "UBOB"]) == 30
+
+
+def test_trigger_words_send_the_incident_straight_to_engineering(app, api, setup, channels):
+    from .factories import ticket
+    from .test_tickets_ingest import ingest
+
+    incident_id = declare(api)["id"]
+    api.post(f"/api/v1/incidents/{incident_id}/link-rules", json={"tags": ["login"]})
+    ingest(api, {"tickets": [ticket(1)]})
+    assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["escalation"]["state"] is None
+    ingest(api, {"tickets": [ticket(2, description="After the outage we see DATA LOSS in our exports")]})
+    body = api.get(f"/api/v1/incidents/{incident_id}").get_json()
+    assert body["escalation"]["level"] == "engineering"
+    events = api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"]
+    matched = [e for e in events if e["kind"] == "trigger_matched"]
+    assert matched[0]["data"] == {"word": "data loss", "ticket": "ZD-2", "escalated": True}
+    ingest(api, {"tickets": [ticket(3, subject="security breach?")]})  # already at engineering: no second page
+    assert len([e for e in api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"]
+                if e["kind"] == "escalated"]) == 1
+
+
+def test_trigger_words_can_be_configured_or_off(app, api, setup, channels, monkeypatch):
+    from .factories import ticket
+    from .test_tickets_ingest import ingest
+
+    monkeypatch.setitem(app.config, "ESCALATION_TRIGGER_WORDS", "")
+    incident_id = declare(api)["id"]
+    ingest(api, {"tickets": [ticket(1, description="data loss")]})
+    api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-1"]})
+    assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["escalation"]["state"] is None
+    monkeypatch.setitem(app.config, "ESCALATION_TRIGGER_WORDS", "ransomware, data loss")
+    ingest(api, {"tickets": [ticket(2, subject="Ransomware note on screen")]})
+    api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-2"]})
+    assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["escalation"]["level"] == "engineering"

@@ -234,8 +234,13 @@ def escalate(actor: User | None, incident_id, *, level: str | None = None, reaso
     incident = Incident.get_or_raise(incident_id)
     if not incident.is_open:
         raise Conflict(f"{incident.reference} is resolved.", code="incident_resolved")
+    esc = _escalate(actor, incident, level=level, reason=reason)
+    db.session.commit()
+    return esc
+
+
+def _frozen_or_new(incident: Incident, now: datetime) -> IncidentEscalation:
     esc = db.session.get(IncidentEscalation, incident.id)
-    now = utcnow()
     if esc is None:
         row = policy_for(incident.severity, [s.name for s in incident.services])
         if row is None:
@@ -244,6 +249,13 @@ def escalate(actor: User | None, incident_id, *, level: str | None = None, reaso
                                  mode=incident.mode, started_at=now, state="paging", level_index=-1, round=0)
         db.session.add(esc)
         incident.escalation_policy = row.name
+    return esc
+
+
+def _escalate(actor: User | None, incident: Incident, *, level: str | None, reason: str) -> IncidentEscalation:
+    """The escalation itself (no commit), for escalate() and for trigger words."""
+    now = utcnow()
+    esc = _frozen_or_new(incident, now)
     frozen, rotations = _thaw(esc)
     names = [lv.name for lv in frozen.levels]
     if level is not None and level not in names:
@@ -253,8 +265,24 @@ def escalate(actor: User | None, incident_id, *, level: str | None = None, reaso
     record(incident, "escalated", actor, {"to": names[target], "reason": reason, "policy": esc.policy_name,
                                           "mode": esc.mode})
     _start_steps(incident, esc, pure.first_step(frozen, rotations, start=now, mode=esc.mode, level=target), actor)
-    db.session.commit()
     return esc
+
+
+def escalate_for_trigger(incident: Incident, *, word: str, ticket: str) -> bool:
+    """A linked ticket names a trigger word: page engineering now, unless it is already there (no commit)."""
+    try:
+        esc = _frozen_or_new(incident, utcnow())
+    except Conflict:
+        record(incident, "trigger_matched", None, {"word": word, "ticket": ticket, "escalated": False,
+                                                   "reason": "no escalation policy applies"})
+        return False
+    names = [lv["name"] for lv in esc.snapshot["policy"]["levels"]]
+    target = names.index("engineering") if "engineering" in names else len(names) - 1
+    if esc.state == "acknowledged" or (esc.state == "paging" and esc.level_index >= target):
+        return False
+    record(incident, "trigger_matched", None, {"word": word, "ticket": ticket, "escalated": True})
+    _escalate(None, incident, level=names[target], reason=f"ticket {ticket} mentions “{word}”")
+    return True
 
 
 def _end_current(incident_id: int, now: datetime, *, acknowledged: bool = False) -> None:

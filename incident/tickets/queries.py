@@ -8,7 +8,8 @@ from .models import Ticket
 from .policy import TicketFilter
 
 
-def _contains(column, text: str):
+def contains(column, text: str):
+    """Case-insensitive substring match, wildcards in `text` taken literally."""
     pattern = f"%{like_escape(text)}%"
     # SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE.
     return column.ilike(pattern, escape="\\") if dialect() == "postgresql" else column.like(pattern, escape="\\")
@@ -20,7 +21,7 @@ def where(f: TicketFilter) -> list:
     if f.services:
         clauses.append(or_(*[Ticket.services.like(f"% {like_escape(s)} %", escape="\\") for s in f.services]))
     if f.text:
-        clauses.append(or_(_contains(Ticket.subject, f.text), _contains(Ticket.description, f.text)))
+        clauses.append(or_(contains(Ticket.subject, f.text), contains(Ticket.description, f.text)))
     if f.since:
         clauses.append(Ticket.created_at >= f.since)
     if f.until:

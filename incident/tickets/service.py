@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, func, or_, select, true, update
 from ..auth.models import User
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..escalation.triggers import check_linked
 from ..extensions import db
 from ..models import Incident
 from ..timeline import record
@@ -78,6 +79,8 @@ def _finish(incident: Incident, actor: User | None, action: LinkAction, count: i
             db.session.execute(delete(IncidentTicketStats).where(IncidentTicketStats.incident_id == incident.id))
         record(incident, "tickets_linked" if action.action == "link" else "tickets_unlinked", actor,
                {"count": count, "method": action.method, "criteria": action.criteria})
+        if action.action == "link":
+            check_linked(incident, action.id)
 
 
 def apply_link(incident: Incident, actor: User | None, *, ticket_ids: list[int], method: str,

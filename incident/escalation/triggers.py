@@ -1,0 +1,35 @@
+"""Trigger words: a linked ticket that says "data loss" sends its incident straight to engineering."""
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import Incident
+from ..tickets.models import Ticket
+from ..tickets.queries import contains
+from .service import escalate_for_trigger
+
+DEFAULT_WORDS = ("data loss", "security breach", "data breach")
+
+
+def trigger_words() -> list[str]:
+    """ESCALATION_TRIGGER_WORDS (comma-separated), or the defaults; empty turns the feature off."""
+    raw = current_app.config.get("ESCALATION_TRIGGER_WORDS")
+    if raw is None:
+        return list(DEFAULT_WORDS)
+    return [w.strip().lower() for w in raw.split(",") if w.strip()]
+
+
+def check_linked(incident: Incident, link_action_id: int) -> bool:
+    """After a link action (before its commit): escalate if one of its tickets names a trigger word."""
+    words = trigger_words()
+    if not words or not incident.is_open:
+        return False
+    for word in words:
+        hit = db.session.execute(select(Ticket.external_id).where(
+            Ticket.link_action_id == link_action_id,
+            or_(contains(Ticket.subject, word), contains(Ticket.description, word))).limit(1)).scalar()
+        if hit is not None:
+            return escalate_for_trigger(incident, word=word, ticket=hit)
+    return False
