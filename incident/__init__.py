@@ -48,12 +48,17 @@ def create_app(test_config: dict | None = None) -> Flask:
 def _register_blueprints(app: Flask, csrf) -> None:
     from . import health, openapi, routes
     from .escalation import routes as escalation_routes
+    from .integrations import slack as slack_hooks
+    from .integrations import twilio as twilio_hooks
     from .roles import routes as role_routes
     from .tickets import routes as ticket_routes
     from .web import init_app as init_web
 
     for blueprint in (routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
+        app.register_blueprint(blueprint)
+    for blueprint in (slack_hooks.bp, twilio_hooks.bp):
+        csrf.exempt(blueprint)  # providers sign their requests; the signature is checked instead
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     init_web(app)

@@ -48,6 +48,7 @@ class Incident(db.Model):
     solve_tickets_on_resolve: Mapped[bool] = mapped_column(Boolean, default=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True)
     tickets_version: Mapped[int] = mapped_column(Integer, default=0)
+    slack_channel_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     declared_by: Mapped[User | None] = relationship()
     services: Mapped[list[Service]] = relationship(secondary=incident_services, order_by=Service.name)

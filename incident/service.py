@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from .auth.models import User
 from .auth.service import get_user_by_email_or_raise
+from .broadcast import slack_rooms
 from .clock import utcnow
 from .errors import Conflict, ValidationFailed
 from .extensions import db
@@ -50,6 +51,8 @@ def declare_incident(actor: User, *, title: str, severity: str, summary: str = "
     record(incident, "declared", actor, {"title": title, "severity": severity, "mode": mode,
                                          "services": [s.name for s in incident.services]})
     add_role_term(incident, "commander", commander_user, actor)
+    slack_rooms.open_room(incident, commander=commander_user.email,
+                          invite=[commander_user.slack_id, actor.slack_id])
     _commit()
     logger.info("%s declared (%s) by %s", incident.reference, severity, actor.email)
     return incident
@@ -107,6 +110,9 @@ def post_update(actor: User, incident_id: int, *, status: str | None, message: s
                             created_at=now, author_id=actor.id)
     db.session.add(update)
     incident.updated_at = now
+    db.session.flush()
+    slack_rooms.post_to_room(incident, f"update:{update.id}", f"*{incident.reference} is {new}*"
+                             + (f" — {message}" if message else "") + f" ({actor.email})")
     _commit()
     logger.info("%s: %s -> %s by %s", incident.reference, old, new, actor.email)
     return update

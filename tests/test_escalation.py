@@ -39,6 +39,8 @@ def setup(api_as, make_user, frozen):
 
 
 def deliveries(app, **where):
+    """The outbox's pages (and, with purpose=…, other rows), oldest first."""
+    where.setdefault("purpose", "page")
     with app.app_context():
         query = select(Delivery.channel, Delivery.recipient, Delivery.status, Delivery.purpose).order_by(Delivery.id)
         for key, value in where.items():

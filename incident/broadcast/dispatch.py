@@ -12,12 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..dbutil import dialect
 from ..extensions import db
 from .channels import RenderedMessage, SendResult, build_channels
+from ..models import Incident
+from . import slack_rooms
 from .models import Delivery
 
 logger = logging.getLogger(__name__)
@@ -58,13 +60,37 @@ def _claim(limit: int) -> list[int]:
     return ids
 
 
+def _open_room(channel, row: dict) -> SendResult:
+    """Create the incident's Slack channel, invite the people, set the topic."""
+    created = channel.create_channel(row["recipient"])
+    if created.ok:
+        invited = channel.invite(created.provider_id, (row["headers"] or {}).get("invite", []))
+        if not invited.ok and invited.retryable:
+            return invited
+        channel.set_topic(created.provider_id, row["text"])
+    return created
+
+
 def _send(channel, row: dict) -> SendResult:
+    headers = row["headers"] or {}
     message = RenderedMessage(text=row["text"], subject=row["subject"], html=row["html"], blocks=row["blocks"],
-                              headers=row["headers"] or {})
+                              headers={} if row["channel"] == "slack" else headers)
+    purpose, to = row["purpose"], row["recipient"]
     try:
+        if purpose == "slack_room":
+            return _open_room(channel, row)
+        if purpose in ("slack_post", "slack_invite"):
+            if to == slack_rooms.ROOM:
+                to = row["room"]
+            if not to:
+                return SendResult(ok=False, error="room_not_ready", retryable=True)
+            if purpose == "slack_invite":
+                return channel.invite(to, headers.get("invite", []))
+            if headers.get("topic"):
+                channel.set_topic(to, headers["topic"])
         if row["ref"] and hasattr(channel, "update"):
             return channel.update(row["ref"], message)
-        return channel.send(row["recipient"], message)
+        return channel.send(to, message)
     except Exception as error:  # a channel should not raise; if one does, retry rather than lose it
         logger.exception("channel %s raised", row["channel"])
         return SendResult(ok=False, error=type(error).__name__, retryable=True)
@@ -90,13 +116,18 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 8) -> int:
         if not ids:
             return 0
         rows = [dict(r._mapping) for r in db.session.execute(select(
-            Delivery.id, Delivery.channel, Delivery.recipient, Delivery.text, Delivery.subject, Delivery.html,
-            Delivery.blocks, Delivery.headers, Delivery.ref, Delivery.attempts).where(Delivery.id.in_(ids)))]
+            Delivery.id, Delivery.purpose, Delivery.incident_id, Delivery.channel, Delivery.recipient, Delivery.text,
+            Delivery.subject, Delivery.html, Delivery.blocks, Delivery.headers, Delivery.ref, Delivery.attempts,
+            Incident.slack_channel_id.label("room")).outerjoin(Incident, Incident.id == Delivery.incident_id)
+            .where(Delivery.id.in_(ids)))]
         db.session.rollback()
         channels = channels_for(app)
         with ThreadPoolExecutor(max_workers=min(workers, len(rows))) as pool:
             results = list(pool.map(lambda r: _send(channels[r["channel"]], r), rows))
         for row, result in zip(rows, results):
             _record(row["id"], row["attempts"], result, getattr(channels[row["channel"]], "sandbox", False))
+            if row["purpose"] == "slack_room" and result.ok:
+                db.session.execute(update(Incident).where(Incident.id == row["incident_id"])
+                                   .values(slack_channel_id=result.provider_id))
         db.session.commit()
         return len(rows)

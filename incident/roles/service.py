@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
 from ..auth.service import get_user_by_email_or_raise
+from ..broadcast import slack_rooms
 from ..clock import utcnow
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
@@ -77,7 +78,9 @@ def add_role_term(incident: Incident, role: str, user: User, actor: User | None)
     term = RoleAssignment(incident_id=incident.id, role=role, user_id=user.id, assigned_at=utcnow(),
                           assigned_by_id=actor.id if actor else None)
     db.session.add(term)
+    db.session.flush()
     record(incident, "role_assigned", actor, {"role": role, "user": user.email, "previous": previous})
+    slack_rooms.invite_to_room(incident, f"{incident.id}:{term.id}", user.slack_id)
     return term
 
 
