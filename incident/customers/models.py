@@ -1,14 +1,26 @@
-"""Customers. Models never commit."""
+"""Customers: who they are, how they want to hear from us, what they subscribe to. Models never commit."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import db
+from ..models import Service
 from ..types import UTCDateTime
+
+LOCALES = ("en", "it")
+CHANNELS = ("slack", "sms", "email")
+
+# The services a customer subscribes to: a broadcast to "subscribers of the affected services" reaches them.
+customer_services = Table(
+    "customer_services",
+    db.metadata,
+    Column("customer_id", ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 
 
 class Customer(db.Model):
@@ -20,8 +32,14 @@ class Customer(db.Model):
     email: Mapped[str | None] = mapped_column(String(254), unique=True, nullable=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True, nullable=True)
     locale: Mapped[str] = mapped_column(String(10), default="en")
-    segment: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    segment: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     slack_channel: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    channels: Mapped[list] = mapped_column(JSON, default=list)
+    channels: Mapped[list] = mapped_column(JSON, default=list)      # preference, first = most wanted
+    opted_out: Mapped[list] = mapped_column(JSON, default=list)     # channels they said STOP on
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    services: Mapped[list[Service]] = relationship(secondary=customer_services, order_by=Service.name)
+
+    def address(self, channel: str) -> str | None:
+        return {"email": self.email, "sms": self.phone, "slack": self.slack_channel}.get(channel)
