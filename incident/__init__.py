@@ -37,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .customers import models as _customer_models  # noqa: F401
     from .escalation import models as _escalation_models  # noqa: F401
     from .roles import models as _role_models  # noqa: F401
+    from .status import models as _status_models  # noqa: F401
     from .tickets import models as _ticket_models  # noqa: F401
 
     errors.init_app(app)
@@ -47,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask, csrf) -> None:
     from . import health, openapi, routes
+    from .broadcast import routes as broadcast_routes
+    from .customers import routes as customer_routes
     from .escalation import routes as escalation_routes
     from .integrations import slack as slack_hooks
     from .integrations import twilio as twilio_hooks
@@ -54,11 +57,18 @@ def _register_blueprints(app: Flask, csrf) -> None:
     from .tickets import routes as ticket_routes
     from .web import init_app as init_web
 
-    for blueprint in (routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp, openapi.bp):
+    for blueprint in (routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
+                      broadcast_routes.bp, customer_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
-    for blueprint in (slack_hooks.bp, twilio_hooks.bp):
-        csrf.exempt(blueprint)  # providers sign their requests; the signature is checked instead
+    for blueprint in (slack_hooks.bp, twilio_hooks.bp, broadcast_routes.public):
+        # providers sign their requests, and an unsubscribe link is signed: the signature is checked instead
+        csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     init_web(app)
+    from .status import api as status_api, routes as status_routes, snapshot as status_snapshot, web as status_web
+    csrf.exempt(status_api.bp)  # bearer tokens, like the rest of /api/v1
+    for blueprint in (status_api.bp, status_routes.bp, status_web.bp):
+        app.register_blueprint(blueprint)
+    status_snapshot.init_app(app)  # the public page's refresh storms are answered before Flask

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .errors import AppError
+from .customers.cli import customers_cli
 from .tickets.cli import tickets_cli
 
 users = AppGroup("users", help="Staff accounts.")
@@ -118,5 +119,5 @@ def demo_seed():
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, tokens, demo, worker_command, tickets_cli):
+    for command in (users, tokens, demo, worker_command, tickets_cli, customers_cli):
         app.cli.add_command(command)

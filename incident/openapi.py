@@ -11,13 +11,20 @@ from .roles.schemas import AssignRole, TickItem
 from .schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 from .tickets.schemas import LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
+from .customers.schemas import CustomerIn, CustomerPatch
+from .broadcast.schemas import BroadcastEdit, BroadcastIn
+from .status.schemas import ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn
 
 bp = Blueprint("openapi", __name__)
 
 ID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 ROLE = {"name": "role", "in": "path", "required": True, "schema": {"type": "string", "enum": [
     "commander", "communications", "scribe", "technical_lead", "customer_liaison", "subject_matter_expert"]}}
+COMPONENT = {"name": "component_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+MAINTENANCE = {"name": "maintenance_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+BROADCAST = {"name": "broadcast_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+CUSTOMER = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}]
 
@@ -63,6 +70,18 @@ OPERATIONS = [
     ("delete", "/incidents/{incident_id}/link-rules/{rule_id}", "Stop a link rule", "agent", None,
      [ID, {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}}], "200"),
     ("post", "/incidents/{incident_id}/merge", "Merge this duplicate into another incident", "lead", MergeIn, [ID], "200"),
+    ("post", "/incidents/{incident_id}/broadcasts", "Schedule a broadcast to customers (now, at send_at, or on a cadence)",
+     "lead", BroadcastIn, [ID], "201"),
+    ("get", "/incidents/{incident_id}/broadcasts", "The incident's broadcasts with their delivery counts", "viewer",
+     None, [ID], "200"),
+    ("post", "/incidents/{incident_id}/broadcasts/preview", "Each channel's message in each locale; saves nothing",
+     "agent", BroadcastIn, [ID], "200"),
+    ("get", "/broadcasts/{broadcast_id}", "A broadcast with its delivery counts", "viewer", None, [BROADCAST], "200"),
+    ("patch", "/broadcasts/{broadcast_id}", "Edit what has not gone out yet", "lead", BroadcastEdit, [BROADCAST], "200"),
+    ("delete", "/broadcasts/{broadcast_id}", "Cancel what has not gone out", "lead", None, [BROADCAST], "200"),
+    ("get", "/broadcasts/{broadcast_id}/deliveries", "Each customer's delivery: channel, status, reason", "viewer", None,
+     [BROADCAST, {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
+         "queued", "sending", "sent", "delivered", "failed", "skipped", "cancelled"]}}, *PAGE], "200"),
     ("put", "/escalation-policies/{name}", "Create or replace an escalation policy (levels, repeat, applies_to)",
      "admin", None, [NAME], "200"),
     ("get", "/escalation-policies/{name}", "An escalation policy", "viewer", None, [NAME], "200"),
@@ -79,6 +98,27 @@ OPERATIONS = [
     ("post", "/incidents/{incident_id}/acknowledge", "Acknowledge as the calling user", "engineer", None, [ID], "200"),
     ("get", "/incidents/{incident_id}/escalation", "The escalation: level, clocks, breaches, acknowledgements",
      "viewer", None, [ID], "200"),
+    ("post", "/customers", "Create or update one customer, or {\"customers\": [...]} with up to 10,000 (upsert on "
+     "external_id, else email; fields left out keep their value)", "agent", CustomerIn, [], "200"),
+    ("get", "/customers", "List customers by id", "viewer", None, [*({"name": n, "in": "query", "schema": {"type": "string"},
+     "description": d} for n, d in (("segment", "exact segment"), ("service", "subscribed to this service"),
+                                    ("email", "exact email"))), *PAGE], "200"),
+    ("get", "/customers/{customer_id}", "Get a customer", "viewer", None, [CUSTOMER], "200"),
+    ("patch", "/customers/{customer_id}", "Edit details, channel preferences, services or opt-outs", "agent",
+     CustomerPatch, [CUSTOMER], "200"),
+    # The status page (staff side; the public side is /status and /api/v2, Statuspage-compatible).
+    ("get", "/status/components", "Status page components, in page order, with their state", "viewer", None, [], "200"),
+    ("post", "/status/components", "Add a component (or a group, named by `group`)", "lead", ComponentIn, [], "201"),
+    ("patch", "/status/components/{component_id}", "Edit a component", "lead", ComponentEdit, [COMPONENT], "200"),
+    ("delete", "/status/components/{component_id}", "Remove a component from the page", "lead", None, [COMPONENT], "200"),
+    ("get", "/incidents/{incident_id}/status-impact", "How the incident reads on the status page", "viewer", None,
+     [ID], "200"),
+    ("put", "/incidents/{incident_id}/status-impact", "Override the incident's impact and component states", "lead",
+     ImpactIn, [ID], "200"),
+    ("get", "/status/maintenances", "Maintenance windows, latest first", "viewer", None, [], "200"),
+    ("post", "/status/maintenances", "Schedule a maintenance window", "lead", MaintenanceIn, [], "201"),
+    ("get", "/status/maintenances/{maintenance_id}", "A maintenance window", "viewer", None, [MAINTENANCE], "200"),
+    ("delete", "/status/maintenances/{maintenance_id}", "Cancel a maintenance window", "lead", None, [MAINTENANCE], "200"),
 ]
 
 ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {

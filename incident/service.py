@@ -16,6 +16,7 @@ from .extensions import db
 from .models import Incident, IncidentUpdate, Service, TimelineEvent
 from .policy import OPEN_STATUSES, TransitionRefused, check_transition
 from .roles.service import add_role_term
+from .status import hooks as status_page
 from .tickets.service import solve_linked
 from .timeline import record
 
@@ -77,6 +78,8 @@ def edit_incident(actor: User, incident_id: int, changes: dict) -> Incident:
         if "severity" in diff:
             record(incident, "severity_changed", actor, {"from": diff["severity"][0], "to": diff["severity"][1]})
         record(incident, "updated", actor, {"changes": diff})
+        if diff.keys() & {"title", "severity", "services"}:
+            status_page.incident_changed(incident.id)
         _commit()
     return incident
 
@@ -111,6 +114,8 @@ def post_update(actor: User, incident_id: int, *, status: str | None, message: s
     db.session.add(update)
     incident.updated_at = now
     db.session.flush()
+    if public or how != "same":
+        status_page.incident_changed(incident.id)
     slack_rooms.post_to_room(incident, f"update:{update.id}", f"*{incident.reference} is {new}*"
                              + (f" — {message}" if message else "") + f" ({actor.email})")
     _commit()

@@ -77,10 +77,41 @@ def dispatch(app: Flask) -> None:
     dispatch_due(app)
 
 
+def broadcasts(app: Flask) -> None:
+    """Turn due broadcast sends into outbox rows, then send customers' messages until none is due.
+
+    Runs beside the tick, not in it, so a 100,000-recipient broadcast never delays a page.
+    """
+    from .broadcast.sender import dispatch_broadcasts
+    from .broadcast.service import prepare_due
+
+    with app.app_context():
+        try:
+            prepare_due()
+        except Exception:
+            db.session.rollback()
+            raise
+    dispatch_broadcasts(app)
+
+
+def broadcast_reminders(app: Flask) -> None:
+    """Tell the communications role when a promised update is due and nothing is scheduled."""
+    from .broadcast.reminders import remind_due
+
+    with app.app_context():
+        try:
+            remind_due()
+        except Exception:
+            db.session.rollback()
+            raise
+
+
 # What every tick runs, in order: deadlines first, so a page queued now leaves this tick.
 TICK_JOBS = [heartbeat, escalations, dispatch]
 # Slower periodic jobs: (job, seconds between runs).
-PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600)]
+PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600), (broadcast_reminders, 60)]
+from .status.jobs import status_page  # noqa: E402  (maintenance windows move on their own; notices before)
+PERIODIC_JOBS.append((status_page, 15))
 
 
 def tick(app: Flask) -> None:
@@ -92,6 +123,17 @@ def tick(app: Flask) -> None:
             logger.exception("worker job %s failed; it runs again next tick", job.__name__)
 
 
+def _logged(job):
+    """A scheduler job that logs its failure and runs again at its next time."""
+    def run_job(app: Flask) -> None:
+        try:
+            job(app)
+        except Exception:
+            logger.exception("worker job %s failed; it runs again", job.__name__)
+    run_job.__name__ = job.__name__
+    return run_job
+
+
 def run(app: Flask) -> None:
     """Run the scheduler in the foreground until interrupted."""
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -100,6 +142,8 @@ def run(app: Flask) -> None:
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                 "misfire_grace_time": None})
     scheduler.add_job(tick, "interval", seconds=seconds, args=[app], id="tick",
+                      next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(_logged(broadcasts), "interval", seconds=seconds, args=[app], id="broadcasts",
                       next_run_time=datetime.now(timezone.utc))
     for job, every in PERIODIC_JOBS:
         scheduler.add_job(job, "interval", seconds=every, args=[app], id=job.__name__,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import json
 import socket
 import threading
@@ -233,6 +234,7 @@ class SmtpStandIn:
         return self.handler.received
 
     def start(self) -> "SmtpStandIn":
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line at INFO
         self.controller.start()
         return self
 

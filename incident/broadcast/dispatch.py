@@ -11,19 +11,19 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..dbutil import dialect
 from ..extensions import db
-from .channels import RenderedMessage, SendResult, build_channels
 from ..models import Incident
 from . import slack_rooms
+from .channels import RenderedMessage, SendResult, build_channels
 from .models import Delivery
 
 logger = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=5)   # DISPATCH_LEASE_SECONDS: how long a claimed row may stay 'sending' before a retry
 MAX_ATTEMPTS = 8
 BATCH = 200
 
@@ -40,11 +40,21 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
 
 
-def _claim(limit: int) -> list[int]:
-    now = utcnow()
-    db.session.execute(update(Delivery).where(Delivery.status == "sending", Delivery.claimed_at < now - LEASE)
+def release_stale_leases(now) -> None:
+    """Rows left 'sending' by a crashed dispatcher go back to the queue after the lease."""
+    lease = timedelta(seconds=float(current_app.config.get("DISPATCH_LEASE_SECONDS") or LEASE.total_seconds()))
+    db.session.execute(update(Delivery).where(Delivery.status == "sending", Delivery.claimed_at < now - lease)
                        .values(status="queued", updated_at=now).execution_options(synchronize_session=False))
-    query = (select(Delivery.id).where(Delivery.status == "queued", Delivery.next_attempt_at <= now)
+
+
+def claim(limit: int, *where) -> list[int]:
+    """Mark up to `limit` due rows 'sending' for this dispatcher and commit; their ids.
+
+    Pages and other staff messages go first: broadcasts have their own dispatcher (sender.py).
+    """
+    now = utcnow()
+    release_stale_leases(now)
+    query = (select(Delivery.id).where(Delivery.status == "queued", Delivery.next_attempt_at <= now, *where)
              .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
     if dialect() == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -110,9 +120,9 @@ def _record(row_id: int, attempts: int, result: SendResult, sandbox: bool) -> No
 
 
 def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 8) -> int:
-    """Send what is due now; returns how many rows were tried."""
+    """Send the pages and staff messages due now; returns how many rows were tried."""
     with app.app_context():
-        ids = _claim(limit)
+        ids = claim(limit, Delivery.purpose != "broadcast")
         if not ids:
             return 0
         rows = [dict(r._mapping) for r in db.session.execute(select(

@@ -1,13 +1,25 @@
-"""Customer use cases. Requesters of ingested tickets become customers here, in bulk."""
+"""Customer use cases: requesters of ingested tickets become customers (in bulk), reading and editing
+one customer, opting out and back in. The bulk upsert of the API and CSV import is in upsert.py."""
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+import logging
+from typing import Iterable
 
-from ..dbutil import insert_ignoring_conflicts
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
+from ..auth.models import User
 from ..clock import utcnow
+from ..dbutil import insert_ignoring_conflicts
+from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from .models import Customer
+from ..models import Service
+from ..validation import normalize_phone
+from .models import CHANNELS, Customer, customer_services
+from .policy import default_channels, missing_addresses
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 5_000
 
@@ -45,3 +57,119 @@ def ensure_requesters(requesters: list[tuple[str, str | None, str | None]]) -> l
         by_email.update(_lookup(Customer.email, [r["email"] for r in new_rows if r["email"]]))
         by_phone.update(_lookup(Customer.phone, [r["phone"] for r in new_rows if not r["email"]]))
     return [by_email.get(e) if e else by_phone.get(p) if p else None for _, e, p in requesters]
+
+
+# Reading and editing one customer --------------------------------------------------------------
+
+class CustomerNotFound(NotFound):
+    def __init__(self, customer_id):
+        super().__init__(f"No customer {customer_id}.", code="customer_not_found")
+
+
+def get_customer_or_raise(customer_id: int) -> Customer:
+    """The customer, with their services; CustomerNotFound otherwise."""
+    customer = db.session.get(Customer, customer_id, options=[selectinload(Customer.services)])
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    return customer
+
+
+def list_customers(*, segment: str | None = None, service: str | None = None, email: str | None = None,
+                   page: int = 1, per_page: int = 50) -> tuple[list[Customer], int]:
+    """Customers in id order, filtered by segment, subscribed service or email; and how many match."""
+    query = select(Customer)
+    if segment:
+        query = query.where(Customer.segment == segment)
+    if email:
+        query = query.where(Customer.email == email)
+    if service:
+        query = query.where(Customer.id.in_(
+            select(customer_services.c.customer_id).join(Service, Service.id == customer_services.c.service_id)
+            .where(Service.name == service)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(query.options(selectinload(Customer.services)).order_by(Customer.id)
+                              .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+def _check_unique(customer: Customer, name: str, value: str | None) -> None:
+    if value and db.session.scalar(select(Customer.id).where(getattr(Customer, name) == value,
+                                                             Customer.id != customer.id)) is not None:
+        raise Conflict(f"Another customer already has {name} {value}.", code=f"{name}_taken",
+                       details={name: value})
+
+
+def update_customer(actor: User | None, customer_id: int, changes: dict) -> Customer:
+    """Change a customer's details, preferences (channels), subscriptions or opt-outs; only what is given."""
+    from ..service import ensure_services  # incident services import ticket code, which imports this module
+
+    customer = get_customer_or_raise(customer_id)
+    for name in ("external_id", "email"):
+        if name in changes and changes[name] != getattr(customer, name):
+            _check_unique(customer, name, changes[name])
+    for name, value in changes.items():
+        if name == "services":
+            customer.services = ensure_services(value)
+        elif name != "channels":
+            setattr(customer, name, value)
+    record = {name: getattr(customer, name) for name in ("email", "phone", "slack_channel")}
+    if "channels" in changes:
+        customer.channels = default_channels(record) if changes["channels"] is None else changes["channels"]
+    if problem := missing_addresses({**record, "channels": customer.channels}):
+        db.session.rollback()
+        raise ValidationFailed(f"Preferred channels without an address: {problem}.", details={"channels": problem})
+    customer.updated_at = utcnow()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another request took the email or external id since the check above
+        db.session.rollback()
+        raise Conflict("Another request changed this customer's email or external id at the same time.",
+                       code="concurrent_change") from None
+    logger.info("customer %s updated by %s: %s", customer.id, actor.email if actor else "system", sorted(changes))
+    return customer
+
+
+# Opting out and back in --------------------------------------------------------------------------
+
+def _customer_ids(who: int | str | Iterable[int]) -> list[int]:
+    if isinstance(who, str):  # a phone number: every customer who has it
+        try:
+            phone = normalize_phone(who)
+        except ValueError:
+            return []
+        return list(db.session.scalars(select(Customer.id).where(Customer.phone == phone)))
+    return [who] if isinstance(who, int) else sorted(set(who))
+
+
+def _set_opt_out(who, channel: str, *, out: bool, commit: bool) -> list[int]:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; use {', '.join(CHANNELS)}")
+    now, changed = utcnow(), []
+    for start in range(0, len(ids := _customer_ids(who)), CHUNK):
+        rows = db.session.execute(select(Customer.id, Customer.opted_out)
+                                  .where(Customer.id.in_(ids[start:start + CHUNK]))).all()
+        for customer_id, opted_out in rows:
+            current = list(opted_out or [])
+            wanted = sorted(set(current) | {channel}) if out else [c for c in current if c != channel]
+            if wanted != current:
+                changed.append({"_id": customer_id, "opted_out": wanted})
+    if changed:
+        db.session.connection().execute(update(Customer).where(Customer.id == bindparam("_id"))
+                                        .values(opted_out=bindparam("opted_out"), updated_at=now), changed)
+    if commit:
+        db.session.commit()
+    return [row["_id"] for row in changed]
+
+
+def opt_out(who: int | str | Iterable[int], channel: str, *, commit: bool = True) -> list[int]:
+    """Take customers (an id, ids, or every customer with a phone number) off a channel; the ids changed."""
+    changed = _set_opt_out(who, channel, out=True, commit=commit)
+    logger.info("opted out of %s: %s customers", channel, len(changed))
+    return changed
+
+
+def opt_in(who: int | str | Iterable[int], channel: str, *, commit: bool = True) -> list[int]:
+    """Put customers back on a channel they had opted out of (SMS START); the ids changed."""
+    changed = _set_opt_out(who, channel, out=False, commit=commit)
+    logger.info("opted back in to %s: %s customers", channel, len(changed))
+    return changed

@@ -17,6 +17,8 @@ from twilio.request_validator import RequestValidator
 from ..auth.models import User
 from ..broadcast.models import Delivery
 from ..clock import utcnow
+from ..customers.policy import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
+from ..customers.service import opt_in, opt_out
 from ..errors import Unauthorized
 from ..extensions import db
 from ..validation import mask_phone
@@ -99,8 +101,15 @@ def is_staff_number(number: str) -> bool:
 
 
 def handle_customer_keyword(from_number: str, keyword: str) -> None:
-    """The seam for customers' STOP / START / HELP (Twilio itself answers them); it only logs for now."""
-    logger.info("sms keyword %s from %s", keyword, mask_phone(from_number))
+    """STOP and its synonyms take every customer with this phone off SMS, START puts them back; HELP
+    changes nothing. Twilio itself answers these keywords, so Tocsin sends no reply."""
+    if keyword in OPT_OUT_KEYWORDS:
+        changed = opt_out(from_number, "sms")
+    elif keyword in OPT_IN_KEYWORDS:
+        changed = opt_in(from_number, "sms")
+    else:
+        changed = []
+    logger.info("sms keyword %s from %s: %s customers changed", keyword, mask_phone(from_number), len(changed))
 
 
 def record_receipt(message_sid: str, message_status: str, error_code: str | None) -> bool:

@@ -29,6 +29,12 @@ def bucketize(times: Iterable[datetime], *, start: datetime, end: datetime,
     bucket starts are multiples of the size since the epoch (UTC) and empty buckets are kept.
     Times outside start..end are ignored; a time exactly at an aligned `end` counts in the last bucket.
     """
+    return bucketize_counts(((t, 1) for t in times), start=start, end=end, max_buckets=max_buckets)
+
+
+def bucketize_counts(counted: Iterable[tuple[datetime, int]], *, start: datetime, end: datetime,
+                     max_buckets: int = 48) -> tuple[int, list[tuple[datetime, int]]]:
+    """bucketize() for (time, how many) pairs, e.g. tickets already counted per timestamp by the database."""
     _aware(start, "start")
     _aware(end, "end")
     if end < start:
@@ -38,10 +44,10 @@ def bucketize(times: Iterable[datetime], *, start: datetime, end: datetime,
     size = choose_bucket_minutes(start, end, max_buckets=max_buckets)
     step, first = timedelta(minutes=size), _align(start, size)
     counts = [0] * _bucket_count(first, end, size)
-    for t in times:
+    for t, n in counted:
         _aware(t, "time")
         if start <= t <= end:
-            counts[min((t - first) // step, len(counts) - 1)] += 1
+            counts[min((t - first) // step, len(counts) - 1)] += n
     return size, [(first + i * step, count) for i, count in enumerate(counts)]
 
 

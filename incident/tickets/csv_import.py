@@ -95,8 +95,13 @@ def _header_key(name: str) -> str:
     return " ".join(name.replace("\ufeff", "").strip().lower().split())
 
 
-def map_columns(header: list[str], column_map: dict[str, str] | None = None) -> dict[str, int]:
-    """Which column holds each field: explicit choices first, then the default names."""
+def map_columns(header: list[str], column_map: dict[str, str] | None = None, *,
+                fields: dict[str, tuple[str, ...]] = COLUMNS, required: tuple[str, ...] = REQUIRED,
+                canonical: Callable[[str], str] = field_name) -> dict[str, int]:
+    """Which column holds each field: explicit choices first, then the default names.
+
+    `fields`, `required` and `canonical` describe the kind of file (tickets by default; customers too).
+    """
     found: dict[str, int] = {}
     for index, name in enumerate(header):
         found.setdefault(_header_key(name), index)  # the first of two same-named columns wins
@@ -105,18 +110,18 @@ def map_columns(header: list[str], column_map: dict[str, str] | None = None) -> 
     for name, header_name in (column_map or {}).items():
         key = _header_key(header_name)
         if key not in found:
-            raise ValidationFailed(f'No column "{header_name}" (for {field_name(name)}). Columns found: {listed}.',
+            raise ValidationFailed(f'No column "{header_name}" (for {canonical(name)}). Columns found: {listed}.',
                                    code="csv_missing_column", details={"columns": header})
-        columns[field_name(name)] = found[key]
-    for name, aliases in COLUMNS.items():
+        columns[canonical(name)] = found[key]
+    for name, aliases in fields.items():
         if name not in columns:
             taken = set(columns.values())
             index = next((found[a] for a in aliases if a in found and found[a] not in taken), None)
             if index is not None:
                 columns[name] = index
-    for name in REQUIRED:
+    for name in required:
         if name not in columns:
-            expected = ", ".join(f'"{a}"' for a in COLUMNS[name])
+            expected = ", ".join(f'"{a}"' for a in fields[name])
             raise ValidationFailed(f"No {name} column: expected one of {expected}. Columns found: {listed}.",
                                    code="csv_missing_column", details={"columns": header, "field": name})
     return columns
@@ -197,14 +202,28 @@ def read_rows(stream, *, column_map: dict[str, str] | None = None, default_sourc
         default_source = normalize_slug(default_source)
     except ValueError as error:
         raise ValidationFailed(f"Source {default_source!r}: {error}.", code="invalid_source") from None
+    for line, cells, columns in read_table(stream, lambda header: map_columns(header, column_map)):
+        if cells is None:
+            yield line, None, columns
+        else:
+            yield (line, *_to_ticket(cells, columns, default_source))
+
+
+def read_table(stream, map_header: Callable[[list[str]], dict[str, int]]) -> Iterator[tuple[int, list | None, dict]]:
+    """Yield (line, cells, {field: column}) per non-blank data row, or (line, None, {"row": problem}).
+
+    `map_header` turns the header into the field columns (or raises ValidationFailed). A file-level
+    problem (not UTF-8, no header, unreadable CSV) raises ValidationFailed.
+    """
     text, wrapper = _text(stream)
+    reader = None
     try:
         delimiter, lines = _lines(text)
         reader = csv.reader(lines, delimiter=delimiter)
         header = next(reader, None)
         if not header or not any(cell.strip() for cell in header):
             raise ValidationFailed("The file is empty: no header line.", code="csv_empty")
-        columns = map_columns(header, column_map)
+        columns = map_header(header)
         start = reader.line_num + 1
         for cells in reader:
             line, start = start, reader.line_num + 1
@@ -213,13 +232,14 @@ def read_rows(stream, *, column_map: dict[str, str] | None = None, default_sourc
             if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header):]):
                 yield line, None, {"row": f"{len(cells)} cells but the header has {len(header)}; check the quoting"}
                 continue
-            yield (line, *_to_ticket(cells, columns, default_source))
+            yield line, cells, columns
     except UnicodeDecodeError:
         raise ValidationFailed("The file is not UTF-8 text. Save it as \"CSV UTF-8\" and try again.",
                                code="csv_not_utf8") from None
     except csv.Error as error:
-        raise ValidationFailed(f"Unreadable CSV after line {reader.line_num}: {error}.", code="csv_unreadable",
-                               details={"line": reader.line_num}) from None
+        line = reader.line_num if reader is not None else 0
+        raise ValidationFailed(f"Unreadable CSV after line {line}: {error}.", code="csv_unreadable",
+                               details={"line": line}) from None
     finally:
         if wrapper is not None:
             wrapper.detach()  # leave the caller's stream open

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, update
 
 from ..auth.models import User
 from ..clock import utcnow
@@ -51,13 +51,18 @@ def _row(item: TicketIn, now) -> dict:
 
 
 def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+    # One source and a plain IN per query: both databases look each id up in the unique index.
+    # (A row-value IN of 2,000 pairs makes PostgreSQL scan the table: seconds per batch at 100,000.)
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in keys:
+        by_source.setdefault(source, []).append(external_id)
     found = {}
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
-        query = select(Ticket.source, Ticket.external_id, Ticket.id, Ticket.content_hash).where(
-            tuple_(Ticket.source, Ticket.external_id).in_(chunk))
-        for source, external_id, ticket_id, digest in db.session.execute(query):
-            found[(source, external_id)] = (ticket_id, digest)
+    for source, external_ids in by_source.items():
+        for start in range(0, len(external_ids), CHUNK):
+            query = select(Ticket.external_id, Ticket.id, Ticket.content_hash).where(
+                Ticket.source == source, Ticket.external_id.in_(external_ids[start:start + CHUNK]))
+            for external_id, ticket_id, digest in db.session.execute(query):
+                found[(source, external_id)] = (ticket_id, digest)
     return found
 
 

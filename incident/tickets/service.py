@@ -259,6 +259,8 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
                "rules": rules, "events": events}
     record(parent, "merged", actor, summary)
     record(duplicate, "merged", actor, summary)
+    from ..status.hooks import incident_changed  # a published duplicate now reads resolved on the page
+    incident_changed(duplicate.id)
     db.session.commit()
     return parent
 

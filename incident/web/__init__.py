@@ -33,7 +33,8 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from . import escalation, routes, tickets  # noqa: F401  (they add their pages to the blueprint)
+    from . import broadcasts, escalation, routes, tickets  # noqa: F401  (they add their pages to the blueprint)
+    from . import message_templates  # noqa: F401  (customer message templates)
 
     app.register_blueprint(routes.bp)
     app.before_request(load_session_user)

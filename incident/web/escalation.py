@@ -2,7 +2,7 @@
 simulator, and the sandbox outbox."""
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
@@ -17,6 +17,7 @@ from ..escalation.schemas import SimulateIn
 from ..extensions import db
 from ..models import Incident
 from ..policy import SEVERITIES
+from .broadcast_views import allow_email_styles, customer_copies
 from .routes import _flash_error, bp
 
 OUTBOX_PER_PAGE = 50
@@ -104,5 +105,7 @@ def outbox():
                               .offset((page - 1) * OUTBOX_PER_PAGE)).all()
     open_pages = escalation.paging_incident_ids({d.incident_id for d in rows if d.purpose == "page"})
     sandboxed = [name for name, channel in channels_for(current_app._get_current_object()).items() if getattr(channel, "sandbox", False)]
-    return render_template("outbox.html", deliveries=rows, total=total, page=page, per_page=OUTBOX_PER_PAGE,
-                           open_pages=open_pages, sandboxed=sandboxed, args=request.args)
+    copies = customer_copies(rows)  # broadcast rows: the stored message, personalised as the customer got it
+    return allow_email_styles(make_response(render_template(
+        "outbox.html", deliveries=rows, total=total, page=page, per_page=OUTBOX_PER_PAGE, open_pages=open_pages,
+        sandboxed=sandboxed, args=request.args, copies=copies)), [c["message"].html for c in copies.values()])

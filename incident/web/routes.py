@@ -123,11 +123,13 @@ def incident(incident_id):
     others = [r for r in ROLES if r not in mine]
     timeline, total = service.list_timeline(incident.id, per_page=200, newest_first=True)
     staff = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.email)).all()
-    from .escalation import escalation_context  # these modules import this one
+    from .broadcasts import broadcasts_context  # these modules import this one
+    from .escalation import escalation_context
     from .tickets import incident_tickets_context
 
     return render_template(
-        "incident.html", **incident_tickets_context(incident), **escalation_context(incident), incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
+        "incident.html", **incident_tickets_context(incident), **escalation_context(incident),
+        **broadcasts_context(incident), incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
         missing=roles.missing_required(incident, holders), history=roles.role_history(incident.id),
         my_checklists=roles.checklists(incident, mine), other_checklists=roles.checklists(incident, others),
         updates=service.list_updates(incident.id), timeline=timeline, timeline_total=total,

@@ -1,0 +1,68 @@
+"""Request schemas for broadcasts."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, field_validator, model_validator
+
+from ..schemas import Strict
+
+Channel = Literal["slack", "sms", "email"]
+
+
+class AudienceIn(Strict):
+    """Who hears it: the union of the sources asked for."""
+
+    linked_requesters: bool = False
+    service_subscribers: bool = False
+    segments: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("segments")
+    @classmethod
+    def _segments(cls, value: list[str]) -> list[str]:
+        cleaned = sorted({s.strip() for s in value if s.strip()})
+        if any(len(s) > 40 for s in cleaned):
+            raise ValueError("a segment name has at most 40 characters")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not (self.linked_requesters or self.service_subscribers or self.segments):
+            raise ValueError("say who hears it: linked_requesters, service_subscribers or segments")
+        return self
+
+
+class BroadcastIn(Strict):
+    kind: Literal["apology", "status", "resolution"]
+    channels: list[Channel] = Field(min_length=1, max_length=3)
+    audience: AudienceIn = Field(default_factory=lambda: AudienceIn(linked_requesters=True))
+    message: str = Field("", max_length=2000)
+    send_at: AwareDatetime | None = None
+    repeat_every_minutes: int | None = Field(None, ge=5, le=24 * 60)
+    next_update_minutes: int | None = Field(None, ge=5, le=7 * 24 * 60)
+    important: bool = False
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("name each channel once")
+        return value
+
+    @model_validator(mode="after")
+    def _cadence(self):
+        if self.repeat_every_minutes is not None and self.kind != "status":
+            raise ValueError("only status updates repeat")
+        return self
+
+
+class BroadcastEdit(Strict):
+    """What can still change before a send goes: everything but the kind."""
+
+    channels: list[Channel] | None = Field(None, min_length=1, max_length=3)
+    audience: AudienceIn | None = None
+    message: str | None = Field(None, max_length=2000)
+    send_at: AwareDatetime | None = None
+    repeat_every_minutes: int | None = Field(None, ge=5, le=24 * 60)
+    next_update_minutes: int | None = Field(None, ge=5, le=7 * 24 * 60)
+    important: bool | None = None

@@ -1,0 +1,175 @@
+"""The sandboxed Jinja environments that word customer messages, and their locale helpers.
+
+Pure. Templates are data written by staff, rendered in `ImmutableSandboxedEnvironment`:
+no attribute starting with "_", no mutation of what they are given, no Python internals,
+and no runaway string or list multiplication. `StrictUndefined` makes a typo an error
+instead of a silent blank. Values are always data, never template source, so a customer
+writing "{{ 7*7 }}" sees "{{ 7*7 }}".
+
+Three environments:
+- `text_env` — SMS, the email text part and subject, Slack's header: no escaping;
+- `slack_env` — Slack mrkdwn: every inserted value has &, <, > escaped (via `finalize`),
+  so a customer's "<!channel>" is shown, never executed; `|slack_link(label)` makes a link;
+- `html_env` — the email layout: HTML autoescape on.
+"""
+from __future__ import annotations
+
+import operator
+import re
+from datetime import datetime, timezone
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+MAX_PRODUCT = 100_000          # longest string or list a template may build with "*"
+MAX_EXPONENT = 64
+
+MONTHS = {
+    "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
+    "it": ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
+           "settembre", "ottobre", "novembre", "dicembre"],
+}
+STATUS_LABELS = {
+    "en": {"investigating": "investigating", "identified": "cause identified",
+           "monitoring": "fix applied, monitoring", "resolved": "resolved"},
+    "it": {"investigating": "analisi in corso", "identified": "causa individuata",
+           "monitoring": "correzione applicata, monitoraggio in corso", "resolved": "risolto"},
+}
+AND = {"en": "and", "it": "e"}
+
+
+class SlackSafe(str):
+    """Text already escaped for Slack mrkdwn (what `slack_link` returns)."""
+
+
+def slack_escape(value) -> str:
+    """Escape the three characters Slack mrkdwn treats as control characters."""
+    if isinstance(value, SlackSafe):
+        return value
+    text = "" if value is None else str(value)
+    return SlackSafe(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def slack_link(url, label=None) -> SlackSafe:
+    """A Slack mrkdwn link; "|" and ">" cannot end it early."""
+    url = str(url or "").replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+    if not url:
+        return SlackSafe(slack_escape(label or ""))
+    label = slack_escape(label).replace("|", "¦") if label else ""
+    return SlackSafe(f"<{url}|{label}>" if label else f"<{url}>")
+
+
+def sentence(value) -> str:
+    """The text with a full stop added when it does not already end a sentence."""
+    text = ("" if value is None else str(value)).strip()
+    return text if not text or text[-1] in ".!?…:" else text + "."
+
+
+def join_list(items, locale: str = "en") -> str:
+    """"a", "a and b", "a, b and c" (Italian: "a, b e c")."""
+    items = [str(item) for item in items or [] if str(item).strip()]
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {AND.get(locale, 'and')} {items[-1]}"
+
+
+def _same_day(value: datetime, now: datetime | None) -> bool:
+    return now is None or now.astimezone(timezone.utc).date() == value.date()
+
+
+def format_when(value: datetime | None, locale: str = "en", *, now: datetime | None = None) -> str:
+    """"10:30 UTC"; with the date when it is not `now`'s day: "23 Nov 10:30 UTC", "23 novembre 10:30 UTC"."""
+    if value is None:
+        return ""
+    value = value.astimezone(timezone.utc)
+    clock = value.strftime("%H:%M") + " UTC"
+    if _same_day(value, now):
+        return clock
+    return f"{value.day} {MONTHS.get(locale, MONTHS['en'])[value.month - 1]} {clock}"
+
+
+def next_update_phrase(value: datetime | None, locale: str = "en", *, now: datetime | None = None) -> str:
+    """"by 10:30 UTC" / "entro le 10:30 UTC", with the date when it is not `now`'s day."""
+    if value is None:
+        return ""
+    value = value.astimezone(timezone.utc)
+    if locale != "it":
+        return "by " + format_when(value, "en", now=now)
+    clock = value.strftime("%H:%M") + " UTC"
+    if _same_day(value, now):
+        return f"entro le {clock}"
+    return f"entro le {clock} del {value.day} {MONTHS['it'][value.month - 1]}"
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with "*" and "**" kept from building something enormous."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator_name, left, right):
+        if operator_name == "**":
+            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+                raise OverflowError("exponent too large in a template")
+            return operator.pow(left, right)
+        result_size = 0
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
+                result_size = len(seq) * count
+        if result_size > MAX_PRODUCT:
+            raise OverflowError("a template may not build a string or list that long")
+        return operator.mul(left, right)
+
+
+def _finalize_text(value):
+    return "" if value is None else value
+
+
+def _finalize_slack(value):
+    return slack_escape(value)
+
+
+def _make(**kwargs) -> ImmutableSandboxedEnvironment:
+    env = _Sandbox(undefined=StrictUndefined, keep_trailing_newline=False, **kwargs)
+    env.filters.update(sentence=sentence, slack=slack_escape, slack_link=slack_link,
+                       join_list=join_list)
+    return env
+
+
+text_env = _make(autoescape=False, finalize=_finalize_text)
+slack_env = _make(autoescape=False, finalize=_finalize_slack)
+html_env = _make(autoescape=True, finalize=_finalize_text)
+
+_BLANK_LINES = re.compile(r"\n{3,}")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def tidy(text: str, *, one_line: bool = False) -> str:
+    """Trailing spaces off, at most one blank line in a row; one line for SMS and subjects."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if one_line:
+        return _SPACES.sub(" ", " ".join(line.strip() for line in text.split("\n") if line.strip()))
+    lines = [line.rstrip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n").strip()
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def text_to_html(text: str) -> Markup:
+    """Plain text as HTML paragraphs: everything escaped, web addresses made links."""
+    paragraphs = []
+    for block in text.split("\n\n"):
+        escaped = str(Markup.escape(block))
+        linked = _URL.sub(_link, escaped)
+        paragraphs.append("<p style=\"margin:0 0 16px 0\">" + linked.replace("\n", "<br>\n") + "</p>")
+    return Markup("\n".join(paragraphs))
+
+
+def _link(match: re.Match) -> str:
+    url = match.group(0)
+    trail = ""
+    while url and url[-1] in ".,;:!?)":
+        url, trail = url[:-1], url[-1] + trail
+    # `url` is already HTML-escaped ("&amp;"), which is what an attribute value needs.
+    return f'<a href="{url}" style="color:#1d4ed8">{url}</a>{trail}'

@@ -1,0 +1,42 @@
+"""Customer rules: pure functions, no database."""
+from __future__ import annotations
+
+from .models import CHANNELS, LOCALES
+
+ADDRESS = {"email": "email", "sms": "phone", "slack": "slack_channel"}  # channel -> the field it needs
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+
+
+def normalize_locale(raw: str) -> str:
+    """"it-IT", "it_it", "IT" -> "it"; a language Tocsin has no messages in is a ValueError.
+
+    Unknown languages are refused rather than quietly sent English: whoever sends "fr" expects
+    French, and should hear at once that there is none.
+    """
+    primary = raw.strip().replace("_", "-").split("-")[0].lower()
+    if primary not in LOCALES:
+        raise ValueError(f"unsupported locale {raw.strip()!r}; use one of {', '.join(LOCALES)}")
+    return primary
+
+
+def check_channels(channels: list[str]) -> list[str]:
+    """Known channels, each once, in the order given."""
+    for channel in channels:
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; use {', '.join(CHANNELS)}")
+    if len(set(channels)) != len(channels):
+        raise ValueError("each channel may be listed once")
+    return channels
+
+
+def default_channels(record: dict) -> list[str]:
+    """The preference of a customer who gave none: every channel they have an address for."""
+    return [channel for channel in ("email", "sms", "slack") if record.get(ADDRESS[channel])]
+
+
+def missing_addresses(record: dict) -> str | None:
+    """Why the preferred channels cannot all be reached (e.g. "sms" without a phone), or None."""
+    missing = [f"{channel} needs {ADDRESS[channel]}" for channel in record.get("channels") or []
+               if not record.get(ADDRESS[channel])]
+    return "; ".join(missing) or None

@@ -1,0 +1,90 @@
+"""Request schemas for customers, and how a customer reads in the API."""
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from ..clock import isoformat
+from ..validation import Email, Phone, Slug
+from .models import Customer
+from .policy import check_channels, normalize_locale
+
+MAX_BATCH = 10_000
+# A Slack channel id (C0ACME, G…, D…) or a channel name with its '#'.
+_SLACK_CHANNEL = re.compile(r"^(?:[CGD][A-Z0-9]{4,39}|#[a-z0-9][a-z0-9._-]{0,38})$")
+
+
+def _slack_channel(value: str) -> str:
+    if not _SLACK_CHANNEL.match(value):
+        raise ValueError("a Slack channel id (e.g. C0ACME) or a #channel-name")
+    return value
+
+
+def _segment(value: str) -> str:
+    if len(value) > 40:
+        raise ValueError("at most 40 characters")
+    return value
+
+
+def _services(names: list[str]) -> list[str]:
+    return sorted(set(names))
+
+
+Locale = Annotated[str, AfterValidator(normalize_locale)]
+Channels = Annotated[list[str], Field(max_length=3), AfterValidator(check_channels)]
+SlackChannel = Annotated[str, AfterValidator(_slack_channel)]
+Segment = Annotated[Slug, AfterValidator(_segment)]
+Services = Annotated[list[Slug], Field(max_length=50), AfterValidator(_services)]
+
+
+class CustomerFields(BaseModel):
+    """Every field a customer has. A field left out keeps its stored value; null clears it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: str | None = Field(None, min_length=1, max_length=100)
+    name: str = Field("", max_length=200)
+    email: Email | None = None
+    phone: Phone | None = None
+    slack_channel: SlackChannel | None = None
+    locale: Locale = "en"
+    segment: Segment | None = None
+    channels: Channels | None = None
+    services: Services | None = None
+
+    def changes(self) -> dict:
+        """The fields the caller sent, normalised ("name": null reads as "")."""
+        values = self.model_dump(include=self.model_fields_set)
+        for name, empty in (("name", ""), ("locale", "en"), ("channels", None), ("services", []),
+                            ("opted_out", [])):
+            if name in values and values[name] is None:
+                values[name] = empty
+        return values
+
+
+class CustomerIn(CustomerFields):
+    """A customer to create or update: found by external_id, else by email."""
+
+    @model_validator(mode="after")
+    def _identified(self):
+        if not self.external_id and not self.email:
+            raise ValueError("give external_id or email: they identify the customer")
+        return self
+
+
+class CustomerPatch(CustomerFields):
+    """Preferences, opt-outs and details of one customer; only the fields sent change."""
+
+    opted_out: Channels | None = None
+
+
+def customer_to_dict(customer: Customer) -> dict:
+    return {
+        "id": customer.id, "external_id": customer.external_id, "name": customer.name,
+        "email": customer.email, "phone": customer.phone, "slack_channel": customer.slack_channel,
+        "locale": customer.locale, "segment": customer.segment, "channels": list(customer.channels or []),
+        "opted_out": list(customer.opted_out or []), "services": [s.name for s in customer.services],
+        "created_at": isoformat(customer.created_at), "updated_at": isoformat(customer.updated_at),
+    }

@@ -1,0 +1,1 @@
+"""The public status page: components, incident impact, maintenance, the snapshot, subscriptions."""

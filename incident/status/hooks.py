@@ -1,0 +1,42 @@
+"""What the rest of Tocsin calls when something the public page shows may have changed.
+
+`bump_version` runs in the caller's transaction, so the page changes exactly when the change
+commits; a rolled-back change leaves the page alone.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from ..clock import utcnow
+from ..dbutil import insert_ignoring_conflicts
+from ..extensions import db
+from ..models import IncidentUpdate
+from .models import StatusPageState
+
+CHANGED = "status_page_changed"
+
+
+def bump_version() -> None:
+    """Mark the public page changed, in the current transaction (no commit)."""
+    now = utcnow()
+    bump = (update(StatusPageState).where(StatusPageState.id == 1)
+            .values(version=StatusPageState.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False))
+    if db.session.execute(bump).rowcount == 0:
+        db.session.execute(insert_ignoring_conflicts(StatusPageState, ["id"]),
+                           [{"id": 1, "version": 0, "updated_at": now}])
+        db.session.execute(bump)
+    db.session.info[CHANGED] = True
+
+
+def is_published(incident_id: int) -> bool:
+    """An incident is on the public page once it has a public update."""
+    return db.session.scalar(select(IncidentUpdate.id).where(
+        IncidentUpdate.incident_id == incident_id, IncidentUpdate.public.is_(True)).limit(1)) is not None
+
+
+def incident_changed(incident_id: int) -> None:
+    """After a flushed change to an incident: bump the page if the incident is on it."""
+    db.session.flush()
+    if is_published(incident_id):
+        bump_version()

@@ -1,0 +1,93 @@
+"""Status page rules: pure functions, no database. `now` is always an argument."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+COMPONENT_STATUSES = ("operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage")
+IMPACT_STATUSES = COMPONENT_STATUSES[2:]          # what an incident can do to a component
+IMPACTS = ("none", "minor", "major", "critical")
+INDICATORS = ("none", "maintenance", "minor", "major", "critical")   # mildest first
+HISTORY_DAYS = 90
+
+# Statuspage's own wording of the overall indicator (API clients match on it).
+INDICATOR_DESCRIPTIONS = {
+    "none": "All Systems Operational",
+    "maintenance": "Service Under Maintenance",
+    "minor": "Minor Service Outage",
+    "major": "Partial System Outage",
+    "critical": "Major System Outage",
+}
+SEVERITY_IMPACT = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor", "SEV4": "minor"}
+SEVERITY_COMPONENT_STATUS = {"SEV1": "major_outage", "SEV2": "partial_outage",
+                             "SEV3": "degraded_performance", "SEV4": "degraded_performance"}
+_STATUS_INDICATOR = {"operational": "none", "under_maintenance": "maintenance",
+                     "degraded_performance": "minor", "partial_outage": "major", "major_outage": "critical"}
+
+
+def status_rank(status: str) -> int:
+    return COMPONENT_STATUSES.index(status)
+
+
+def worst_status(statuses) -> str:
+    """The worst of some component statuses ('operational' when there are none)."""
+    return max(statuses, key=status_rank, default="operational")
+
+
+def incident_impact(severity: str, override: str | None) -> str:
+    """The incident's impact: what staff set, else what the severity says."""
+    return override or SEVERITY_IMPACT.get(severity, "minor")
+
+
+def component_impact(severity: str, override: str | None) -> str:
+    """What an incident does to one of its components: what staff set, else from the severity."""
+    return override or SEVERITY_COMPONENT_STATUS.get(severity, "degraded_performance")
+
+
+def indicator(component_statuses, incident_impacts) -> str:
+    """The page's one-word state: the worst of the components and the unresolved incidents."""
+    candidates = [_STATUS_INDICATOR[s] for s in component_statuses]
+    candidates += [i if i in INDICATORS else "minor" for i in incident_impacts]
+    return max(candidates, key=INDICATORS.index, default="none")
+
+
+def history_days(today: date, days: int = HISTORY_DAYS) -> list[date]:
+    """The last `days` calendar days (UTC), oldest first, ending today."""
+    return [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+def history(intervals: list[tuple[datetime, datetime, str]], *, since: datetime | None, now: datetime,
+            days: int = HISTORY_DAYS) -> list[tuple[date, str | None]]:
+    """One (day, worst status) per day; None for days before `since` (no data yet).
+
+    `intervals` are (start, end, status) spans when the component was not operational.
+    """
+    out = []
+    for day in history_days(now.date(), days):
+        start, end = day_bounds(day)
+        if since is not None and end <= since:
+            out.append((day, None))
+            continue
+        hits = [status for a, b, status in intervals if a < end and b > start and a <= now]
+        out.append((day, worst_status(hits)))
+    return out
+
+
+def maintenance_state(status: str, scheduled_for: datetime, scheduled_until: datetime, now: datetime) -> str:
+    """Where a window should be now: it starts and completes on its own."""
+    if status in ("completed", "cancelled"):
+        return status
+    if now >= scheduled_until:
+        return "completed"
+    if now >= scheduled_for:
+        return "in_progress"
+    return "scheduled"
+
+
+def notice_due(scheduled_for: datetime, scheduled_until: datetime, minutes_before: int, now: datetime) -> bool:
+    """Whether subscribers should be told about a window now (once, before it starts)."""
+    return scheduled_for - timedelta(minutes=minutes_before) <= now < scheduled_until

@@ -1,0 +1,295 @@
+"""Status page use cases for staff (components, incident impact, maintenance) and the worker's
+jobs (windows that start and complete on their own, notices before they start)."""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from ..auth.models import User
+from ..clock import utcnow
+from ..dbutil import insert_ignoring_conflicts
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+from ..models import Incident
+from ..timeline import record
+from . import i18n, policy
+from .hooks import bump_version, is_published
+from .models import (Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident,
+                     StatusIncidentComponent)
+
+logger = logging.getLogger(__name__)
+
+
+class ComponentNotFound(NotFound):
+    def __init__(self, component_id):
+        super().__init__(f"No status page component {component_id}.", code="component_not_found")
+
+
+class MaintenanceNotFound(NotFound):
+    def __init__(self, maintenance_id):
+        super().__init__(f"No maintenance {maintenance_id}.", code="maintenance_not_found")
+
+
+def _get(model, key, error):
+    try:
+        row = db.session.get(model, int(key))
+    except (TypeError, ValueError):
+        row = None
+    if row is None:
+        raise error(key)
+    return row
+
+
+def get_component_or_raise(component_id) -> StatusComponent:
+    return _get(StatusComponent, component_id, ComponentNotFound)
+
+
+def get_maintenance_or_raise(maintenance_id) -> Maintenance:
+    return _get(Maintenance, maintenance_id, MaintenanceNotFound)
+
+
+def list_components() -> list[StatusComponent]:
+    """Every component and group, in page order."""
+    return list(db.session.scalars(select(StatusComponent).order_by(StatusComponent.position, StatusComponent.id)))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")[:63] or "component"
+
+
+def _next_position() -> int:
+    return (db.session.scalar(select(func.max(StatusComponent.position))) or 0) + 1
+
+
+def _group(name: str | None) -> StatusComponent | None:
+    if not name:
+        return None
+    group = db.session.scalar(select(StatusComponent).where(StatusComponent.is_group.is_(True),
+                                                            StatusComponent.name == name))
+    if group is None:
+        now = utcnow()
+        group = StatusComponent(name=name, is_group=True, position=_next_position(), created_at=now, updated_at=now)
+        db.session.add(group)
+        db.session.flush()
+    return group
+
+
+def create_component(actor: User, *, name: str, description: str = "", group: str | None = None,
+                     position: int | None = None, service: str | None = None,
+                     only_show_if_degraded: bool = False) -> StatusComponent:
+    """Add a component to the page; it follows the incidents of its service (default: its name)."""
+    from ..service import ensure_services
+
+    now = utcnow()
+    parent = _group(group)
+    component = StatusComponent(name=name, description=description, group_id=parent.id if parent else None,
+                                position=_next_position() if position is None else position,
+                                service_id=ensure_services([service or _slug(name)])[0].id,
+                                only_show_if_degraded=only_show_if_degraded, created_at=now, updated_at=now)
+    db.session.add(component)
+    bump_version()
+    db.session.commit()
+    logger.info("status component %s added by %s", name, actor.email)
+    return component
+
+
+def edit_component(actor: User, component_id, changes: dict) -> StatusComponent:
+    """Rename, describe, regroup, reorder a component, or point it at another service."""
+    from ..service import ensure_services
+
+    component = get_component_or_raise(component_id)
+    for field in ("name", "description", "position", "only_show_if_degraded"):
+        if field in changes:
+            setattr(component, field, changes[field])
+    if "group" in changes:
+        parent = _group(changes["group"])
+        component.group_id = parent.id if parent else None
+    if changes.get("service") and not component.is_group:
+        component.service_id = ensure_services([changes["service"]])[0].id
+    component.updated_at = utcnow()
+    bump_version()
+    db.session.commit()
+    return component
+
+
+def delete_component(actor: User, component_id) -> None:
+    """Take a component off the page (its history goes with it)."""
+    component = get_component_or_raise(component_id)
+    db.session.delete(component)
+    bump_version()
+    db.session.commit()
+    logger.info("status component %s removed by %s", component.name, actor.email)
+
+
+def impact_view(incident: Incident) -> dict:
+    """How the incident reads on the page: its impact and each component's state, with what staff set."""
+    setting = db.session.get(StatusIncident, incident.id)
+    overrides = {row.component_id: row.status for row in db.session.scalars(
+        select(StatusIncidentComponent).where(StatusIncidentComponent.incident_id == incident.id))}
+    service_ids = {s.id for s in incident.services}
+    components = []
+    for c in list_components():
+        derived = c.service_id in service_ids and not c.is_group
+        if c.id in overrides or derived:
+            components.append({"id": c.id, "name": c.name, "overridden": c.id in overrides,
+                               "status": overrides.get(c.id) or policy.component_impact(incident.severity, None)})
+    return {"incident_id": incident.id, "published": is_published(incident.id),
+            "impact": policy.incident_impact(incident.severity, setting.impact if setting else None),
+            "impact_overridden": bool(setting and setting.impact), "components": components}
+
+
+def set_incident_impact(actor: User, incident_id, *, impact: str | None = None, impact_given: bool = False,
+                        components: dict[int, str | None] | None = None) -> dict:
+    """Override the incident's impact and its components' states (None: back to the derived one)."""
+    incident = Incident.get_or_raise(incident_id)
+    now = utcnow()
+    if impact_given:
+        setting = db.session.get(StatusIncident, incident.id) or StatusIncident(incident_id=incident.id)
+        setting.impact, setting.updated_at = impact, now
+        db.session.add(setting)
+    for component_id, status in (components or {}).items():
+        if get_component_or_raise(component_id).is_group:
+            raise ValidationFailed("A group's state follows its components.", details={"components": component_id})
+        db.session.execute(delete(StatusIncidentComponent).where(
+            StatusIncidentComponent.incident_id == incident.id, StatusIncidentComponent.component_id == component_id))
+        if status is not None:
+            db.session.add(StatusIncidentComponent(incident_id=incident.id, component_id=component_id, status=status))
+    record(incident, "status_impact_changed", actor,
+           {"impact": impact if impact_given else "unchanged",
+            "components": {str(k): v for k, v in (components or {}).items()}})
+    db.session.flush()
+    if is_published(incident.id):
+        bump_version()
+    db.session.commit()
+    return impact_view(incident)
+
+
+def _expand(component_ids: list[int]) -> list[StatusComponent]:
+    chosen = []
+    for component_id in component_ids:
+        component = get_component_or_raise(component_id)
+        if component.is_group:
+            chosen += db.session.scalars(select(StatusComponent).where(StatusComponent.group_id == component.id))
+        else:
+            chosen.append(component)
+    return list({c.id: c for c in chosen}.values())
+
+
+def schedule_maintenance(actor: User, *, name: str, message: str = "", scheduled_for: datetime,
+                         scheduled_until: datetime, components: list[int], notify_minutes_before: int = 60
+                         ) -> Maintenance:
+    """Plan a window on some components; it starts, completes and notifies on its own."""
+    if scheduled_until <= scheduled_for:
+        raise ValidationFailed("The window must end after it starts.",
+                               details={"scheduled_until": "must be after scheduled_for"})
+    now = utcnow()
+    if scheduled_until <= now:
+        raise ValidationFailed("The window is already over.", details={"scheduled_until": "in the past"})
+    maintenance = Maintenance(name=name, message=message, scheduled_for=scheduled_for,
+                              scheduled_until=scheduled_until, status="scheduled",
+                              notify_minutes_before=notify_minutes_before, created_by_id=actor.id,
+                              created_at=now, updated_at=now)
+    maintenance.components = _expand(components)
+    db.session.add(maintenance)
+    db.session.flush()
+    db.session.add(MaintenanceUpdate(maintenance_id=maintenance.id, status="scheduled", body=message, created_at=now))
+    bump_version()
+    db.session.commit()
+    logger.info("maintenance %s scheduled by %s", maintenance.id, actor.email)
+    return maintenance
+
+
+def cancel_maintenance(actor: User, maintenance_id) -> Maintenance:
+    """Call a window off: it leaves the page (notices already queued still go)."""
+    maintenance = get_maintenance_or_raise(maintenance_id)
+    if maintenance.status in ("completed", "cancelled"):
+        raise ValidationFailed(f"The maintenance is already {maintenance.status}.", code="invalid_transition")
+    maintenance.status, maintenance.updated_at = "cancelled", utcnow()
+    bump_version()
+    db.session.commit()
+    return maintenance
+
+
+def list_maintenances() -> list[Maintenance]:
+    """Every window, the latest first."""
+    return list(db.session.scalars(select(Maintenance).order_by(Maintenance.scheduled_for.desc(), Maintenance.id.desc())))
+
+
+def advance_maintenances() -> int:
+    """Move windows to in progress and completed as the clock passes; returns how many moved."""
+    now = utcnow()
+    moved = 0
+    for m in db.session.scalars(select(Maintenance).where(Maintenance.status.in_(("scheduled", "in_progress")))
+                                .with_for_update(skip_locked=True)):
+        target = policy.maintenance_state(m.status, m.scheduled_for, m.scheduled_until, now)
+        if target == m.status:
+            continue
+        if m.status == "scheduled":
+            m.started_at = min(now, m.scheduled_until)
+            if target == "completed":
+                db.session.add(MaintenanceUpdate(maintenance_id=m.id, status="in_progress", created_at=m.started_at))
+        if target == "completed":
+            m.completed_at = now
+        m.status, m.updated_at = target, now
+        db.session.add(MaintenanceUpdate(maintenance_id=m.id, status=target, created_at=now))
+        moved += 1
+    if moved:
+        bump_version()
+    db.session.commit()
+    return moved
+
+
+def _notice_rows(m: Maintenance, now: datetime) -> list[dict]:
+    from ..broadcast.models import Delivery  # noqa: F401  (the outbox table)
+    from ..customers.models import Customer, customer_services
+
+    service_ids = {c.service_id for c in m.components if c.service_id}
+    if not service_ids:
+        return []
+    customers = db.session.scalars(select(Customer).where(Customer.id.in_(
+        select(customer_services.c.customer_id).where(customer_services.c.service_id.in_(service_ids)))))
+    link = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/status"
+    rows = []
+    for customer in customers:
+        channel = next((c for c in (customer.channels or []) if c in ("email", "sms")
+                        and c not in (customer.opted_out or []) and customer.address(c)), None)
+        if channel is None:
+            continue
+        locale = customer.locale if customer.locale in i18n.LOCALES else "en"
+        names = ", ".join(c.name for c in m.components)
+        text = i18n.t(locale, "notice.text", name=m.name, start=i18n.format_when(m.scheduled_for, locale),
+                      end=i18n.format_when(m.scheduled_until, locale),
+                      components=i18n.t(locale, "notice.components", names=names) if names else "",
+                      message=f"\n\n{m.message}" if m.message else "", link=link)
+        rows.append({"purpose": "maintenance", "dedupe_key": f"maintenance:{m.id}:customer:{customer.id}",
+                     "customer_id": customer.id, "channel": channel, "recipient": customer.address(channel),
+                     "subject": i18n.t(locale, "notice.subject", name=m.name)[:300], "text": text,
+                     "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
+                     "updated_at": now, "sandbox": False})
+    return rows
+
+
+def queue_maintenance_notices() -> int:
+    """Queue one outbox row per subscriber of a window's components, once, before it starts."""
+    from ..broadcast.models import Delivery
+
+    now = utcnow()
+    queued = 0
+    due = db.session.scalars(select(Maintenance).where(Maintenance.status.in_(("scheduled", "in_progress")),
+                                                       Maintenance.notice_queued_at.is_(None))
+                             .with_for_update(skip_locked=True))
+    for m in due:
+        if not policy.notice_due(m.scheduled_for, m.scheduled_until, m.notify_minutes_before, now):
+            continue
+        rows = _notice_rows(m, now)
+        for start in range(0, len(rows), 1000):
+            db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start:start + 1000])
+        m.notice_queued_at = now
+        queued += len(rows)
+        logger.info("maintenance %s: %s notices queued", m.id, len(rows))
+    db.session.commit()
+    return queued
