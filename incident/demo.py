@@ -127,6 +127,43 @@ def _on_call(ana: User) -> None:
     escalation.put_policy(ana, "default", dict(POLICY))
 
 
+def _status_page(ana: User) -> None:
+    """The public page's components, and a maintenance window tomorrow night on billing."""
+    from .status import service as status
+
+    made = {name: status.create_component(ana, name=name, description=text, service=service)
+            for name, text, service in (("Login", "Signing in to the web and mobile apps", "login"),
+                                        ("Payments", "Card payments at checkout", "payments"),
+                                        ("Billing", "Invoices and billing history", "billing"),
+                                        ("API", "The public REST API", "api"))}
+    start = (clock.utcnow() + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+    status.schedule_maintenance(ana, name="Billing database upgrade", scheduled_for=start,
+                                scheduled_until=start + timedelta(hours=2), components=[made["Billing"].id],
+                                message="Invoices may be unavailable for up to two hours.")
+
+
+def _broadcasts(ana: User) -> None:
+    """Customers with every kind of preference, and an apology to the login flood's requesters."""
+    from .broadcast.schemas import BroadcastIn
+    from .broadcast.service import create_broadcast
+    from .customers.schemas import CustomerIn
+    from .customers.upsert import upsert_customers
+
+    upsert_customers([CustomerIn.model_validate(item) for item in (
+        {"external_id": "C-77", "name": "Acme Srl", "email": "ops@acme.example", "phone": "+390612345678",
+         "slack_channel": "C0ACME", "locale": "it", "segment": "enterprise", "channels": ["slack", "email"],
+         "services": ["login"]},
+        {"external_id": "C-78", "name": "Globex", "email": "it@globex.example", "segment": "enterprise",
+         "channels": ["email"], "services": ["login", "payments"]},
+        {"external_id": "C-79", "name": "Giulia Bianchi", "phone": "+393471234567", "locale": "it",
+         "channels": ["sms"], "services": ["login"]},
+    )])
+    login = db.session.scalar(select(Incident).where(Incident.title.like("Login failing%")))
+    create_broadcast(ana, login.id, BroadcastIn(
+        kind="apology", channels=["email", "sms", "slack"], next_update_minutes=30,
+        audience={"linked_requesters": True, "service_subscribers": True}))
+
+
 def seed() -> tuple[str, str]:
     """Create the demo staff and incidents if missing; (re)set the demo password and return it."""
     people = _staff()
@@ -134,6 +171,8 @@ def seed() -> tuple[str, str]:
         _on_call(people[DEMO_LOGIN])
         _incidents(people)
         _tickets(people[DEMO_LOGIN])
+        _broadcasts(people[DEMO_LOGIN])
+        _status_page(people[DEMO_LOGIN])
     password = secrets.token_urlsafe(9)
     set_password(people[DEMO_LOGIN], password)
     return DEMO_LOGIN, password

@@ -17,6 +17,9 @@ def test_demo_seed_gives_a_usable_room_and_is_idempotent(app, runner, client):
     new_password = second.output.split("password:")[1].split()[0]
     assert new_password != password
     from .conftest import count_rows
-    counts = count_rows(app, "incidents", "tickets", "users")
-    assert counts == {"incidents": 3, "tickets": 410, "users": 5}
+    counts = count_rows(app, "incidents", "tickets", "users", "broadcasts", "status_components", "maintenances")
+    assert counts == {"incidents": 3, "tickets": 410, "users": 5, "broadcasts": 1, "status_components": 4,
+                      "maintenances": 1}
+    status_page = client.get("/status").get_data(as_text=True)
+    assert "Login" in status_page and "Billing database upgrade" in status_page
     assert login(client, "ana@example.com", new_password).status_code == 302

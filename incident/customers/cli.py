@@ -5,25 +5,15 @@ import click
 from flask.cli import AppGroup
 
 from ..errors import AppError
-from ..tickets.cli import _fail, _list_lines
+from ..tickets.cli import _fail, _list_lines, column_option
 
 customers_cli = AppGroup("customers", help="Customers who hear from us during outages.")
 
 
 def _columns(ctx, param, values) -> dict[str, str]:
-    """--column FIELD=HEADER, repeatable, as {field: header}."""
     from .csv_import import field_name
 
-    mapping = {}
-    for value in values:
-        name, sep, header = value.partition("=")
-        if not sep or not name.strip() or not header.strip():
-            raise click.BadParameter(f"{value!r}: use FIELD=HEADER, e.g. email=\"Indirizzo email\".")
-        try:
-            mapping[field_name(name)] = header.strip()
-        except AppError as error:
-            raise click.BadParameter(error.message) from None
-    return mapping
+    return column_option(field_name, 'email="Indirizzo email"')(ctx, param, values)
 
 
 @customers_cli.command("import")

@@ -14,10 +14,12 @@ DEFAULT_WORDS = ("data loss", "security breach", "data breach")
 
 
 def trigger_words() -> list[str]:
-    """ESCALATION_TRIGGER_WORDS (comma-separated), or the defaults; empty turns the feature off."""
+    """ESCALATION_TRIGGER_WORDS (comma-separated), or the defaults; empty or `none` turns the feature off."""
     raw = current_app.config.get("ESCALATION_TRIGGER_WORDS")
     if raw is None:
         return list(DEFAULT_WORDS)
+    if raw.strip().lower() == "none":
+        return []
     return [w.strip().lower() for w in raw.split(",") if w.strip()]
 
 

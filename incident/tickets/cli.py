@@ -12,20 +12,28 @@ tickets_cli = AppGroup("tickets", help="Helpdesk tickets.")
 MAX_LISTED = 50
 
 
+def column_option(field_name, example: str):
+    """A click callback reading `--column FIELD=HEADER` (repeatable) as {field: header}."""
+
+    def read(ctx, param, values) -> dict[str, str]:
+        mapping = {}
+        for value in values:
+            name, sep, header = value.partition("=")
+            if not sep or not name.strip() or not header.strip():
+                raise click.BadParameter(f"{value!r}: use FIELD=HEADER, e.g. {example}.")
+            try:
+                mapping[field_name(name)] = header.strip()
+            except AppError as error:
+                raise click.BadParameter(error.message) from None
+        return mapping
+
+    return read
+
+
 def _columns(ctx, param, values) -> dict[str, str]:
-    """--column FIELD=HEADER, repeatable, as {field: header}."""
     from .csv_import import field_name
 
-    mapping = {}
-    for value in values:
-        name, sep, header = value.partition("=")
-        if not sep or not name.strip() or not header.strip():
-            raise click.BadParameter(f"{value!r}: use FIELD=HEADER, e.g. external_id=\"Ticket number\".")
-        try:
-            mapping[field_name(name)] = header.strip()
-        except AppError as error:
-            raise click.BadParameter(error.message) from None
-    return mapping
+    return column_option(field_name, 'external_id="Ticket number"')(ctx, param, values)
 
 
 def _fail(message: str) -> None:

@@ -5,15 +5,18 @@ executemany UPDATE for what changed, and no ORM object per ticket.
 """
 from __future__ import annotations
 
+import gc
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
 
 from ..auth.models import User
 from ..clock import utcnow
 from ..customers.service import ensure_requesters
-from ..dbutil import insert_ignoring_conflicts
+from ..dbutil import dialect, insert_ignoring_conflicts
 from ..extensions import db
 from ..models import Incident
 from .models import LinkRule, Ticket
@@ -40,6 +43,25 @@ class IngestResult:
                 "linked": self.linked}
 
 
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection while one batch is parsed and written.
+
+    A 10,000-ticket batch builds some half a million objects that all live until the reply; each
+    collection the allocations trigger walks them again and frees nothing (a fifth of the request
+    time). Collection resumes afterwards, so any garbage waits a moment, not forever. If the
+    collector is off already (another batch in another thread), this leaves it alone.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _row(item: TicketIn, now) -> dict:
     row = {"source": item.source, "external_id": item.external_id, "subject": item.subject,
            "description": item.description, "requester_name": item.requester.name,
@@ -64,6 +86,34 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, s
             for external_id, ticket_id, digest in db.session.execute(query):
                 found[(source, external_id)] = (ticket_id, digest)
     return found
+
+
+def _insert_new(rows: list[dict]) -> dict[tuple[str, str], int]:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the ids of the rows this batch inserted, by key."""
+    ids = {}
+    connection = db.session.connection()
+    postgres = dialect() == "postgresql"
+    columns = list(rows[0])  # every row has the same keys
+    statement = _insert_from_arrays(columns) if postgres else insert_ignoring_conflicts(
+        Ticket, ["source", "external_id"]).returning(Ticket.id, Ticket.source, Ticket.external_id)
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        parameters = {c: [r[c] for r in chunk] for c in columns} if postgres else chunk
+        for ticket_id, source, external_id in connection.execute(statement, parameters):
+            ids[(source, external_id)] = ticket_id
+    return ids
+
+
+def _insert_from_arrays(columns: list[str]):
+    """PostgreSQL: INSERT … SELECT FROM unnest(one array per column). A multi-row VALUES of 2,000 rows
+    x 16 parameters is 200 kB of SQL that psycopg parses in Python: ~1 s of a 10,000-ticket batch."""
+    table = Ticket.__table__
+    arrays = func.unnest(*[bindparam(c, type_=postgresql.ARRAY(table.c[c].type)) for c in columns])
+    source = arrays.table_valued(*columns).render_derived()
+    return (postgresql.insert(table).from_select(columns, select(*[source.c[c] for c in columns]),
+                                                 include_defaults=False)
+            .on_conflict_do_nothing(index_elements=["source", "external_id"])
+            .returning(table.c.id, table.c.source, table.c.external_id))
 
 
 def _open_rules() -> list[tuple[LinkRule, TicketFilter]]:
@@ -125,11 +175,7 @@ def ingest_tickets(actor: User | None, items: list[TicketIn], *, apply_rules: bo
     if new:
         for row in new:
             row.update(received_at=now, updated_at=now)
-        statement = insert_ignoring_conflicts(Ticket, ["source", "external_id"]).returning(
-            Ticket.id, Ticket.source, Ticket.external_id)
-        for start in range(0, len(new), CHUNK):
-            for ticket_id, source, external_id in connection.execute(statement, new[start:start + CHUNK]):
-                ids[(source, external_id)] = ticket_id
+        ids = _insert_new(new)
         result.created = len(ids)
         result.updated += len(new) - len(ids)  # a concurrent batch inserted them first
     if changed:

@@ -40,8 +40,10 @@ def parse_batch(body: dict) -> list[TicketIn]:
 @bp.post("/tickets")
 @api_auth("agent")
 def ingest_tickets():
-    items = parse_batch(json_body())
-    return jsonify(ingest.ingest_tickets(g.user, items).as_dict())
+    with ingest.gc_paused():
+        items = parse_batch(json_body())
+        result = ingest.ingest_tickets(g.user, items)
+    return jsonify(result.as_dict())
 
 
 def filter_from_args(**extra):
