@@ -8,6 +8,7 @@ import logging
 import os
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 
@@ -42,8 +43,16 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     errors.init_app(app)
     cli.init_app(app)
+    app.url_map.converters["int"] = _KeyInt  # before any route is added
     _register_blueprints(app, csrf)
     return app
+
+
+class _KeyInt(IntegerConverter):
+    """`<int:…>` in a URL: at most what an integer key holds, so a huge number is a 404, not a 500."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _register_blueprints(app: Flask, csrf) -> None:

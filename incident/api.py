@@ -10,6 +10,7 @@ from .errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PER_PAGE = 500
+MAX_PAGE = 1_000_000
 
 
 def validation_details(error: ValidationError) -> dict:
@@ -33,6 +34,8 @@ def json_body() -> dict:
         raise BadRequest("The body is not valid JSON.", code="malformed_json")
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="malformed_json")
+    if b"\\u0000" in request.get_data():  # PostgreSQL cannot store it in text; no person types it
+        raise ValidationFailed("Text may not contain the NUL character (\\u0000).", details={"body": "NUL"})
     return data
 
 
@@ -52,7 +55,7 @@ def page_args(default_per_page: int = 50) -> tuple[int, int]:
     except ValueError:
         raise ValidationFailed("page and per_page must be whole numbers.",
                                details={"page": "integer", "per_page": "integer"}) from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
         raise ValidationFailed(f"page ≥ 1 and 1 ≤ per_page ≤ {MAX_PER_PAGE}.",
                                details={"page": page, "per_page": per_page})
     return page, per_page

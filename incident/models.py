@@ -12,6 +12,8 @@ from .errors import IncidentNotFound
 from .extensions import db
 from .types import UTCDateTime
 
+MAX_ID = 2**31 - 1   # ids beyond what the databases' integer keys hold are simply not found
+
 incident_services = Table(
     "incident_services",
     db.metadata,
@@ -67,6 +69,8 @@ class Incident(db.Model):
             key = int(incident_id)
         except (TypeError, ValueError):
             raise IncidentNotFound(incident_id) from None
+        if not 0 < key <= MAX_ID:
+            raise IncidentNotFound(incident_id)
         incident = db.session.get(cls, key)
         if incident is None:
             raise IncidentNotFound(incident_id)

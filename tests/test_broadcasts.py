@@ -89,7 +89,10 @@ def test_an_apology_reaches_each_customer_once_on_their_channel_in_their_languag
     response = broadcast(api, incident["id"])
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["status"] == "scheduled"
-    assert run_worker(app)[0] == 1
+    with app.app_context():
+        assert prepare_due() == 1
+    assert api.get(f"/api/v1/broadcasts/{response.get_json()['id']}").get_json()["status"] == "sending"
+    run_worker(app)
 
     assert [(c, ch, s) for c, ch, s, _ in rows(app)] == [
         (ada, "email", "sent"), (bruno, "sms", "sent"), (acme, "slack", "sent"), (carla, "email", "sent"),
@@ -410,3 +413,83 @@ def test_rate_limits_parse_and_pace():
         pace.wait()
     # A first second's burst, then one every tenth of a second: 30 starts take about two seconds.
     assert 1.8 <= now[0] - 100.0 <= 2.1
+
+
+def test_a_send_that_cannot_be_prepared_fails_alone_and_the_others_go(app, api, crowd, channels):
+    """A template edit that breaks on this incident's data must not stop every other broadcast."""
+    from incident.broadcast.models import MessageTemplate
+
+    incident, _ = crowd
+    poisoned = broadcast(api, incident["id"], kind="status", channels=["email"]).get_json()
+    healthy = broadcast(api, incident["id"], kind="apology", channels=["sms"]).get_json()
+    with app.app_context():   # as if saved when the sample data happened to pass
+        db.session.add(MessageTemplate(kind="status", channel="email", locale="en", subject="x",
+                                       body="{{ incident.services[5] }}"))
+        db.session.commit()
+    run_worker(app)
+    with app.app_context():
+        statuses = dict(db.session.execute(select(BroadcastSend.broadcast_id, BroadcastSend.status)).all())
+    assert statuses == {poisoned["id"]: "failed", healthy["id"]: "queued"}
+    assert sorted(to for to, _ in channels["sms"].sent) == ["+393471000001", "+393471000002", "+393471000005"]
+    events = api.get(f"/api/v1/incidents/{incident['id']}/timeline?per_page=500").get_json()["items"]
+    failed = [e for e in events if e["kind"] == "broadcast_failed"]
+    assert len(failed) == 1 and failed[0]["data"]["broadcast"] == poisoned["id"]
+
+
+def test_a_broadcast_still_going_out_can_be_cancelled_and_in_flight_retries_stop(app, api, crowd, channels):
+    incident, (ada, *_rest) = crowd
+    created = broadcast(api, incident["id"], channels=["email"]).get_json()
+    with app.app_context():
+        prepare_due()
+    # Ada's message is in flight (claimed) when the lead cancels; the provider then says "try later".
+    email = channels["email"]
+    app.extensions["tocsin_channels"]["email"] = FailingFor(email, transient={"ada@example.com"})
+    with app.app_context():
+        db.session.execute(Delivery.__table__.update().where(Delivery.customer_id == ada).values(status="sending"))
+        db.session.commit()
+    response = api.delete(f"/api/v1/broadcasts/{created['id']}")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["cancelled_messages"] == 2          # Acme and Carla had not gone out
+    from incident.broadcast.sender import Job, Sender
+    sender = Sender(app, threads=1)
+    with app.app_context():
+        row = db.session.execute(select(Delivery.id, Delivery.send_id).where(Delivery.customer_id == ada)).one()
+        sender.channels = app.extensions["tocsin_channels"]
+        sender.record([(Job(row.id, "email", "ada@example.com", 1, None, ["sms"], {"sms": "+393471000001"},
+                            row.send_id, "en"), SendResult(ok=False, error="451 try later", retryable=True))])
+    sender.close()
+    clock.advance(hours=1)
+    run_worker(app)
+    assert email.sent == [] and channels["sms"].sent == []
+    assert {c: s for c, _, s, _ in rows(app)}[ada] == "cancelled"
+    assert {s for _, _, s, _ in rows(app)} == {"cancelled", "skipped"}  # skipped: Bruno (no email), Dev (opted out)
+    assert api.delete(f"/api/v1/broadcasts/{created['id']}").status_code == 409
+
+
+def test_a_null_audience_in_an_edit_changes_nothing(app, api, crowd):
+    incident, _ = crowd
+    created = broadcast(api, incident["id"], send_at="2026-11-22T10:00:00+00:00").get_json()
+    response = api.patch(f"/api/v1/broadcasts/{created['id']}", json={"audience": None, "message": "new"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["audience"] == created["audience"] and response.get_json()["message"] == "new"
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("patch", "/api/v1/broadcasts/{b}", {}),
+    ("patch", "/api/v1/broadcasts/{b}", {"send_at": "9999-12-31T23:00:00-05:00"}),
+    ("post", "/api/v1/incidents/{i}/broadcasts", {"kind": "apology", "channels": ["email"],
+                                                  "send_at": "9999-12-31T23:00:00-05:00"}),
+    ("post", "/api/v1/incidents/{i}/broadcasts", {"kind": "apology", "channels": ["email"], "message": "a\u0000b"}),
+    ("get", "/api/v1/broadcasts/99999999999999999999999", None),
+    ("get", "/api/v1/incidents/99999999999999999999999/broadcasts", None),
+    ("get", "/api/v1/broadcasts/{b}/deliveries?page=100000000000000000000", None),
+])
+def test_odd_input_is_a_4xx_never_a_500(app, api, crowd, method, path, body):
+    incident, _ = crowd
+    created = broadcast(api, incident["id"], send_at="2026-11-22T10:00:00+00:00").get_json()
+    response = getattr(api, method)(path.format(b=created["id"], i=incident["id"]),
+                                    **({"json": body} if body is not None else {}))
+    assert 400 <= response.status_code < 500, response.get_json()
+    assert count_rows(app, "broadcasts")["broadcasts"] == 1
+    assert api.get(f"/api/v1/broadcasts/{created['id']}").get_json()["audience"] == {
+        "linked_requesters": False, "service_subscribers": True, "segments": []}

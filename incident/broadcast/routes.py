@@ -15,8 +15,13 @@ bp = Blueprint("api_broadcasts", __name__, url_prefix="/api/v1")
 public = Blueprint("unsubscribe", __name__)
 
 
+def shown_status(row, counts: dict) -> str:
+    """`done` only once nothing is left to send: a broadcast whose rows are still queued is `sending`."""
+    return "sending" if row.status == "done" and counts.get("queued") else row.status
+
+
 def broadcast_to_dict(row, counts: dict, next_send=None) -> dict:
-    return {"id": row.id, "incident_id": row.incident_id, "kind": row.kind, "status": row.status,
+    return {"id": row.id, "incident_id": row.incident_id, "kind": row.kind, "status": shown_status(row, counts),
             "channels": row.channels, "audience": row.audience, "message": row.message, "important": row.important,
             "send_at": isoformat(row.send_at), "repeat_every_minutes": row.repeat_every_minutes,
             "next_update_minutes": row.next_update_minutes, "next_send_at": isoformat(next_send),

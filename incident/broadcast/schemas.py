@@ -1,10 +1,12 @@
 """Request schemas for broadcasts."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from ..clock import utcnow
 from ..schemas import Strict
 
 Channel = Literal["slack", "sms", "email"]
@@ -32,6 +34,15 @@ class AudienceIn(Strict):
         return self
 
 
+def _not_too_far(value):
+    if value is not None and value > utcnow() + MAX_AHEAD:
+        raise ValueError("a send time more than a year ahead is surely a typo")
+    return value
+
+
+MAX_AHEAD = timedelta(days=366)
+
+
 class BroadcastIn(Strict):
     kind: Literal["apology", "status", "resolution"]
     channels: list[Channel] = Field(min_length=1, max_length=3)
@@ -48,6 +59,8 @@ class BroadcastIn(Strict):
         if len(set(value)) != len(value):
             raise ValueError("name each channel once")
         return value
+
+    _send_at = field_validator("send_at")(_not_too_far)
 
     @model_validator(mode="after")
     def _cadence(self):
@@ -66,3 +79,10 @@ class BroadcastEdit(Strict):
     repeat_every_minutes: int | None = Field(None, ge=5, le=24 * 60)
     next_update_minutes: int | None = Field(None, ge=5, le=7 * 24 * 60)
     important: bool | None = None
+
+    _send_at = field_validator("send_at")(_not_too_far)
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct(cls, value):
+        return BroadcastIn._distinct(value) if value is not None else value

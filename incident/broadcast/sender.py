@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..clock import utcnow
 from ..customers.models import Customer
@@ -26,7 +26,7 @@ from ..extensions import db
 from . import templates
 from .channels import CHANNEL_NAMES, RenderedMessage, SendResult
 from .dispatch import MAX_ATTEMPTS, backoff, channels_for, claim
-from .models import BroadcastMessage, Delivery
+from .models import Broadcast, BroadcastMessage, BroadcastSend, Delivery
 from .service import unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -164,39 +164,53 @@ class Sender:
         return None
 
     def record(self, done: list[tuple[Job, SendResult | None]]) -> None:
-        """Write the results of finished sends in one transaction."""
+        """Write the results of finished sends in one transaction.
+
+        Only rows still 'sending' are written (a row released after the lease belongs to whoever
+        claimed it next), and a broadcast cancelled meanwhile is neither retried nor moved on.
+        """
         now = utcnow()
         sandbox = {name: getattr(channel, "sandbox", False) for name, channel in self.channels.items()}
+        cancelled = self._cancelled_sends({job.send_id for job, _ in done})
         values = []
         for job, result in done:
             if result is None:
-                values.append({"id": job.id, "status": "skipped", "error": job.skip, "updated_at": now})
+                values.append({"status": "skipped", "error": job.skip})
             elif result.ok:
-                values.append({"id": job.id, "status": "sent", "provider_id": result.provider_id, "sent_at": now,
-                               "sandbox": sandbox[job.channel], "updated_at": now})  # error: the history, if any
+                values.append({"status": "sent", "provider_id": result.provider_id, "sent_at": now,
+                               "sandbox": sandbox[job.channel]})  # error: the history, if any
+            elif job.send_id in cancelled:
+                values.append({"status": "cancelled", "error": f"{job.channel}: {result.error}; broadcast cancelled"})
             elif result.retryable and job.attempts < MAX_ATTEMPTS:
                 wait_for = timedelta(seconds=result.retry_after) if result.retry_after else backoff(job.attempts)
-                values.append({"id": job.id, "status": "queued", "next_attempt_at": now + wait_for,
-                               "error": result.error, "updated_at": now})
+                values.append({"status": "queued", "next_attempt_at": now + wait_for, "error": result.error})
             else:
                 values.append(self._failed(job, result, now))
+            values[-1].update(row_id=job.id, updated_at=now)
         by_shape: dict[tuple, list] = {}
         for row in values:
             by_shape.setdefault(tuple(sorted(row)), []).append(row)
-        for rows in by_shape.values():
-            db.session.execute(update(Delivery), rows)
+        for shape, rows in by_shape.items():
+            table = Delivery.__table__   # Core: an executemany with a WHERE of our own
+            statement = (update(table).where(table.c.id == bindparam("row_id"), table.c.status == "sending")
+                         .values({key: bindparam(key) for key in shape if key != "row_id"}))
+            db.session.execute(statement, rows)
         db.session.commit()
+
+    def _cancelled_sends(self, send_ids: set[int]) -> set[int]:
+        return set(db.session.scalars(select(BroadcastSend.id).join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
+                                      .where(BroadcastSend.id.in_(send_ids), Broadcast.status == "cancelled")))
 
     def _failed(self, job: Job, result: SendResult, now) -> dict:
         error = f"{job.channel}: {result.error or 'failed'}"[:300]
         moved = self._next_channel(job)
         if moved is None:
-            return {"id": job.id, "status": "failed", "error": error, "updated_at": now}
+            return {"status": "failed", "error": error}
         channel, address, message_id = moved
         logger.info("delivery %s failed on %s for good; trying %s", job.id, job.channel, channel)
-        return {"id": job.id, "status": "queued", "channel": channel, "recipient": address, "message_id": message_id,
+        return {"status": "queued", "channel": channel, "recipient": address, "message_id": message_id,
                 "headers": {"fallback": job.fallback} if job.fallback else None, "attempts": 0,
-                "next_attempt_at": now, "error": f"{error}; trying {channel}", "updated_at": now}
+                "next_attempt_at": now, "error": f"{error}; trying {channel}"}
 
     # the loop --------------------------------------------------------------------------------
 

@@ -8,21 +8,23 @@ customer so that no customer can be queued twice for the same send.
 """
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import case, func, literal, select, union, update
+from sqlalchemy import DateTime, Text, bindparam, case, cast, func, literal, select, union, update
+from sqlalchemy.types import TypeDecorator
 
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..customers import service as customers
 from ..customers.models import LOCALES, Customer, customer_services
 from ..dbutil import dialect, insert_ignoring_conflicts
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Incident, incident_services
+from ..models import MAX_ID, Incident, incident_services
 from ..tickets.models import Ticket
 from ..timeline import record
 from . import audience as rules
@@ -104,9 +106,10 @@ def create_broadcast(actor: User, incident_id, data: BroadcastIn) -> Broadcast:
 
 def get_broadcast_or_raise(broadcast_id) -> Broadcast:
     try:
-        broadcast = db.session.get(Broadcast, int(broadcast_id))
+        key = int(broadcast_id)
     except (TypeError, ValueError):
-        broadcast = None
+        key = 0
+    broadcast = db.session.get(Broadcast, key) if 0 < key <= MAX_ID else None
     if broadcast is None:
         raise NotFound(f"No broadcast {broadcast_id}.", code="broadcast_not_found")
     return broadcast
@@ -126,9 +129,11 @@ def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
         raise Conflict("This broadcast has nothing left to send; compose a new one.", code="broadcast_gone")
     incident = _open_incident_for(broadcast.kind, broadcast.incident_id)
     changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise ValidationFailed("Say what to change.", details={"body": "no field given"})
     if "repeat_every_minutes" in changes and changes["repeat_every_minutes"] is not None and broadcast.kind != "status":
         raise ValidationFailed("Only status updates repeat.", details={"repeat_every_minutes": "status only"})
-    if "audience" in changes:
+    if changes.get("audience") is not None:
         changes["audience"] = data.audience.model_dump()
         if count_audience(incident.id, changes["audience"]) == 0:
             raise ValidationFailed("Nobody is in this audience.", details={"audience": changes["audience"]},
@@ -145,6 +150,14 @@ def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
                    broadcast.repeat_every_minutes or broadcast.next_update_minutes)
     broadcast.updated_at = utcnow()
     record(incident, "broadcast_edited", actor, {"broadcast": broadcast.id, "changed": sorted(data.model_fields_set)})
+    db.session.flush()
+    still = db.session.execute(update(BroadcastSend).where(BroadcastSend.id == pending.id,
+                                                           BroadcastSend.status == "scheduled")
+                               .values(due_at=pending.due_at).execution_options(synchronize_session=False)).rowcount
+    if still != 1:  # the worker prepared it meanwhile: this edit would not reach anybody
+        db.session.rollback()
+        raise Conflict("That send has just gone out; edit the next one or compose a new broadcast.",
+                       code="broadcast_gone")
     db.session.commit()
     return broadcast
 
@@ -152,7 +165,8 @@ def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
 def cancel_broadcast(actor: User, broadcast_id) -> dict:
     """Stop what has not gone out: unprepared sends and rows still queued. Rows in flight finish."""
     broadcast = get_broadcast_or_raise(broadcast_id)
-    if broadcast.status in ("cancelled", "done"):
+    if broadcast.status == "cancelled" or (broadcast.status == "done"
+                                           and not counts_by_broadcast([broadcast.id])[broadcast.id]["queued"]):
         raise Conflict(f"This broadcast is already {broadcast.status}.", code=f"broadcast_{broadcast.status}")
     now = utcnow()
     sends = db.session.execute(update(BroadcastSend).where(BroadcastSend.broadcast_id == broadcast.id,
@@ -279,14 +293,30 @@ def prepare_due(*, limit: int = 20) -> int:
         if send is None:
             db.session.rollback()
             break
+        send_id = send.id
         try:
             prepare_send(send)
             db.session.commit()
-        except Exception:
+        except Exception as error:  # one send that cannot be prepared must not stop the others
             db.session.rollback()
-            raise
+            logger.exception("broadcast send %s could not be prepared", send_id)
+            _fail_send(send_id, error)
         done += 1
     return done
+
+
+def _fail_send(send_id: int, error: Exception) -> None:
+    """Mark a send that could not be prepared as failed, with the reason on the timeline."""
+    send = db.session.get(BroadcastSend, send_id)
+    if send is None or send.status != "scheduled":
+        db.session.rollback()
+        return
+    broadcast = db.session.get(Broadcast, send.broadcast_id)
+    send.status = "failed"
+    reason = error.message if isinstance(error, AppError) else type(error).__name__
+    record(db.session.get(Incident, broadcast.incident_id), "broadcast_failed", "worker",
+           {"broadcast": broadcast.id, "send": send.number, "reason": reason[:300]})
+    db.session.commit()
 
 
 def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incident) -> dict[tuple[str, str], int]:
@@ -304,6 +334,24 @@ def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incide
             db.session.flush()
             ids[(channel, locale)] = row.id
     return ids
+
+
+class _Converted(TypeDecorator):
+    """A timestamp already converted for the database (see `_bound_once`): bound as it is."""
+
+    impl = DateTime(timezone=True)   # what PostgreSQL casts the parameter to
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        return None
+
+
+def _bound_once(column, value):
+    """`value` for a timestamp `column`, converted for the database here, once, rather than once per row
+    of an executemany that gives every row the same value."""
+    dialect = db.session.get_bind().dialect
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return bindparam(None, process(value) if process else value, type_=_Converted())
 
 
 def _stop(send: BroadcastSend, broadcast: Broadcast, why: str) -> None:
@@ -325,28 +373,44 @@ def prepare_send(send: BroadcastSend) -> int:
     now = utcnow()
     message_ids = _render_messages(send, broadcast, incident)
     enterprise_first = case((Customer.segment == "enterprise", 0), else_=1)
+    # channels and opted_out come as their JSON text: a crowd has few distinct ones, each parsed once
     customers = db.session.execute(
         select(Customer.id, Customer.email, Customer.phone, Customer.slack_channel, Customer.locale,
-               Customer.channels, Customer.opted_out)
+               cast(Customer.channels, Text), cast(Customer.opted_out, Text))
         .where(Customer.id.in_(audience_ids(incident.id, broadcast.audience)))
         .order_by(enterprise_first, Customer.id))
+    send_id, incident_id, allowed = send.id, incident.id, list(broadcast.channels)
+    kind, important, first_channel = broadcast.kind, broadcast.important, broadcast.channels[0]
+    parsed: dict = {None: None}
+    choices: dict = {}   # rules.choose is pure and reads addresses only for whether they are there
     rows, counts = [], {"queued": 0, "skipped": 0}
     for cid, email, phone, slack, locale, channels, opted_out in customers:
         addresses = {"email": email, "sms": phone, "slack": slack}
-        choice = rules.choose(channels, opted_out, addresses, allowed=broadcast.channels, kind=broadcast.kind,
-                              important=broadcast.important)
+        key = (channels, opted_out, not email, not phone, not slack)
+        choice = choices.get(key)
+        if choice is None:
+            for raw in (channels, opted_out):
+                if raw not in parsed:
+                    parsed[raw] = json.loads(raw)
+            choice = choices[key] = rules.choose(parsed[channels], parsed[opted_out], addresses, allowed=allowed,
+                                                 kind=kind, important=important)
         locale = locale if locale in LOCALES else "en"
-        channel = choice.channel or broadcast.channels[0]
+        channel = choice.channel or first_channel
         rows.append({
-            "purpose": "broadcast", "dedupe_key": f"b:{send.id}:{cid}", "incident_id": incident.id,
-            "customer_id": cid, "send_id": send.id, "message_id": message_ids[(channel, locale)],
+            "purpose": "broadcast", "dedupe_key": f"b:{send_id}:{cid}", "incident_id": incident_id,
+            "customer_id": cid, "send_id": send_id, "message_id": message_ids[(channel, locale)],
             "channel": channel, "recipient": addresses.get(channel) or "", "subject": "", "text": "",
             "headers": {"fallback": list(choice.fallback)} if choice.fallback else None,
             "status": "queued" if choice.channel else "skipped", "error": choice.reason or None, "attempts": 0,
-            "next_attempt_at": now, "sandbox": False, "created_at": now, "updated_at": now,
+            "sandbox": False,
         })
         counts["queued" if choice.channel else "skipped"] += 1
-    statement = insert_ignoring_conflicts(Delivery, ["dedupe_key"])
+    # A Core executemany on the table: every row has the same keys, so one statement compiled once per chunk
+    # (the ORM bulk path left out error=None and so split the rows into thousands of small INSERTs). The
+    # timestamps, the same on every row, are converted for the database once rather than once per row.
+    stamp = _bound_once(Delivery.__table__.c.created_at, now)
+    statement = insert_ignoring_conflicts(Delivery.__table__, ["dedupe_key"]).values(
+        next_attempt_at=stamp, created_at=stamp, updated_at=stamp)
     for start in range(0, len(rows), INSERT_CHUNK):
         db.session.execute(statement, rows[start:start + INSERT_CHUNK])
     send.status, send.recipients, send.prepared_at = "queued", len(rows), now

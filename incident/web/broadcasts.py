@@ -188,7 +188,8 @@ def _progress(row, counts: dict, due) -> dict:
             "channels": row.channels,
             "next_send_at": isoformat(due), "next_send": _when(due) if due else "—",
             "repeat_every_minutes": row.repeat_every_minutes, "counts": counts, "total": sum(counts.values()),
-            "pending": row.status not in FINAL and due is not None}
+            "pending": row.status not in FINAL and due is not None,
+            "cancellable": row.status != "cancelled" and (due is not None or counts["queued"] > 0)}
 
 
 def progress_rows(incident_id: int) -> list[dict]:

@@ -63,6 +63,7 @@
         x += width;
       });
       row.querySelectorAll(".pending-only").forEach(function (el) { el.hidden = !b.pending; });
+      row.querySelectorAll(".cancellable-only").forEach(function (el) { el.hidden = !b.cancellable; });
     }
     function poll() {
       if (document.hidden || !section.querySelector("[data-broadcast]")) { return; }
