@@ -85,13 +85,15 @@ def broadcasts(app: Flask) -> None:
     from .broadcast.sender import dispatch_broadcasts
     from .broadcast.service import prepare_due
 
-    with app.app_context():
-        try:
-            prepare_due()
-        except Exception:
-            db.session.rollback()
-            raise
-    dispatch_broadcasts(app)
+    try:
+        with app.app_context():
+            try:
+                prepare_due()
+            except Exception:
+                db.session.rollback()
+                raise
+    finally:  # messages already queued go out whatever happened above
+        dispatch_broadcasts(app)
 
 
 def broadcast_reminders(app: Flask) -> None:

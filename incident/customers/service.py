@@ -47,15 +47,21 @@ def ensure_requesters(requesters: list[tuple[str, str | None, str | None]]) -> l
             continue
         seen.add(key)
         new_rows.append({"name": name or "", "email": email, "phone": phone, "locale": "en",
-                         "channels": ["email"] if email else ["sms"], "created_at": now, "updated_at": now})
-    if new_rows:
-        with_email = [r for r in new_rows if r["email"]]
-        if with_email:  # a concurrent batch may add the same address: keep theirs
-            db.session.execute(insert_ignoring_conflicts(Customer, ["email"]), with_email)
-        if len(with_email) < len(new_rows):
-            db.session.execute(insert(Customer), [r for r in new_rows if not r["email"]])
-        by_email.update(_lookup(Customer.email, [r["email"] for r in new_rows if r["email"]]))
-        by_phone.update(_lookup(Customer.phone, [r["phone"] for r in new_rows if not r["email"]]))
+                         "channels": ["email"] if email else ["sms"], "opted_out": [], "created_at": now,
+                         "updated_at": now})
+    # Core, not ORM bulk inserts: the ORM leaves None out of each row and so splits a batch into
+    # thousands of small INSERTs (rows with and without a phone); Core sends one statement per chunk.
+    table, connection = Customer.__table__, db.session.connection()
+    with_email = [r for r in new_rows if r["email"]]
+    if with_email:  # a concurrent batch may add the same address: keep theirs, and look it up
+        statement = insert_ignoring_conflicts(table, ["email"]).returning(table.c.id, table.c.email)
+        for start in range(0, len(with_email), CHUNK):
+            by_email.update((e, i) for i, e in connection.execute(statement, with_email[start:start + CHUNK]))
+        by_email.update(_lookup(Customer.email, [r["email"] for r in with_email if r["email"] not in by_email]))
+    without = [r for r in new_rows if not r["email"]]
+    if without:
+        connection.execute(insert(table), without)
+        by_phone.update(_lookup(Customer.phone, [r["phone"] for r in without]))
     return [by_email.get(e) if e else by_phone.get(p) if p else None for _, e, p in requesters]
 
 

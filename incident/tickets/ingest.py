@@ -10,7 +10,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import String, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
 
 from ..auth.models import User
@@ -73,8 +73,10 @@ def _row(item: TicketIn, now) -> dict:
 
 
 def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
-    # One source and a plain IN per query: both databases look each id up in the unique index.
-    # (A row-value IN of 2,000 pairs makes PostgreSQL scan the table: seconds per batch at 100,000.)
+    """{(source, external id): (ticket id, content hash)} of the keys already stored."""
+    if dialect() == "postgresql":
+        return _existing_from_arrays(keys)
+    # SQLite: one source and a plain IN per query, looked up in the unique index.
     by_source: dict[str, list[str]] = {}
     for source, external_id in keys:
         by_source.setdefault(source, []).append(external_id)
@@ -85,6 +87,24 @@ def _existing(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, s
                 Ticket.source == source, Ticket.external_id.in_(external_ids[start:start + CHUNK]))
             for external_id, ticket_id, digest in db.session.execute(query):
                 found[(source, external_id)] = (ticket_id, digest)
+    return found
+
+
+def _existing_from_arrays(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+    """PostgreSQL: the keys as two arrays, joined to the unique index. An IN list of 2,000 values
+    (pairs, or ids of one source) turns into a scan comparing every row with every value once
+    psycopg prepares the statement and PostgreSQL picks a generic plan: seconds a batch at 60,000."""
+    arrays = func.unnest(bindparam("sources", type_=postgresql.ARRAY(String)),
+                         bindparam("external_ids", type_=postgresql.ARRAY(String)))
+    wanted = arrays.table_valued("source", "external_id").render_derived()
+    query = select(Ticket.source, Ticket.external_id, Ticket.id, Ticket.content_hash).join(
+        wanted, and_(Ticket.source == wanted.c.source, Ticket.external_id == wanted.c.external_id))
+    found = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        rows = db.session.execute(query, {"sources": [s for s, _ in chunk], "external_ids": [e for _, e in chunk]})
+        for source, external_id, ticket_id, digest in rows:
+            found[(source, external_id)] = (ticket_id, digest)
     return found
 
 

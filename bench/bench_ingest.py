@@ -1,0 +1,128 @@
+"""Ingest throughput through the batch API: POST /api/v1/tickets {"tickets": [...]}.
+
+    python bench/bench_ingest.py                 # SQLite, 100,000 tickets in batches of 10,000
+    python bench/bench_ingest.py --postgres      # the same on a scratch PostgreSQL database
+
+Measures (request time only; the JSON bodies are built beforehand):
+  1. N new tickets in batches -> tickets/s overall, per batch min / median / max;
+  2. the last batch sent again -> the idempotent path (nothing changes);
+  3. one more batch of new tickets while a link rule (tag "login") on an open incident
+     catches ~60% of them -> the link-on-arrival path.
+Target from the issue: >= 20,000 tickets/s on SQLite on a 2-core machine (printed, not asserted).
+"""
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (Timer, batch_body, bench_app, load, machine, make_tickets, median,  # noqa: E402
+                    parser, table)
+
+TARGET = 20_000
+
+
+def send(bench, body: bytes, count: int) -> tuple[float, dict]:
+    gc.collect()
+    with Timer() as t:
+        response = bench.post("/api/v1/tickets", body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return t.seconds, response.get_json()
+
+
+def profile_batch(bench, body: bytes) -> None:
+    """One more batch of new tickets under a profiler (pyinstrument when importable, else cProfile)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        Profiler = None
+    if Profiler is not None:
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+        bench.post("/api/v1/tickets", body)
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False))
+        return
+    import cProfile
+    import pstats
+    profiler = cProfile.Profile()
+    profiler.enable()
+    bench.post("/api/v1/tickets", body)
+    profiler.disable()
+    print("cProfile (pyinstrument is not installed; cProfile inflates Python-heavy code):")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"incident/|psycopg|sqlite3|phonenumbers", 30)
+
+
+def main(argv=None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--profile", action="store_true",
+                   help="profile one extra batch of new tickets after the timed ones and print the profile")
+    args = p.parse_args(argv)
+    n, size = args.tickets, args.batch
+    with bench_app(args) as bench:
+        print(f"machine: {machine()}; {load()}")
+        print(f"database: {bench.describe()}")
+        print(f"building {n:,} tickets in batches of {size:,} ...", flush=True)
+        t = time.perf_counter()
+        batches = []
+        for first in range(1, n + 1, size):
+            count = min(size, n + 1 - first)
+            batches.append((batch_body(make_tickets(first, count, seed=args.seed)), count))
+        rule_count = min(size, n) or size
+        rule_body = batch_body(make_tickets(n + 1, rule_count, seed=args.seed))
+        print(f"  built in {time.perf_counter() - t:.1f} s "
+              f"({sum(len(b) for b, _ in batches) / 1e6:.1f} MB of JSON)", flush=True)
+
+        # 1. new tickets
+        times, created = [], 0
+        for index, (body, count) in enumerate(batches, 1):
+            seconds, result = send(bench, body, count)
+            times.append((seconds, count))
+            created += result["created"]
+            print(f"  batch {index:>3}: {count:,} tickets in {seconds:.3f} s = {count / seconds:,.0f}/s "
+                  f"{result}", flush=True)
+        assert created == n, f"created {created} of {n}"
+        total = sum(s for s, _ in times)
+        rates = [c / s for s, c in times]
+
+        # 2. the same batch again: all unchanged
+        body, count = batches[-1]
+        again_seconds, again = send(bench, body, count)
+        assert again["unchanged"] == count, again
+        print(f"  re-sent last batch: {again_seconds:.3f} s {again}", flush=True)
+
+        if args.profile:
+            profile_batch(bench, batch_body(make_tickets(n + size + 1, size, seed=args.seed)))
+
+        # 3. a batch with a link rule catching ~60%
+        incident_id = bench.declare("Login outage", "SEV1")
+        response = bench.post(f"/api/v1/incidents/{incident_id}/link-rules", {"tags": ["login"]})
+        assert response.status_code == 201, response.get_json()
+        rule_seconds, ruled = send(bench, rule_body, rule_count)
+        print(f"  batch with a link rule: {rule_seconds:.3f} s {ruled}", flush=True)
+
+        rows = [
+            (f"new tickets ({len(batches)} x {size:,})", f"{n:,}", f"{total:.2f}", f"{n / total:,.0f}",
+             f"{min(rates):,.0f}", f"{median(rates):,.0f}", f"{max(rates):,.0f}"),
+            ("re-send last batch (unchanged)", f"{count:,}", f"{again_seconds:.2f}",
+             f"{count / again_seconds:,.0f}", "", "", ""),
+            (f"new batch, rule links {ruled['linked']:,}", f"{rule_count:,}", f"{rule_seconds:.2f}",
+             f"{rule_count / rule_seconds:,.0f}", "", "", ""),
+        ]
+        print()
+        print(table(f"Ingest through POST /api/v1/tickets on {bench.kind} — {machine()}", rows,
+                    ("case", "tickets", "seconds", "tickets/s", "min/s", "median/s", "max/s")))
+        verdict = "meets" if n / total >= TARGET else "MISSES"
+        if bench.kind != "sqlite":
+            verdict = f"{'over' if n / total >= TARGET else 'under'} (the target is for SQLite)"
+        print(load())
+        print(f"target >= {TARGET:,} tickets/s (SQLite): overall {n / total:,.0f}/s -> {verdict} "
+              f"(measured, not asserted)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
