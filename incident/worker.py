@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 from flask import Flask
@@ -58,23 +59,39 @@ def flood_signals(app: Flask) -> None:
     refresh_flood_signals(app)
 
 
+ESCALATION_BATCH = 100
+DRAIN_SECONDS = 5.0   # a tick keeps working through a burst this long, then lets the next tick run
+
+
 def escalations(app: Flask) -> None:
-    """Page the next level wherever an acknowledgement deadline has passed."""
+    """Page the next level wherever an acknowledgement deadline has passed.
+
+    In a burst (hundreds of deadlines at once) it works in batches and sends each batch's pages
+    before the next, so the first pages do not wait for the last escalation.
+    """
+    from .broadcast.dispatch import dispatch_due
     from .escalation.service import process_due
 
-    with app.app_context():
-        try:
-            process_due()
-        except Exception:
-            db.session.rollback()
-            raise
+    started = time.monotonic()
+    while True:
+        with app.app_context():
+            try:
+                advanced = process_due(limit=ESCALATION_BATCH)
+            except Exception:
+                db.session.rollback()
+                raise
+        if advanced < ESCALATION_BATCH or time.monotonic() - started > DRAIN_SECONDS:
+            return
+        dispatch_due(app)
 
 
 def dispatch(app: Flask) -> None:
-    """Send what the outbox holds that is due."""
-    from .broadcast.dispatch import dispatch_due
+    """Send the pages and staff messages the outbox holds that are due, all of them in a burst."""
+    from .broadcast.dispatch import BATCH, dispatch_due
 
-    dispatch_due(app)
+    started = time.monotonic()
+    while dispatch_due(app, limit=BATCH) == BATCH and time.monotonic() - started < DRAIN_SECONDS:
+        pass
 
 
 def broadcasts(app: Flask) -> None:

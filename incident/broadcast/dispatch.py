@@ -119,7 +119,7 @@ def _record(row_id: int, attempts: int, result: SendResult, sandbox: bool) -> No
                        .execution_options(synchronize_session=False))
 
 
-def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 8) -> int:
+def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
     """Send the pages and staff messages due now; returns how many rows were tried."""
     with app.app_context():
         ids = claim(limit, Delivery.purpose != "broadcast")
