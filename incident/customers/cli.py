@@ -4,8 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from ..errors import AppError
-from ..tickets.cli import _fail, _list_lines, column_option
+from ..tickets.cli import column_option, report_skipped, run_import
 
 customers_cli = AppGroup("customers", help="Customers who hear from us during outages.")
 
@@ -27,20 +26,6 @@ def import_command(file, skip_bad_rows, column_map):
     """Create or update customers from a CSV (upsert on external_id, else email), in one transaction, with progress."""
     from .csv_import import import_csv
 
-    def progress(done: int, total: int) -> None:
-        click.echo(f"  {done}/{total} customers processed", err=True)
-
-    try:
-        result = import_csv(file, column_map=column_map, on_error="skip" if skip_bad_rows else "abort",
-                            progress=progress)
-    except AppError as error:
-        hint = " Name the column with --column FIELD=HEADER." if error.code == "csv_missing_column" else ""
-        _fail(error.message + hint)
-    if not result.written:
-        _list_lines(result.errors)
-        _fail(f"Nothing was imported: {len(result.errors)} bad row{'s' * (len(result.errors) != 1)}. "
-              "Fix them or use --skip-bad-rows.")
-    click.echo(result.summary() + ".")
-    if result.skipped:
-        click.echo(f"Skipped {len(result.skipped)} bad row{'s' * (len(result.skipped) != 1)}:", err=True)
-        _list_lines(result.skipped)
+    result = run_import(lambda progress: import_csv(
+        file, column_map=column_map, on_error="skip" if skip_bad_rows else "abort", progress=progress), "customers")
+    report_skipped(result)

@@ -30,6 +30,31 @@ def column_option(field_name, example: str):
     return read
 
 
+def run_import(run, noun: str):
+    """Run a CSV import with progress on stderr; fail with every bad line when nothing was written."""
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  {done}/{total} {noun} processed", err=True)
+
+    try:
+        result = run(progress)
+    except AppError as error:
+        hint = " Name the column with --column FIELD=HEADER." if error.code == "csv_missing_column" else ""
+        _fail(error.message + hint)
+    if not result.written:
+        _list_lines(result.errors)
+        _fail(f"Nothing was imported: {len(result.errors)} bad row{'s' * (len(result.errors) != 1)}. "
+              "Fix them or use --skip-bad-rows.")
+    click.echo(result.summary() + ".")
+    return result
+
+
+def report_skipped(result) -> None:
+    if result.skipped:
+        click.echo(f"Skipped {len(result.skipped)} bad row{'s' * (len(result.skipped) != 1)}:", err=True)
+        _list_lines(result.skipped)
+
+
 def _columns(ctx, param, values) -> dict[str, str]:
     from .csv_import import field_name
 
@@ -64,25 +89,11 @@ def import_command(file, incident_id, skip_bad_rows, source, column_map):
     """Import tickets from a helpdesk CSV export, in one transaction, with progress."""
     from .csv_import import import_csv
 
-    def progress(done: int, total: int) -> None:
-        click.echo(f"  {done}/{total} tickets processed", err=True)
-
-    try:
-        result = import_csv(file, actor=None, incident=incident_id, column_map=column_map,
-                            on_error="skip" if skip_bad_rows else "abort", default_source=source,
-                            progress=progress)
-    except AppError as error:
-        hint = " Name the column with --column FIELD=HEADER." if error.code == "csv_missing_column" else ""
-        _fail(error.message + hint)
-    if not result.written:
-        _list_lines(result.errors)
-        _fail(f"Nothing was imported: {len(result.errors)} bad row{'s' * (len(result.errors) != 1)}. "
-              "Fix them or use --skip-bad-rows.")
-    click.echo(result.summary() + ".")
+    result = run_import(lambda progress: import_csv(
+        file, actor=None, incident=incident_id, column_map=column_map, on_error="skip" if skip_bad_rows else "abort",
+        default_source=source, progress=progress), "tickets")
     if result.duplicates:
         examples = ", ".join(f"line {old} by line {new}" for old, new in result.duplicates[:5])
         click.echo(f"{len(result.duplicates)} rows repeated an earlier ticket id; the later row was kept "
                    f"({examples}{', ...' if len(result.duplicates) > 5 else ''}).")
-    if result.skipped:
-        click.echo(f"Skipped {len(result.skipped)} bad row{'s' * (len(result.skipped) != 1)}:", err=True)
-        _list_lines(result.skipped)
+    report_skipped(result)
