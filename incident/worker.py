@@ -69,7 +69,6 @@ def escalations(app: Flask) -> None:
     In a burst (hundreds of deadlines at once) it works in batches and sends each batch's pages
     before the next, so the first pages do not wait for the last escalation.
     """
-    from .broadcast.dispatch import dispatch_due
     from .escalation.service import process_due
 
     started = time.monotonic()
@@ -82,7 +81,7 @@ def escalations(app: Flask) -> None:
                 raise
         if advanced < ESCALATION_BATCH or time.monotonic() - started > DRAIN_SECONDS:
             return
-        dispatch_due(app)
+        dispatch(app)  # this batch's pages leave before the next batch is worked out
 
 
 def dispatch(app: Flask) -> None:

@@ -189,6 +189,41 @@ def test_a_late_deadline_fires_once_and_is_flagged(app, api, client, setup, chan
         assert db.session.scalar(select(func.count()).select_from(EscalationStep)) == 2
 
 
+def test_a_burst_is_one_batch_and_one_failure_holds_up_no_other(app, api, setup, channels, monkeypatch, caplog):
+    """Deadlines due together advance together; one that cannot advance is logged, stays due, and
+    advances on a later tick, while the rest are paged at once."""
+    ids = [declare(api, title=f"Outage {n}")["id"] for n in range(5)]
+    for incident_id in ids:
+        api.post(f"/api/v1/incidents/{incident_id}/escalate", json={})
+    clock.advance(hours=1, seconds=1)
+    broken = ids[2]
+
+    from incident.escalation import service as escalation
+    real_thaw = escalation._thaw
+
+    def failing(esc):
+        if esc.incident_id == broken:
+            raise RuntimeError("policy snapshot unreadable")
+        return real_thaw(esc)
+
+    monkeypatch.setattr(escalation, "_thaw", failing)
+    worker.tick(app)
+    assert "could not advance" in caplog.text
+    with app.app_context():
+        levels = dict(db.session.execute(select(EscalationStep.incident_id, func.count())
+                                         .group_by(EscalationStep.incident_id)).all())
+    assert levels == {**{i: 2 for i in ids}, broken: 1}
+    assert len([m for to, m in channels["slack"].sent if to == "UBOB"]) == 4
+    monkeypatch.setattr(escalation, "_thaw", real_thaw)
+    worker.tick(app)
+    with app.app_context():
+        levels = dict(db.session.execute(select(EscalationStep.incident_id, func.count())
+                                         .group_by(EscalationStep.incident_id)).all())
+    assert levels == {i: 2 for i in ids}
+    assert len([m for to, m in channels["slack"].sent if to == "UBOB"]) == 5
+    assert kinds(api, broken).count("escalation_breached") == 1
+
+
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="several workers at once need PostgreSQL")
 def test_two_workers_page_each_level_once(app, api, setup, channels):
     ids = [declare(api, title=f"Outage {n}")["id"] for n in range(30)]

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..clock import utcnow
 from ..dbutil import dialect
@@ -106,17 +106,29 @@ def _send(channel, row: dict) -> SendResult:
         return SendResult(ok=False, error=type(error).__name__, retryable=True)
 
 
-def _record(row_id: int, attempts: int, result: SendResult, sandbox: bool) -> None:
-    now = utcnow()
+def outcome(attempts: int, result: SendResult, sandbox: bool, now) -> dict:
+    """The columns a send's result sets on its row."""
     if result.ok:
-        values = {"status": "sent", "provider_id": result.provider_id, "sent_at": now, "error": None, "sandbox": sandbox}
-    elif result.retryable and attempts < MAX_ATTEMPTS:
+        return {"status": "sent", "provider_id": result.provider_id, "sent_at": now, "error": None, "sandbox": sandbox}
+    if result.retryable and attempts < MAX_ATTEMPTS:
         wait = timedelta(seconds=result.retry_after) if result.retry_after else backoff(attempts)
-        values = {"status": "queued", "next_attempt_at": now + wait, "error": result.error}
-    else:
-        values = {"status": "failed", "error": result.error}
-    db.session.execute(update(Delivery).where(Delivery.id == row_id).values(updated_at=now, **values)
-                       .execution_options(synchronize_session=False))
+        return {"status": "queued", "next_attempt_at": now + wait, "error": result.error}
+    return {"status": "failed", "error": result.error}
+
+
+def write_outcomes(values: list[dict], now) -> None:
+    """Record sends' results (each dict: `row_id` and the columns to set), one executemany per
+    shape of dict rather than a statement per row, and only on rows still claimed ('sending'):
+    a row cancelled meanwhile keeps its cancellation. No commit."""
+    by_shape: dict[tuple, list] = {}
+    for row in values:
+        row["updated_at"] = now
+        by_shape.setdefault(tuple(sorted(row)), []).append(row)
+    table = Delivery.__table__   # Core: an executemany with a WHERE of our own
+    for shape, rows in by_shape.items():
+        statement = (update(table).where(table.c.id == bindparam("row_id"), table.c.status == "sending")
+                     .values({key: bindparam(key) for key in shape if key != "row_id"}))
+        db.session.execute(statement, rows)
 
 
 def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
@@ -134,8 +146,11 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
         channels = channels_for(app)
         with ThreadPoolExecutor(max_workers=min(workers, len(rows))) as pool:
             results = list(pool.map(lambda r: _send(channels[r["channel"]], r), rows))
+        now = utcnow()
+        write_outcomes([{"row_id": row["id"], **outcome(row["attempts"], result,
+                                                        getattr(channels[row["channel"]], "sandbox", False), now)}
+                        for row, result in zip(rows, results)], now)
         for row, result in zip(rows, results):
-            _record(row["id"], row["attempts"], result, getattr(channels[row["channel"]], "sandbox", False))
             if row["purpose"] == "slack_room" and result.ok:
                 db.session.execute(update(Incident).where(Incident.id == row["incident_id"])
                                    .values(slack_channel_id=result.provider_id))

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from ..clock import utcnow
 from ..customers.models import Customer
 from ..extensions import db
 from . import templates
 from .channels import CHANNEL_NAMES, RenderedMessage, SendResult
-from .dispatch import MAX_ATTEMPTS, backoff, channels_for, claim
+from .dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, write_outcomes
 from .models import Broadcast, BroadcastMessage, BroadcastSend, Delivery
 from .service import unsubscribe_url
 
@@ -186,15 +186,8 @@ class Sender:
                 values.append({"status": "queued", "next_attempt_at": now + wait_for, "error": result.error})
             else:
                 values.append(self._failed(job, result, now))
-            values[-1].update(row_id=job.id, updated_at=now)
-        by_shape: dict[tuple, list] = {}
-        for row in values:
-            by_shape.setdefault(tuple(sorted(row)), []).append(row)
-        for shape, rows in by_shape.items():
-            table = Delivery.__table__   # Core: an executemany with a WHERE of our own
-            statement = (update(table).where(table.c.id == bindparam("row_id"), table.c.status == "sending")
-                         .values({key: bindparam(key) for key in shape if key != "row_id"}))
-            db.session.execute(statement, rows)
+            values[-1]["row_id"] = job.id
+        write_outcomes(values, now)
         db.session.commit()
 
     def _cancelled_sends(self, send_ids: set[int]) -> set[int]:
