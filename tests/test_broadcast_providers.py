@@ -109,3 +109,53 @@ def test_a_bounced_address_falls_back_and_a_429_waits(app, api, providers, custo
     with app.app_context():
         assert db.session.scalar(select(Delivery.status).where(Delivery.customer_id == acme)) == "sent"
     assert smtp.received == []
+
+
+def test_an_sms_twilio_could_not_deliver_goes_out_by_email_once(app, api, providers, customers, hooks):  # noqa: F811
+    """Twilio accepts the text, then reports it undelivered (30005, unknown handset): the same row
+    moves to Bruno's next channel and the worker emails him; a late second receipt changes nothing."""
+    smtp, twilio, slack = providers
+    incident, (carla, bruno, acme) = customers
+    with app.app_context():
+        from incident.customers.models import Customer
+
+        db.session.get(Customer, bruno).email = "bruno@example.com"
+        db.session.get(Customer, bruno).channels = ["sms", "email"]
+        db.session.commit()
+    assert broadcast(api, incident["id"]).status_code == 201
+    run_worker(app)
+    with app.app_context():
+        sid = db.session.scalar(select(Delivery.provider_id).where(Delivery.customer_id == bruno))
+    assert sid and sid.startswith("SM")
+    assert [m.rcpt_tos for m in smtp.received] == [["carla@example.com"]]
+
+    assert post(hooks, "/twilio/status", receipt(sid, "undelivered", "30005")).status_code == 200
+    with app.app_context():
+        row = db.session.execute(select(Delivery.channel, Delivery.recipient, Delivery.status, Delivery.error)
+                                 .where(Delivery.customer_id == bruno)).one()
+    assert row[:3] == ("email", "bruno@example.com", "queued")
+    assert "30005" in row.error and "trying email" in row.error
+    run_worker(app)
+    assert sorted(m.rcpt_tos[0] for m in smtp.received) == ["bruno@example.com", "carla@example.com"]
+    assert post(hooks, "/twilio/status", receipt(sid, "failed", "30005")).status_code == 200
+    run_worker(app)
+    with app.app_context():
+        rows = db.session.execute(select(Delivery.channel, Delivery.status).where(Delivery.customer_id == bruno)).all()
+    assert rows == [("email", "sent")]
+    assert len(smtp.received) == 2 and len(twilio.requests) == 1
+
+
+def test_an_undelivered_sms_with_no_other_channel_fails_with_the_code(app, api, providers, customers, hooks):  # noqa: F811
+    smtp, twilio, slack = providers
+    incident, (carla, bruno, acme) = customers
+    assert broadcast(api, incident["id"]).status_code == 201
+    run_worker(app)
+    with app.app_context():
+        sid = db.session.scalar(select(Delivery.provider_id).where(Delivery.customer_id == bruno))
+    assert post(hooks, "/twilio/status", receipt(sid, "undelivered", "30006")).status_code == 200
+    run_worker(app)
+    with app.app_context():
+        row = db.session.execute(select(Delivery.channel, Delivery.status, Delivery.error)
+                                 .where(Delivery.customer_id == bruno)).one()
+    assert tuple(row) == ("sms", "failed", "30006")
+    assert len(twilio.requests) == 1

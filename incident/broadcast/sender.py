@@ -70,6 +70,45 @@ class Pace:
             self._sleep(start - now)
 
 
+def fall_back(fallback: list[str], addresses: dict, send_id: int, locale: str, error: str, now) -> dict | None:
+    """A message failed for good on one channel: the columns that move its row to the customer's
+    next preferred channel that has an address and a message of this send (the same row, so the
+    customer still gets one message), or None when no channel is left.
+
+    `fallback` is the row's remaining channels, in order; `addresses` maps channel -> address.
+    """
+    remaining = list(fallback)
+    while remaining:
+        channel = remaining.pop(0)
+        address = addresses.get(channel)
+        if not address:
+            continue
+        message_id = db.session.scalar(select(BroadcastMessage.id).where(
+            BroadcastMessage.send_id == send_id, BroadcastMessage.channel == channel, BroadcastMessage.locale == locale))
+        if message_id is not None:
+            return {"status": "queued", "channel": channel, "recipient": address, "message_id": message_id,
+                    "headers": {"fallback": remaining} if remaining else None, "attempts": 0,
+                    "next_attempt_at": now, "provider_id": None, "error": f"{error}; trying {channel}"[:300]}
+    return None
+
+
+def undelivered(delivery_id: int, error: str, now) -> dict | None:
+    """A broadcast message the provider accepted and later could not deliver (a Twilio receipt
+    saying `undelivered` or `failed`: unknown number, landline, blocked): the columns that move it
+    to the customer's next preferred channel, or None (it stays failed) when no channel is left or
+    the broadcast has been cancelled."""
+    row = db.session.execute(
+        select(Delivery.headers, Delivery.send_id, Broadcast.status.label("broadcast_status"), BroadcastMessage.locale,
+               Customer.email, Customer.phone, Customer.slack_channel)
+        .join(BroadcastSend, BroadcastSend.id == Delivery.send_id).join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
+        .join(BroadcastMessage, BroadcastMessage.id == Delivery.message_id)
+        .outerjoin(Customer, Customer.id == Delivery.customer_id).where(Delivery.id == delivery_id)).first()
+    if row is None or row.broadcast_status == "cancelled":
+        return None
+    addresses = {"email": row.email, "sms": row.phone, "slack": row.slack_channel}
+    return fall_back((row.headers or {}).get("fallback", []), addresses, row.send_id, row.locale, error, now)
+
+
 @dataclass
 class Job:
     """One claimed row, ready to send."""
@@ -149,20 +188,6 @@ class Sender:
 
     # recording -----------------------------------------------------------------------------
 
-    def _next_channel(self, job: Job) -> tuple[str, str, int] | None:
-        """The customer's next preferred channel with an address, and its message; None when none is left."""
-        while job.fallback:
-            channel = job.fallback.pop(0)
-            address = job.customer.get(channel)
-            if not address:
-                continue
-            message_id = db.session.scalar(select(BroadcastMessage.id).where(
-                BroadcastMessage.send_id == job.send_id, BroadcastMessage.channel == channel,
-                BroadcastMessage.locale == job.locale))
-            if message_id is not None:
-                return channel, address, message_id
-        return None
-
     def record(self, done: list[tuple[Job, SendResult | None]]) -> None:
         """Write the results of finished sends in one transaction.
 
@@ -196,14 +221,11 @@ class Sender:
 
     def _failed(self, job: Job, result: SendResult, now) -> dict:
         error = f"{job.channel}: {result.error or 'failed'}"[:300]
-        moved = self._next_channel(job)
+        moved = fall_back(job.fallback, job.customer, job.send_id, job.locale, error, now)
         if moved is None:
             return {"status": "failed", "error": error}
-        channel, address, message_id = moved
-        logger.info("delivery %s failed on %s for good; trying %s", job.id, job.channel, channel)
-        return {"status": "queued", "channel": channel, "recipient": address, "message_id": message_id,
-                "headers": {"fallback": job.fallback} if job.fallback else None, "attempts": 0,
-                "next_attempt_at": now, "error": f"{error}; trying {channel}"}
+        logger.info("delivery %s failed on %s for good; trying %s", job.id, job.channel, moved["channel"])
+        return moved
 
     # the loop --------------------------------------------------------------------------------
 

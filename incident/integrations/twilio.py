@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from ..auth.models import User
 from ..broadcast.models import Delivery
+from ..broadcast.sender import undelivered
 from ..clock import utcnow
 from ..customers.policy import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from ..customers.service import opt_in, opt_out
@@ -113,17 +114,28 @@ def handle_customer_keyword(from_number: str, keyword: str) -> None:
 
 
 def record_receipt(message_sid: str, message_status: str, error_code: str | None) -> bool:
-    """Apply a delivery receipt to the SMS outbox row Twilio names; True when a row changed."""
+    """Apply a delivery receipt to the SMS outbox row Twilio names; True when a row changed.
+
+    A broadcast message that could not be delivered moves on to the customer's next preferred
+    channel, as a send that fails for good does; a page or any other message just fails.
+    """
     status = RECEIPT_STATUSES.get(message_status)
     if not message_sid or status is None:
         return False
-    values = {"status": status, "updated_at": utcnow()}
+    now = utcnow()
+    values = {"status": status, "updated_at": now}
+    match = [Delivery.provider_id == message_sid, Delivery.channel == "sms", Delivery.status.in_(NOT_FINAL)]
     if status == "failed":
         values["error"] = (error_code or message_status)[:300]
-    changed = db.session.execute(
-        update(Delivery).where(Delivery.provider_id == message_sid, Delivery.channel == "sms",
-                               Delivery.status.in_(NOT_FINAL))
-        .values(**values).execution_options(synchronize_session=False)).rowcount
+        row = db.session.execute(select(Delivery.id, Delivery.purpose).where(*match)).first()
+        if row is not None and row.purpose == "broadcast":
+            moved = undelivered(row.id, f"sms: {error_code or message_status} ({message_status})", now)
+            if moved is not None:
+                logger.info("delivery %s undelivered by SMS (%s); trying %s", row.id, error_code or message_status,
+                            moved["channel"])
+                values.update(moved)
+    changed = db.session.execute(update(Delivery).where(*match).values(**values)
+                                 .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return changed > 0
 
