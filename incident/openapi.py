@@ -104,7 +104,8 @@ OPERATIONS = [
      "description": d} for n, d in (("segment", "exact segment"), ("service", "subscribed to this service"),
                                     ("email", "exact email"))), *PAGE], "200"),
     ("get", "/customers/{customer_id}", "Get a customer", "viewer", None, [CUSTOMER], "200"),
-    ("patch", "/customers/{customer_id}", "Edit details, channel preferences, services or opt-outs", "agent",
+    ("patch", "/customers/{customer_id}", "Edit details, channel preferences, services or opt-outs (adding an opt-out: agent; lifting an "
+     "email or Slack one: lead; an SMS one: only the customer, by START)", "agent",
      CustomerPatch, [CUSTOMER], "200"),
     # The status page (staff side; the public side is /status and /api/v2, Statuspage-compatible).
     ("get", "/status/components", "Status page components, in page order, with their state", "viewer", None, [], "200"),

@@ -82,3 +82,27 @@ def test_stop_from_an_unknown_number_writes_nothing(app, hooks, customers):
     assert post(hooks, "/twilio/sms", inbound("STOP", sender="+447700900123")).status_code == 200
     assert count_rows(app, "customers") == before
     assert opted_out(customers[0], customers[1]) == [[], [], []]
+
+
+def test_staff_record_opt_outs_but_only_the_customer_lifts_one(api_as, hooks, customers):
+    """An agent may note "stop emailing me", not undo a customer's opt-out; a lead may lift an
+    email one on the customer's request; an SMS one only START lifts, whoever asks."""
+    agent, ids = customers
+    lead = api_as("lead", "lead@example.com")
+    post(hooks, "/twilio/sms", inbound("STOP", sender=PHONE))
+    assert agent.patch(f"/api/v1/customers/{ids[0]}", json={"opted_out": ["email", "sms"]}).status_code == 200
+
+    response = agent.patch(f"/api/v1/customers/{ids[0]}", json={"opted_out": ["sms"], "locale": "it"})
+    assert response.status_code == 403 and response.get_json()["error"]["details"] == {"opted_out": ["email"]}
+    for who in (agent, lead):
+        response = who.patch(f"/api/v1/customers/{ids[0]}", json={"opted_out": [], "locale": "it"})
+        assert response.status_code == 409, response.get_json()
+        assert response.get_json()["error"]["code"] == "opt_in_by_customer"
+    assert opted_out(agent, ids) == [["email", "sms"], ["sms"], []]
+    assert agent.get(f"/api/v1/customers/{ids[0]}").get_json()["locale"] == "en"   # nothing half-written
+
+    assert lead.patch(f"/api/v1/customers/{ids[0]}", json={"opted_out": ["sms"]}).status_code == 200
+    assert agent.patch(f"/api/v1/customers/{ids[1]}", json={"name": "Bea"}).status_code == 200
+    assert opted_out(agent, ids) == [["sms"], ["sms"], []]
+    post(hooks, "/twilio/sms", inbound("START", sender=PHONE))
+    assert opted_out(agent, ids) == [[], [], []]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from ..auth.models import User
 from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Service
 from ..validation import normalize_phone
@@ -72,9 +72,11 @@ class CustomerNotFound(NotFound):
         super().__init__(f"No customer {customer_id}.", code="customer_not_found")
 
 
-def get_customer_or_raise(customer_id: int) -> Customer:
-    """The customer, with their services; CustomerNotFound otherwise."""
-    customer = db.session.get(Customer, customer_id, options=[selectinload(Customer.services)])
+def get_customer_or_raise(customer_id: int, *, lock: bool = False) -> Customer:
+    """The customer, with their services; CustomerNotFound otherwise. `lock`: the row is held
+    until commit (PostgreSQL), so an SMS STOP arriving meanwhile waits instead of being overwritten."""
+    customer = db.session.get(Customer, customer_id, options=[selectinload(Customer.services)],
+                              with_for_update=lock or None)
     if customer is None:
         raise CustomerNotFound(customer_id)
     return customer
@@ -105,11 +107,30 @@ def _check_unique(customer: Customer, name: str, value: str | None) -> None:
                        details={name: value})
 
 
+def _check_opt_in_by_staff(actor: User | None, customer: Customer, wanted: list[str]) -> None:
+    """Staff may record an opt-out, but lifting one is the customer's call: an SMS opt-out only by
+    the customer texting START (carriers and Twilio enforce it), an email or Slack one only by a
+    lead acting on the customer's request, never by an agent."""
+    lifted = set(customer.opted_out or []) - set(wanted)
+    if "sms" in lifted:
+        db.session.rollback()
+        raise Conflict("Only the customer can lift an SMS opt-out, by texting START to our number.",
+                       code="opt_in_by_customer", details={"opted_out": "sms stays opted out"})
+    if lifted and not (actor and actor.can("lead")):
+        db.session.rollback()
+        raise NotAllowed("Lifting a customer's opt-out needs the lead permission: do it only when the "
+                         "customer asks.", details={"opted_out": sorted(lifted)})
+    if lifted:
+        logger.info("customer %s opted back in to %s by %s", customer.id, sorted(lifted), actor.email)
+
+
 def update_customer(actor: User | None, customer_id: int, changes: dict) -> Customer:
     """Change a customer's details, preferences (channels), subscriptions or opt-outs; only what is given."""
     from ..service import ensure_services  # incident services import ticket code, which imports this module
 
-    customer = get_customer_or_raise(customer_id)
+    customer = get_customer_or_raise(customer_id, lock=True)
+    if "opted_out" in changes:
+        _check_opt_in_by_staff(actor, customer, changes["opted_out"])
     for name in ("external_id", "email"):
         if name in changes and changes[name] != getattr(customer, name):
             _check_unique(customer, name, changes[name])
@@ -152,8 +173,9 @@ def _set_opt_out(who, channel: str, *, out: bool, commit: bool) -> list[int]:
         raise ValueError(f"unknown channel {channel!r}; use {', '.join(CHANNELS)}")
     now, changed = utcnow(), []
     for start in range(0, len(ids := _customer_ids(who)), CHUNK):
-        rows = db.session.execute(select(Customer.id, Customer.opted_out)
-                                  .where(Customer.id.in_(ids[start:start + CHUNK]))).all()
+        rows = db.session.execute(select(Customer.id, Customer.opted_out)  # held till commit: no lost STOP
+                                  .where(Customer.id.in_(ids[start:start + CHUNK])).order_by(Customer.id)
+                                  .with_for_update()).all()
         for customer_id, opted_out in rows:
             current = list(opted_out or [])
             wanted = sorted(set(current) | {channel}) if out else [c for c in current if c != channel]
