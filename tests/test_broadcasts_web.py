@@ -160,7 +160,7 @@ def test_edit_changes_only_what_changed_and_cancel_stops_it(app, client, make_us
     assert "already cancelled" in client.get(again.headers["Location"]).get_data(as_text=True)
     clock.advance(hours=2)
     run_worker(app)
-    assert channels["email"].sent == []
+    assert len(channels["email"].sent) == 0
 
 
 def test_viewers_see_progress_but_only_leads_compose_edit_or_cancel(app, client, make_user, api, crowd):

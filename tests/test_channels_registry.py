@@ -107,7 +107,7 @@ def test_sandbox_records_instead_of_sending():
 
     assert first.ok and first.provider_id.startswith("sandbox-")
     assert first.provider_id != second.provider_id
-    assert sandbox.sent == [("+447700900123", MESSAGE), ("+447700900456", MESSAGE)]
+    assert list(sandbox.sent) == [("+447700900123", MESSAGE), ("+447700900456", MESSAGE)]
     assert sandbox.messages_to("+447700900456") == [MESSAGE]
 
 
@@ -120,10 +120,18 @@ def test_sandbox_records_slack_like_updates_and_channel_actions():
     created = sandbox.create_channel("inc-42")
     assert created.ok and sandbox.invite(created.provider_id, ["U1"]).ok
     assert sandbox.set_topic(created.provider_id, "SEV1").ok
-    assert sandbox.updated == [(sent.provider_id, edited)]
+    assert list(sandbox.updated) == [(sent.provider_id, edited)]
     assert [action for action, _ in sandbox.actions] == ["create_channel", "invite", "set_topic"]
     sandbox.clear()
-    assert sandbox.sent == sandbox.updated == sandbox.actions == []
+    assert len(sandbox.sent) == len(sandbox.updated) == len(sandbox.actions) == 0
+
+
+def test_sandbox_holds_only_the_latest_messages():
+    """The demo worker runs for days: its sandboxes keep the latest, not everything ever sent."""
+    sandbox = SandboxChannel("email", keep=3)
+    for n in range(5):
+        sandbox.send(f"user{n}@customer.test", MESSAGE)
+    assert [to for to, _ in sandbox.sent] == [f"user{n}@customer.test" for n in (2, 3, 4)]
 
 
 def test_sandbox_keeps_every_message_from_many_threads():

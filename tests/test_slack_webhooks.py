@@ -146,7 +146,7 @@ def test_the_page_button_acknowledges_and_the_page_edit_is_queued(app, api, hook
     view = escalation(api, incident_id)
     assert view["state"] == "acknowledged" and view["next_deadline_at"] is None
     assert deliveries(app, purpose="page_update")[0][:3] == ("slack", "UAMY", "queued")
-    assert channels["slack"].updated == []  # the request never calls Slack; the worker edits the page
+    assert len(channels["slack"].updated) == 0  # the request never calls Slack; the worker edits the page
 
     worker.tick(app)
     assert "Acknowledged by amy@example.com" in channels["slack"].updated[0][1].text

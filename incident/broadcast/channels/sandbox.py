@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from uuid import uuid4
 
 from . import RenderedMessage, SendResult
@@ -11,15 +12,19 @@ logger = logging.getLogger(__name__)
 
 
 class SandboxChannel:
-    """Records sends (and Slack-like updates and channel actions) instead of delivering them."""
+    """Records sends (and Slack-like updates and channel actions) instead of delivering them.
+
+    Only the latest `keep` of each are held: the demo's worker runs for days, and the outbox page
+    reads the database, not this memory.
+    """
 
     sandbox = True
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, keep: int = 20_000):
         self.name = name
-        self.sent: list[tuple[str, RenderedMessage]] = []
-        self.updated: list[tuple[str, RenderedMessage]] = []
-        self.actions: list[tuple[str, tuple]] = []
+        self.sent: deque[tuple[str, RenderedMessage]] = deque(maxlen=keep)
+        self.updated: deque[tuple[str, RenderedMessage]] = deque(maxlen=keep)
+        self.actions: deque[tuple[str, tuple]] = deque(maxlen=keep)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
