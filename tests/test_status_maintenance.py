@@ -160,3 +160,33 @@ def test_history_bar_per_day_coloured_by_the_worst_state(client, api, frozen):
     assert 'class="bar st-nodata" data-day="2026-11-11"' in bars      # before the component existed
     assert 'class="bar st-ok" data-day="2026-11-12"' in bars
     assert "Login, last 90 days: 19 Nov 2026: Major outage" in html
+
+
+def test_calling_off_a_window_recalls_notices_and_tells_who_was_told(app, api, frozen, channels):
+    """Anna's notice went out, Bo's was still queued: Bo hears nothing at all, Anna hears it is off, once."""
+    component(api, "API", service="api")
+    anna = add_customer(app, services=["api"], email="anna@example.com", locale="it")
+    bo = add_customer(app, services=["api"], email="bo@example.com")
+    window = schedule(api, ["API"], T0 + timedelta(hours=3), T0 + timedelta(hours=4), notify_minutes_before=60)
+    clock.advance(hours=2, minutes=1)
+    status_page(app)
+    with app.app_context():   # Anna's notice is sent; Bo's waits (a provider asked us to retry later)
+        db.session.execute(Delivery.__table__.update().where(Delivery.customer_id == bo)
+                           .values(next_attempt_at=clock.utcnow() + timedelta(minutes=5)))
+        db.session.commit()
+    dispatch_due(app)
+    assert [to for to, _ in channels["email"].sent] == ["anna@example.com"]
+
+    assert api.delete(f"/api/v1/status/maintenances/{window['id']}").status_code == 200
+    clock.advance(minutes=10)
+    dispatch_due(app)
+    dispatch_due(app)
+    assert [to for to, _ in channels["email"].sent] == ["anna@example.com", "anna@example.com"]
+    [_, (_, called_off)] = channels["email"].sent
+    assert called_off.subject == "Manutenzione annullata: Database upgrade" and "annullata" in called_off.text
+    with app.app_context():
+        rows = dict(db.session.execute(select(Delivery.dedupe_key, Delivery.status)
+                                       .where(Delivery.purpose == "maintenance")).all())
+    assert rows == {f"maintenance:{window['id']}:customer:{anna}": "sent",
+                    f"maintenance:{window['id']}:customer:{bo}": "cancelled",
+                    f"maintenance:{window['id']}:cancelled:{anna}": "sent"}

@@ -51,6 +51,9 @@ TEXT = {
         "notice.subject": "Scheduled maintenance: {name}",
         "notice.text": "Scheduled maintenance \"{name}\" from {start} to {end}.{components}{message}\n{link}",
         "notice.components": " Affects: {names}.",
+        "cancelled.subject": "Maintenance called off: {name}",
+        "cancelled.text": "The maintenance \"{name}\" planned from {start} to {end} has been called off: "
+        "nothing will change then.\n{link}",
     },
     "it": {
         "title": "Stato dei servizi", "lang_name": "Italiano", "switch": "English", "switch_lang": "en",
@@ -92,6 +95,9 @@ TEXT = {
         "notice.subject": "Manutenzione programmata: {name}",
         "notice.text": "Manutenzione programmata \"{name}\" dalle {start} alle {end}.{components}{message}\n{link}",
         "notice.components": " Riguarda: {names}.",
+        "cancelled.subject": "Manutenzione annullata: {name}",
+        "cancelled.text": "La manutenzione \"{name}\" prevista dalle {start} alle {end} è stata annullata: "
+        "in quell'orario non cambierà nulla.\n{link}",
     },
 }
 

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from ..auth.models import User
 from ..clock import utcnow
@@ -204,14 +204,48 @@ def schedule_maintenance(actor: User, *, name: str, message: str = "", scheduled
 
 
 def cancel_maintenance(actor: User, maintenance_id) -> Maintenance:
-    """Call a window off: it leaves the page (notices already queued still go)."""
+    """Call a window off: it leaves the page, notices not sent yet are recalled, and whoever was
+    already told (or is being told right now) hears that it is off, once, in the same words."""
     maintenance = get_maintenance_or_raise(maintenance_id)
     if maintenance.status in ("completed", "cancelled"):
         raise ValidationFailed(f"The maintenance is already {maintenance.status}.", code="invalid_transition")
-    maintenance.status, maintenance.updated_at = "cancelled", utcnow()
+    now = utcnow()
+    maintenance.status, maintenance.updated_at = "cancelled", now
+    recalled, told = _recall_notices(maintenance, now)
     bump_version()
     db.session.commit()
+    logger.info("maintenance %s cancelled by %s: %s notices recalled, %s told it is off",
+                maintenance.id, actor.email, recalled, told)
     return maintenance
+
+
+def _recall_notices(m: Maintenance, now: datetime) -> tuple[int, int]:
+    """Cancel the window's queued notices; queue a 'called off' message to each one sent or in flight."""
+    from ..broadcast.models import Delivery
+    from ..customers.models import Customer
+
+    notices = [Delivery.purpose == "maintenance", Delivery.dedupe_key.like(f"maintenance:{m.id}:customer:%")]
+    recalled = db.session.execute(update(Delivery).where(*notices, Delivery.status == "queued")
+                                  .values(status="cancelled", error="maintenance called off", updated_at=now)
+                                  .execution_options(synchronize_session=False)).rowcount
+    told = db.session.execute(select(Delivery.customer_id, Delivery.channel, Delivery.recipient, Customer.locale)
+                              .join(Customer, Customer.id == Delivery.customer_id)
+                              .where(*notices, Delivery.status.in_(("sending", "sent", "delivered")))).all()
+    link = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/status"
+    rows = []
+    for customer_id, channel, recipient, locale in told:
+        locale = locale if locale in i18n.LOCALES else "en"
+        rows.append({"purpose": "maintenance", "dedupe_key": f"maintenance:{m.id}:cancelled:{customer_id}",
+                     "customer_id": customer_id, "channel": channel, "recipient": recipient,
+                     "subject": i18n.t(locale, "cancelled.subject", name=m.name)[:300],
+                     "text": i18n.t(locale, "cancelled.text", name=m.name, link=link,
+                                    start=i18n.format_when(m.scheduled_for, locale),
+                                    end=i18n.format_when(m.scheduled_until, locale)),
+                     "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
+                     "updated_at": now, "sandbox": False})
+    for start in range(0, len(rows), 1000):
+        db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start:start + 1000])
+    return recalled, len(rows)
 
 
 def list_maintenances() -> list[Maintenance]:
