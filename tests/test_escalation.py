@@ -164,6 +164,24 @@ def test_simulator_answers_before_anything_breaks(api, setup):
     assert len(body["steps"]) == 6  # repeat 1: a second round
 
 
+def test_a_rotation_on_local_time_through_the_api_and_frozen_with_the_policy(app, api, setup):
+    admin = setup
+    body = {"users": ["bob@example.com", "dan@example.com"], "shift_hours": 24,
+            "starts_at": "2026-10-19T09:00:00+02:00", "timezone": "Europe/Rome"}
+    response = admin.put("/api/v1/rotations/emea-daily", json=body)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["timezone"] == "Europe/Rome"
+    # 26 October, after the clocks went back: the hand-over is 09:00 Rome = 08:00 UTC.
+    at = lambda t: api.get(f"/api/v1/rotations/emea-daily?at=2026-10-26T{t}%2B00:00").get_json()["on_call"]["user"]  # noqa: E731
+    assert (at("07:59:00"), at("08:00:00")) == ("bob@example.com", "dan@example.com")
+    bad = admin.put("/api/v1/rotations/emea-daily", json={**body, "timezone": "Europe/Atlantis"})
+    assert bad.status_code == 422 and "timezone" in bad.get_json()["error"]["details"]
+    assert api.get("/api/v1/rotations/emea-daily").get_json()["timezone"] == "Europe/Rome"   # unchanged
+    from incident.escalation.service import _snapshot, get_policy_or_raise
+    with app.app_context():
+        assert _snapshot(get_policy_or_raise("default"))["rotations"]["emea-daily"]["timezone"] == "Europe/Rome"
+
+
 def test_rotation_on_call_now_and_later(api, setup):
     body = api.get("/api/v1/rotations/backend-oncall?at=2026-11-28T02:00:00%2B00:00").get_json()
     assert body["on_call"] == {"at": "2026-11-28T02:00:00+00:00", "user": "dan@example.com"}

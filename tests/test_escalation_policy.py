@@ -269,6 +269,34 @@ def test_shifts_cut_overrides_in_and_merge_adjacent_equal_users():
     assert shifts(solo, d(8), d(8)) == []
 
 
+def test_a_rotation_on_local_time_hands_over_at_nine_across_daylight_saving():
+    """Daily shifts from 09:00 in Rome: before the clocks go back on 25 October 2026 the
+    hand-over is 07:00 UTC, after it 08:00 UTC; the shift spanning the change is 25 hours.
+    Without a timezone the same rotation drifts to 08:00 local."""
+    start = datetime(2026, 10, 19, 9, 0, tzinfo=ROME)              # Monday 09:00 CEST = 07:00 UTC
+    local = Rotation("daily", ("a@example.com", "b@example.com"), 24, start, timezone="Europe/Rome")
+    fixed = Rotation("daily", ("a@example.com", "b@example.com"), 24, start)
+    saturday, monday = datetime(2026, 10, 24, tzinfo=ROME), datetime(2026, 10, 26, tzinfo=ROME)
+    day = lambda d: d.astimezone(UTC)  # noqa: E731
+    assert shifts(local, day(saturday), day(monday + timedelta(days=1))) == [
+        ("a@example.com", day(saturday), datetime(2026, 10, 24, 7, tzinfo=UTC)),
+        ("b@example.com", datetime(2026, 10, 24, 7, tzinfo=UTC), datetime(2026, 10, 25, 8, tzinfo=UTC)),  # 25 h
+        ("a@example.com", datetime(2026, 10, 25, 8, tzinfo=UTC), datetime(2026, 10, 26, 8, tzinfo=UTC)),
+        ("b@example.com", datetime(2026, 10, 26, 8, tzinfo=UTC), datetime(2026, 10, 26, 23, tzinfo=UTC))]
+    assert on_call(local, datetime(2026, 10, 26, 8, 59, tzinfo=ROME)) == "a@example.com"
+    assert on_call(local, datetime(2026, 10, 26, 9, 0, tzinfo=ROME)) == "b@example.com"
+    assert on_call(fixed, datetime(2026, 10, 26, 8, 59, tzinfo=ROME)) == "b@example.com"   # real time: 08:00 local
+    # Spring forward (29 March 2026): the shift spanning it is 23 hours; 09:00 stays 09:00.
+    spring = Rotation("daily", ("a@example.com", "b@example.com"), 24, datetime(2026, 3, 27, 9, tzinfo=ROME),
+                      timezone="Europe/Rome")
+    assert [(u, a.astimezone(ROME).hour, (b - a).total_seconds() / 3600) for u, a, b in shifts(
+        spring, datetime(2026, 3, 28, 9, tzinfo=ROME), datetime(2026, 3, 30, 9, tzinfo=ROME))] == [
+        ("b@example.com", 9, 23.0), ("a@example.com", 9, 24.0)]
+    with pytest.raises(PolicyError) as error:
+        Rotation("r", ("a@example.com",), 24, start, timezone="Mars/Olympus")
+    assert set(error.value.details) == {"timezone"}
+
+
 def test_rotation_and_override_validation():
     with pytest.raises(PolicyError) as error:
         Rotation("r", (), 0, MONDAY)

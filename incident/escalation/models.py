@@ -33,6 +33,7 @@ class Rotation(db.Model):
     users: Mapped[list] = mapped_column(JSON)
     shift_hours: Mapped[float] = mapped_column(db.Float)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: shifts in real time
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

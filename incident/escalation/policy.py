@@ -339,9 +339,13 @@ class Override:
 class Rotation:
     name: str
     users: tuple[str, ...]            # in order; at least one
-    shift_hours: float                # > 0; shifts are fixed lengths of real time, not wall-clock
+    shift_hours: float                # > 0
     starts_at: datetime               # timezone-aware; the first user's shift starts here
     overrides: tuple[Override, ...] = ()
+    # None: shifts are fixed lengths of real time. An IANA name: shifts are lengths of wall-clock
+    # time there, so a 09:00 hand-over stays at 09:00 local across daylight-saving changes (the
+    # shift that spans the change is an hour shorter or longer).
+    timezone: str | None = None
 
     def __post_init__(self):
         problems = {}
@@ -352,6 +356,8 @@ class Rotation:
         if isinstance(self.shift_hours, bool) or not isinstance(self.shift_hours, (int, float)) \
                 or not self.shift_hours > 0:
             problems["shift_hours"] = "must be a number of hours greater than 0"
+        if self.timezone is not None and (p := _timezone_problem(self.timezone)):
+            problems["timezone"] = p
         _utc(self.starts_at, "starts_at")
         _raise_if(problems, f"invalid rotation {self.name!r}")
 
@@ -359,13 +365,21 @@ class Rotation:
     def shift(self) -> timedelta:
         return timedelta(hours=self.shift_hours)
 
+    def clock(self, at: datetime) -> datetime:
+        """`at` on the rotation's own clock: UTC, or naive wall-clock time in its timezone."""
+        at = _utc(at)
+        return at if self.timezone is None else at.astimezone(ZoneInfo(self.timezone)).replace(tzinfo=None)
+
+    def instant(self, reading: datetime) -> datetime:
+        """The UTC instant of a reading of the rotation's clock (a wall time that happens twice: the first)."""
+        return reading if self.timezone is None else reading.replace(tzinfo=ZoneInfo(self.timezone)).astimezone(timezone.utc)
+
 
 def _scheduled(rotation: Rotation, at: datetime) -> str | None:
     """The rotation's own answer at `at`, overrides aside."""
-    start = _utc(rotation.starts_at)
-    if at < start:
+    if _utc(at) < _utc(rotation.starts_at):
         return None
-    index = (at - start) // rotation.shift
+    index = max((rotation.clock(at) - rotation.clock(rotation.starts_at)) // rotation.shift, 0)
     return rotation.users[index % len(rotation.users)]
 
 
@@ -385,12 +399,11 @@ def shifts(rotation: Rotation, start: datetime, end: datetime) -> list[tuple[str
     if end <= start:
         return []
     cuts = {start, end}
-    first = _utc(rotation.starts_at)
-    if first < end:
-        shift = rotation.shift
-        boundary = first + shift * ((max(start, first) - first) // shift)
-        while boundary < end:
-            cuts.add(boundary)
+    if _utc(rotation.starts_at) < end:
+        shift, first = rotation.shift, rotation.clock(rotation.starts_at)
+        boundary = first + shift * max((rotation.clock(max(start, _utc(rotation.starts_at))) - first) // shift, 0)
+        while rotation.instant(boundary) < end:
+            cuts.add(rotation.instant(boundary))
             boundary += shift
     for override in rotation.overrides:
         cuts.update({_utc(override.starts_at), _utc(override.ends_at)})

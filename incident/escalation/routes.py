@@ -50,6 +50,7 @@ def rotation_to_dict(row, at=None) -> dict:
     spec = service.rotation_spec(row)
     at = at or utcnow()
     return {"name": row.name, "users": row.users, "shift_hours": row.shift_hours, "starts_at": isoformat(row.starts_at),
+            "timezone": row.timezone,
             "overrides": [{"user": o.user, "starts_at": isoformat(o.starts_at), "ends_at": isoformat(o.ends_at)}
                           for o in spec.overrides],
             "on_call": {"at": isoformat(at), "user": pure.on_call(spec, at)}}

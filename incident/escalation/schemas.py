@@ -13,6 +13,7 @@ class RotationIn(Strict):
     users: list[Email] = Field(min_length=1, max_length=100)
     shift_hours: float = Field(gt=0, le=24 * 90)
     starts_at: AwareDatetime
+    timezone: str | None = Field(None, max_length=64)  # IANA name: shifts keep to its wall clock
 
 
 class OverrideIn(Strict):

@@ -72,8 +72,13 @@ def list_policies() -> list[EscalationPolicy]:
     return list(db.session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
 
 
-def put_rotation(actor: User, name: str, *, users: list[str], shift_hours: float, starts_at: datetime) -> Rotation:
-    """Create or replace a rotation (overrides are kept)."""
+def put_rotation(actor: User, name: str, *, users: list[str], shift_hours: float, starts_at: datetime,
+                 timezone: str | None = None) -> Rotation:
+    """Create or replace a rotation (overrides are kept); with a timezone, shifts follow its wall clock."""
+    try:
+        pure.Rotation(name=name, users=tuple(users), shift_hours=shift_hours, starts_at=starts_at, timezone=timezone)
+    except pure.PolicyError as error:
+        raise _policy_error(error) from None
     known = set(db.session.scalars(select(User.email).where(User.email.in_(users), User.active.is_(True))))
     unknown = [u for u in users if u not in known]
     if unknown:
@@ -83,7 +88,8 @@ def put_rotation(actor: User, name: str, *, users: list[str], shift_hours: float
     if row is None:
         row = Rotation(name=name)
         db.session.add(row)
-    row.users, row.shift_hours, row.starts_at, row.updated_at = list(users), shift_hours, starts_at, utcnow()
+    row.users, row.shift_hours, row.starts_at, row.timezone = list(users), shift_hours, starts_at, timezone
+    row.updated_at = utcnow()
     db.session.commit()
     return row
 
@@ -115,7 +121,8 @@ def list_rotations() -> list[Rotation]:
 def rotation_spec(row: Rotation) -> pure.Rotation:
     overrides = db.session.scalars(select(RotationOverride).where(RotationOverride.rotation_id == row.id)).all()
     return pure.Rotation(name=row.name, users=tuple(row.users), shift_hours=row.shift_hours, starts_at=row.starts_at,
-                         overrides=tuple(pure.Override(o.user, o.starts_at, o.ends_at) for o in overrides))
+                         overrides=tuple(pure.Override(o.user, o.starts_at, o.ends_at) for o in overrides),
+                         timezone=row.timezone)
 
 
 def rotation_specs() -> dict[str, pure.Rotation]:
@@ -153,6 +160,7 @@ def _snapshot(row: EscalationPolicy) -> dict:
     rotations = rotation_specs()
     return {"policy": row.definition, "rotations": {
         name: {"users": list(r.users), "shift_hours": r.shift_hours, "starts_at": r.starts_at.isoformat(),
+               "timezone": r.timezone,
                "overrides": [[o.user, o.starts_at.isoformat(), o.ends_at.isoformat()] for o in r.overrides]}
         for name, r in rotations.items()}}
 
@@ -160,7 +168,8 @@ def _snapshot(row: EscalationPolicy) -> dict:
 def _thaw(esc: IncidentEscalation) -> tuple[pure.Policy, dict[str, pure.Rotation]]:
     rotations = {name: pure.Rotation(
         name=name, users=tuple(r["users"]), shift_hours=r["shift_hours"], starts_at=datetime.fromisoformat(r["starts_at"]),
-        overrides=tuple(pure.Override(u, datetime.fromisoformat(a), datetime.fromisoformat(b)) for u, a, b in r["overrides"]))
+        overrides=tuple(pure.Override(u, datetime.fromisoformat(a), datetime.fromisoformat(b)) for u, a, b in r["overrides"]),
+        timezone=r.get("timezone"))  # snapshots frozen before rotations had timezones have none
         for name, r in esc.snapshot["rotations"].items()}
     return pure.Policy.from_dict(esc.policy_name, esc.snapshot["policy"]), rotations
 

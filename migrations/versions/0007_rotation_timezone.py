@@ -1,0 +1,26 @@
+"""rotations keep to a timezone's wall clock
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-02 21:20:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('rotations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('rotations', schema=None) as batch_op:
+        batch_op.drop_column('timezone')
