@@ -1,6 +1,6 @@
 """Bulk link by filter through the API against one hand-written UPDATE, and the memory it takes.
 
-    python bench/bench_link.py                  # SQLite, 100,000 tickets (~60% tagged "login")
+    python bench/bench_link.py                  # SQLite, 150,000 tickets, ~100,000 of them tagged "login"
     python bench/bench_link.py --postgres       # the same on a scratch PostgreSQL database
     python bench/bench_link.py --statements     # also print each SQL statement the API call ran
 
@@ -112,7 +112,9 @@ def print_statements(bench, incident_id: int) -> None:
 
 
 def main(argv=None) -> int:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__.splitlines()[0], tickets=150_000)
+    p.add_argument("--login-share", type=float, default=2 / 3,
+                   help="share of the tickets tagged login, which the filter links (default 2/3: ~100,000 of 150,000)")
     p.add_argument("--runs", type=int, default=5, help="timed runs of each (default 5)")
     p.add_argument("--statements", action="store_true", help="print the SQL statements of one API link, timed")
     args = p.parse_args(argv)
@@ -120,7 +122,7 @@ def main(argv=None) -> int:
         print(f"machine: {machine()}; {load()}")
         print(f"database: {bench.describe()}")
         print(f"loading {args.tickets:,} tickets through the batch API ...", flush=True)
-        spent = load_tickets(bench, args.tickets, batch=args.batch, seed=args.seed)
+        spent = load_tickets(bench, args.tickets, batch=args.batch, seed=args.seed, login_share=args.login_share)
         print(f"  loaded in {spent:.1f} s ({args.tickets / spent:,.0f} tickets/s)", flush=True)
         incident_id = bench.declare("Login outage", "SEV1")
         expected = expected_matches(bench)

@@ -238,11 +238,13 @@ def batch_body(tickets: list[dict]) -> bytes:
     return json.dumps({"tickets": tickets}).encode()
 
 
-def load_tickets(bench: Bench, total: int, *, batch: int = BATCH, seed: int = 1, start: int = 1) -> float:
-    """Ingest `total` tickets through the API in batches; returns the seconds spent in requests."""
+def load_tickets(bench: Bench, total: int, *, batch: int = BATCH, seed: int = 1, start: int = 1,
+                 **shape) -> float:
+    """Ingest `total` tickets through the API in batches (`shape`: make_tickets' options);
+    returns the seconds spent in requests."""
     spent = 0.0
     for first in range(start, start + total, batch):
-        body = batch_body(make_tickets(first, min(batch, start + total - first), seed=seed))
+        body = batch_body(make_tickets(first, min(batch, start + total - first), seed=seed, **shape))
         t = time.perf_counter()
         response = bench.post("/api/v1/tickets", body)
         spent += time.perf_counter() - t

@@ -181,6 +181,8 @@ ESCAPES = [
     "{{ 'a' * 1000000 }}",
     "{{ 9 ** 999999 }}",
     "{% for i in range(1000000) %}{% endfor %}",
+    "{% for i in range(9000) %}{% for j in range(9000) %}{% endfor %}{% endfor %}",  # 81 million turns
+    "{% for i in range(9000) %}{{ 'x' * 90000 }}{% endfor %}",                        # 810 MB of text
 ]
 
 
@@ -190,6 +192,16 @@ def test_sandbox_refuses_reaching_into_python(source):
         T.validate_template("status", "sms", "en", "", source)
     assert caught.value.code == "template_invalid"
     assert "status.en.sms body" in caught.value.message
+
+
+def test_a_render_stops_at_its_size_and_loop_budgets():
+    with pytest.raises(ValidationFailed, match="at most 10,000 numbers"):
+        T.validate_template("status", "sms", "en", "", "{% for i in range(200) %}{% for j in range(200) %}.{% endfor %}{% endfor %}")
+    with pytest.raises(ValidationFailed, match="more than 200,000 characters"):
+        T.validate_template("status", "email", "en", "S", "{% for i in range(50) %}{{ 'x' * 5000 }}{% endfor %}")
+    # what real templates do is well inside both, and every render gets a fresh budget
+    for _ in range(3):
+        T.validate_template("status", "email", "en", "S", "{% for i in range(5000) %}{{ i }}{% endfor %}")
 
 
 def test_a_typo_is_an_error_with_its_line():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 import re
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from jinja2 import StrictUndefined
@@ -24,6 +25,7 @@ from markupsafe import Markup
 
 MAX_PRODUCT = 100_000          # longest string or list a template may build with "*"
 MAX_EXPONENT = 64
+MAX_RANGE_ITEMS = 10_000       # numbers all of one render's range() calls may hand out together
 
 MONTHS = {
     "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
@@ -121,6 +123,30 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return operator.mul(left, right)
 
 
+_range_left: ContextVar[list[int] | None] = ContextVar("template_range_budget", default=None)
+
+
+def start_render_budget():
+    """A fresh range() budget for one render; hand the token to end_render_budget()."""
+    return _range_left.set([MAX_RANGE_ITEMS])
+
+
+def end_render_budget(token) -> None:
+    _range_left.reset(token)
+
+
+def _budgeted_range(*args):
+    """range(), but all the range() calls of one render share MAX_RANGE_ITEMS numbers between
+    them, so loops nested inside loops cannot keep a worker busy for hours."""
+    numbers = range(*args)
+    left = _range_left.get()
+    if left is not None:
+        left[0] -= len(numbers)
+        if left[0] < 0:
+            raise OverflowError(f"a template may loop over at most {MAX_RANGE_ITEMS:,} numbers in all")
+    return numbers
+
+
 def _finalize_text(value):
     return "" if value is None else value
 
@@ -133,6 +159,7 @@ def _make(**kwargs) -> ImmutableSandboxedEnvironment:
     env = _Sandbox(undefined=StrictUndefined, keep_trailing_newline=False, **kwargs)
     env.filters.update(sentence=sentence, slack=slack_escape, slack_link=slack_link,
                        join_list=join_list)
+    env.globals["range"] = _budgeted_range
     return env
 
 
