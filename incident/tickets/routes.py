@@ -41,9 +41,12 @@ def parse_batch(body: dict) -> list[TicketIn]:
 @api_auth("agent")
 def ingest_tickets():
     with ingest.gc_paused():
-        items = parse_batch(json_body())
-        result = ingest.ingest_tickets(g.user, items)
-    return jsonify(result.as_dict())
+        result = _ingest_batch()   # the batch's objects are gone before collection resumes
+    return jsonify(result)
+
+
+def _ingest_batch() -> dict:
+    return ingest.ingest_tickets(g.user, parse_batch(json_body(keep=False))).as_dict()
 
 
 def filter_from_args(**extra):
