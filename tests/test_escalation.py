@@ -207,8 +207,10 @@ def test_a_late_deadline_fires_once_and_is_flagged(app, api, client, setup, chan
         assert db.session.scalar(select(func.count()).select_from(EscalationStep)) == 2
 
 
-def test_a_burst_is_one_batch_and_one_failure_holds_up_no_other(app, api, setup, channels, monkeypatch, caplog):
-    """Deadlines due together advance together; one that cannot advance is logged, stays due, and
+@pytest.mark.parametrize("where", ["_thaw", "_page_steps"])
+def test_a_burst_is_one_batch_and_one_failure_holds_up_no_other(app, api, setup, channels, monkeypatch, caplog, where):
+    """Deadlines due together advance together; one that cannot advance (its policy unreadable,
+    or its pages failing to queue, which fails the whole batch) is logged, stays due, and
     advances on a later tick, while the rest are paged at once."""
     ids = [declare(api, title=f"Outage {n}")["id"] for n in range(5)]
     for incident_id in ids:
@@ -217,14 +219,14 @@ def test_a_burst_is_one_batch_and_one_failure_holds_up_no_other(app, api, setup,
     broken = ids[2]
 
     from incident.escalation import service as escalation
-    real_thaw = escalation._thaw
+    real = getattr(escalation, where)
 
-    def failing(esc):
-        if esc.incident_id == broken:
-            raise RuntimeError("policy snapshot unreadable")
-        return real_thaw(esc)
+    def failing(esc, *args, **kwargs):
+        if getattr(esc, "incident_id", getattr(esc, "id", None)) == broken:
+            raise RuntimeError("cannot advance this one")
+        return real(esc, *args, **kwargs)
 
-    monkeypatch.setattr(escalation, "_thaw", failing)
+    monkeypatch.setattr(escalation, where, failing)
     worker.tick(app)
     assert "could not advance" in caplog.text
     with app.app_context():
@@ -232,7 +234,7 @@ def test_a_burst_is_one_batch_and_one_failure_holds_up_no_other(app, api, setup,
                                          .group_by(EscalationStep.incident_id)).all())
     assert levels == {**{i: 2 for i in ids}, broken: 1}
     assert len([m for to, m in channels["slack"].sent if to == "UBOB"]) == 4
-    monkeypatch.setattr(escalation, "_thaw", real_thaw)
+    monkeypatch.setattr(escalation, where, real)
     worker.tick(app)
     with app.app_context():
         levels = dict(db.session.execute(select(EscalationStep.incident_id, func.count())

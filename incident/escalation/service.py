@@ -356,48 +356,69 @@ def process_due(*, limit: int = 100) -> int:
     together), so a batch is one transaction with a handful of statements: what it needs is read
     in one query per kind, every new step is inserted in one statement, then every page and
     timeline event in another (a commit and a dozen round trips per escalation made 300 deadlines
-    take 7 s on PostgreSQL). An escalation whose next steps cannot be worked out is logged and
-    left due, and the others go on. On PostgreSQL the rows are locked as they are read, and rows
-    another worker holds are skipped; the version column fences the rest.
+    take 7 s on PostgreSQL). If the batch fails, its escalations are tried one by one, so one
+    that cannot advance (logged, left due, reported by the watchdog) never holds up the others.
+    On PostgreSQL the rows are locked as they are read and rows another worker holds are
+    skipped; the version column fences the rest.
     """
     now = utcnow()
-    query = (select(IncidentEscalation).where(IncidentEscalation.state == "paging",
-                                              IncidentEscalation.next_deadline_at <= now)
-             .order_by(IncidentEscalation.next_deadline_at).limit(limit))
-    if dialect() == "postgresql":
-        query = query.with_for_update(skip_locked=True)  # another worker has it: leave it
     try:
-        batch = db.session.scalars(query).all()
-        ids = [esc.incident_id for esc in batch]
-        incidents = {i.id: i for i in db.session.scalars(select(Incident).where(Incident.id.in_(ids)))}
-        running: dict[int, list[EscalationStep]] = {incident_id: [] for incident_id in ids}
-        for step in db.session.scalars(select(EscalationStep).where(
-                EscalationStep.incident_id.in_(ids), EscalationStep.ended_at.is_(None)).order_by(EscalationStep.id)):
-            running[step.incident_id].append(step)
-        plans = []
-        for esc in batch:
-            incident = incidents[esc.incident_id]
-            try:
-                frozen, rotations = _thaw(esc)
-                steps = pure.next_steps(frozen, rotations, level_index=esc.level_index, round=esc.round,
-                                        at=now, mode=esc.mode)
-            except Exception:  # noqa: BLE001 -- stays due; the watchdog reports it if it keeps failing
-                logger.exception("escalation of %s could not advance; it is tried again next tick", incident.reference)
-                continue
-            _breach(esc, incident, running[esc.incident_id], now)
-            plans.append((esc, incident, _add_steps(incident, esc, steps)))
-        db.session.flush()  # the steps get their ids, which the pages' dedupe keys carry
-        known = _Known(commanders={i: h.get("commander") for i, h in holders_by_incident(ids).items()})
-        for esc, incident, rows in plans:
-            _page_steps(incident, esc, rows, None, known)
-        db.session.commit()
+        return _advance_batch(now, limit)
     except StaleDataError:  # acknowledged or advanced elsewhere meanwhile: read afresh next tick
         db.session.rollback()
         logger.info("an escalation changed while its deadline was processed; the batch runs again next tick")
         return 0
     except Exception:
         db.session.rollback()
-        raise
+        logger.exception("a batch of escalation deadlines failed; trying them one by one")
+    due = db.session.scalars(_due(now, limit).with_only_columns(IncidentEscalation.incident_id)).all()
+    db.session.rollback()
+    done = 0
+    for incident_id in due:
+        try:
+            done += _advance_batch(now, 1, incident_id)
+        except Exception:  # noqa: BLE001 -- stays due; the watchdog reports it if it keeps failing
+            db.session.rollback()
+            logger.exception("escalation of incident %s could not advance; it is tried again next tick", incident_id)
+    return done
+
+
+def _due(now: datetime, limit: int, incident_id: int | None = None):
+    query = (select(IncidentEscalation).where(IncidentEscalation.state == "paging",
+                                              IncidentEscalation.next_deadline_at <= now)
+             .order_by(IncidentEscalation.next_deadline_at).limit(limit))
+    return query if incident_id is None else query.where(IncidentEscalation.incident_id == incident_id)
+
+
+def _advance_batch(now: datetime, limit: int, incident_id: int | None = None) -> int:
+    """Advance up to `limit` due escalations in one transaction and commit; how many advanced."""
+    query = _due(now, limit, incident_id)
+    if dialect() == "postgresql":
+        query = query.with_for_update(skip_locked=True)  # another worker has it: leave it
+    batch = db.session.scalars(query).all()
+    ids = [esc.incident_id for esc in batch]
+    incidents = {i.id: i for i in db.session.scalars(select(Incident).where(Incident.id.in_(ids)))}
+    running: dict[int, list[EscalationStep]] = {i: [] for i in ids}
+    for step in db.session.scalars(select(EscalationStep).where(
+            EscalationStep.incident_id.in_(ids), EscalationStep.ended_at.is_(None)).order_by(EscalationStep.id)):
+        running[step.incident_id].append(step)
+    plans = []
+    for esc in batch:
+        incident = incidents[esc.incident_id]
+        try:
+            frozen, rotations = _thaw(esc)
+            steps = pure.next_steps(frozen, rotations, level_index=esc.level_index, round=esc.round,
+                                    at=now, mode=esc.mode)
+        except Exception:  # noqa: BLE001 -- stays due; the watchdog reports it if it keeps failing
+            logger.exception("escalation of %s could not advance; it is tried again next tick", incident.reference)
+            continue
+        _breach(esc, incident, running[esc.incident_id], now)
+        plans.append((esc, incident, _add_steps(incident, esc, steps)))
+    db.session.flush()  # the steps get their ids, which the pages' dedupe keys carry
+    known = _Known(commanders={i: h.get("commander") for i, h in holders_by_incident(ids).items()})
+    for esc, incident, rows in plans:
+        _page_steps(incident, esc, rows, None, known)
+    db.session.commit()
     return len(plans)
 
 
