@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import random
 import secrets
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -123,7 +124,10 @@ def _on_call(ana: User) -> None:
                                                                                   microsecond=0)
     escalation.put_rotation(ana, "support-l2", users=["bo@example.com", "cy@example.com"], shift_hours=168,
                             starts_at=monday)
-    escalation.put_rotation(ana, "backend-oncall", users=["cy@example.com"], shift_hours=24, starts_at=monday)
+    rome = ZoneInfo("Europe/Rome")   # hand-overs at 09:00 in Rome, whatever the season
+    last_monday_nine = datetime.combine((monday - timedelta(days=7)).date(), time(9), tzinfo=rome)
+    escalation.put_rotation(ana, "backend-oncall", users=["cy@example.com"], shift_hours=24,
+                            starts_at=last_monday_nine, timezone="Europe/Rome")
     escalation.put_policy(ana, "default", dict(POLICY))
 
 

@@ -23,3 +23,5 @@ def test_demo_seed_gives_a_usable_room_and_is_idempotent(app, runner, client):
     status_page = client.get("/status").get_data(as_text=True)
     assert "Login" in status_page and "Billing database upgrade" in status_page
     assert login(client, "ana@example.com", new_password).status_code == 302
+    on_call = client.get("/escalation").get_data(as_text=True)
+    assert "on call now: <strong>cy@example.com</strong>" in on_call and "on Europe/Rome time" in on_call
