@@ -190,3 +190,47 @@ def test_calling_off_a_window_recalls_notices_and_tells_who_was_told(app, api, f
     assert rows == {f"maintenance:{window['id']}:customer:{anna}": "sent",
                     f"maintenance:{window['id']}:customer:{bo}": "cancelled",
                     f"maintenance:{window['id']}:cancelled:{anna}": "sent"}
+
+
+def test_history_shows_each_day_as_it_was_not_as_the_incident_ended(client, api, frozen):
+    """A SEV1 declared on the 19th is downgraded to SEV3 on the 20th and resolved on the 21st:
+    the 19th stays a major outage, the 20th too (it was one until 10:00), the 21st is degraded.
+    Judged by its end alone, all three days would read degraded."""
+    clock.freeze(T0 - timedelta(days=10))
+    component(api, "Login")
+    clock.freeze(T0.replace(hour=10) - timedelta(days=3))
+    outage = incident(api, "Logins down", "SEV1", ["login"])
+    update(api, outage, "Down", status="investigating")
+    clock.advance(days=1)
+    assert api.patch(f"/api/v1/incidents/{outage}", json={"severity": "SEV3"}).status_code == 200
+    clock.advance(days=1)
+    update(api, outage, "Back", status="resolved")
+    clock.freeze(T0)
+    bars = client.get("/status").get_data(as_text=True).split('class="bars"', 1)[1].split("</ol>", 1)[0]
+    assert 'class="bar st-critical" data-day="2026-11-19"' in bars
+    assert 'class="bar st-critical" data-day="2026-11-20"' in bars
+    assert 'class="bar st-minor" data-day="2026-11-21"' in bars
+    assert 'class="bar st-ok" data-day="2026-11-22"' in bars
+
+
+def test_history_follows_a_component_override_and_a_reopen(app, client, api, frozen):
+    clock.freeze(T0 - timedelta(days=10))
+    login = component(api, "Login")["id"]
+    clock.freeze(T0.replace(hour=10) - timedelta(days=3))
+    slow = incident(api, "Slow logins", "SEV3", ["login"])
+    update(api, slow, "Slow", status="investigating")
+    clock.advance(hours=1)
+    response = api.put(f"/api/v1/incidents/{slow}/status-impact", json={"components": {str(login): "operational"}})
+    assert response.status_code == 200, response.get_json()
+    clock.advance(days=2)        # the 21st: reopened as a partial outage
+    api.put(f"/api/v1/incidents/{slow}/status-impact", json={"components": {str(login): "partial_outage"}})
+    clock.freeze(T0)
+    bars = client.get("/status").get_data(as_text=True).split('class="bars"', 1)[1].split("</ol>", 1)[0]
+    assert 'class="bar st-minor" data-day="2026-11-19"' in bars      # an hour of degraded performance
+    assert 'class="bar st-ok" data-day="2026-11-20"' in bars         # staff said operational
+    assert 'class="bar st-major" data-day="2026-11-21"' in bars
+    assert 'class="bar st-major" data-day="2026-11-22"' in bars      # still open
+    with app.app_context():
+        from incident.status.models import StatusComponentHistory
+        assert [r.status for r in db.session.scalars(select(StatusComponentHistory).order_by(StatusComponentHistory.id))] == [
+            "degraded_performance", "operational", "partial_outage"]

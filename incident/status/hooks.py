@@ -36,7 +36,11 @@ def is_published(incident_id: int) -> bool:
 
 
 def incident_changed(incident_id: int) -> None:
-    """After a flushed change to an incident: bump the page if the incident is on it."""
+    """After a flushed change to an incident: if the incident is on the page, record what it now
+    does to its components and bump the page."""
+    from .history import record_states
+
     db.session.flush()
     if is_published(incident_id):
+        record_states([incident_id])
         bump_version()

@@ -56,6 +56,21 @@ class StatusIncidentComponent(db.Model):
     status: Mapped[str] = mapped_column(String(24))
 
 
+class StatusComponentHistory(db.Model):
+    """From `since`, the incident held this component in `status` (until the next row for the same
+    incident and component; `operational` ends it). Written when a published incident's effect on
+    its components changes, so the 90-day bars show each day as it was, not as it ended."""
+
+    __tablename__ = "status_component_history"
+    __table_args__ = (Index("ix_status_component_history_incident", "incident_id", "component_id", "since"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    component_id: Mapped[int] = mapped_column(ForeignKey("status_components.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(24))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 maintenance_components = Table(
     "maintenance_components",
     db.metadata,

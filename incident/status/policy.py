@@ -43,6 +43,14 @@ def component_impact(severity: str, override: str | None) -> str:
     return override or SEVERITY_COMPONENT_STATUS.get(severity, "degraded_performance")
 
 
+def component_states(severity: str, service_ids, by_service: dict, overrides: dict[int, str], known) -> dict[int, str]:
+    """What an incident does to each component it touches (operational ones left out): the state
+    its severity gives the components of its services, unless staff set one."""
+    states = {cid: component_impact(severity, None) for sid in service_ids for cid in by_service.get(sid, [])}
+    states.update({cid: status for cid, status in overrides.items() if cid in known})
+    return {cid: status for cid, status in states.items() if status != "operational"}
+
+
 def indicator(component_statuses, incident_impacts) -> str:
     """The page's one-word state: the worst of the components and the unresolved incidents."""
     candidates = [_STATUS_INDICATOR[s] for s in component_statuses]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Incident, IncidentUpdate
-from . import policy
+from . import history, policy
 from .models import (Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident,
                      StatusIncidentComponent, StatusPageState)
 
@@ -134,10 +134,7 @@ def _public_incidents(rows: list[Incident], components: list[PublicComponent], b
     out = []
     for i in rows:
         ups = updates[i.id]
-        touched = {cid: policy.component_impact(i.severity, None)
-                   for s in i.services for cid in by_service.get(s.id, [])}
-        touched.update({cid: st for cid, st in overrides[i.id].items() if cid in known})
-        touched = {cid: st for cid, st in touched.items() if st != "operational"}
+        touched = policy.component_states(i.severity, [s.id for s in i.services], by_service, overrides[i.id], known)
         monitoring = [u.created_at for u in ups if u.status == "monitoring"]
         out.append(PublicIncident(
             id=i.id, name=i.title, status=i.status, impact=policy.incident_impact(i.severity, impacts.get(i.id)),
@@ -174,10 +171,12 @@ def collect(now: datetime) -> PublicPage:
             by_service[c.service_id].append(c.id)
     incidents = _public_incidents(_incidents(since), components, by_service)
     maintenances = _maintenances(since)
-    spans = defaultdict(list)
+    recorded_spans, recorded = history.spans(incidents, now)
+    spans = defaultdict(list, recorded_spans)
     for i in incidents:
-        for cid, state in i.components.items():
-            spans[cid].append((i.started_at, i.resolved_at or now, state))
+        if i.id not in recorded:  # declared before the record was kept: its final state, start to end
+            for cid, state in i.components.items():
+                spans[cid].append((i.started_at, i.resolved_at or now, state))
     for m in maintenances:
         if m.started_at:
             for cid in m.components:

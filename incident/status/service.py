@@ -17,7 +17,8 @@ from ..extensions import db
 from ..models import Incident
 from ..timeline import record
 from . import i18n, policy
-from .hooks import bump_version, is_published
+from .history import record_open_incidents
+from .hooks import bump_version, incident_changed, is_published
 from .models import (Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident,
                      StatusIncidentComponent)
 
@@ -91,6 +92,7 @@ def create_component(actor: User, *, name: str, description: str = "", group: st
                                 service_id=ensure_services([service or _slug(name)])[0].id,
                                 only_show_if_degraded=only_show_if_degraded, created_at=now, updated_at=now)
     db.session.add(component)
+    record_open_incidents()   # an open incident on its service touches it from now on
     bump_version()
     db.session.commit()
     logger.info("status component %s added by %s", name, actor.email)
@@ -110,6 +112,7 @@ def edit_component(actor: User, component_id, changes: dict) -> StatusComponent:
         component.group_id = parent.id if parent else None
     if changes.get("service") and not component.is_group:
         component.service_id = ensure_services([changes["service"]])[0].id
+        record_open_incidents()   # open incidents now touch it, or no longer do
     component.updated_at = utcnow()
     bump_version()
     db.session.commit()
@@ -161,9 +164,7 @@ def set_incident_impact(actor: User, incident_id, *, impact: str | None = None, 
     record(incident, "status_impact_changed", actor,
            {"impact": impact if impact_given else "unchanged",
             "components": {str(k): v for k, v in (components or {}).items()}})
-    db.session.flush()
-    if is_published(incident.id):
-        bump_version()
+    incident_changed(incident.id)
     db.session.commit()
     return impact_view(incident)
 
