@@ -27,6 +27,20 @@ def test_one_ticket_and_a_batch(api_as):
     assert first["tags"] == ["eu", "login"] and first["requester"]["email"] == "customer1@example.com"
 
 
+@pytest.mark.parametrize("per_page", [1, 4, 5, 23, 50])
+def test_every_page_in_order_from_either_end(api_as, per_page):
+    """Pages past the middle are read from the oldest end; together the pages are still the
+    whole list, newest first, ties broken by id, each ticket once."""
+    agent = api_as("agent")
+    body = [ticket(n, created_at=f"2026-11-22T09:{n % 7:02d}:00+00:00") for n in range(1, 24)]  # shared times
+    ingest(agent, {"tickets": body})
+    pages = [agent.get(f"/api/v1/tickets?per_page={per_page}&page={page}").get_json() for page in range(1, 30)]
+    seen = [(t["created_at"], t["id"]) for p in pages for t in p["items"]]
+    assert len(seen) == 23 == len(set(seen)) and seen == sorted(seen, reverse=True)
+    assert all(p["total"] == 23 for p in pages)
+    assert pages[-1]["items"] == []
+
+
 def test_sending_the_same_tickets_again_changes_nothing(app, api_as):
     agent = api_as("agent")
     ingest(agent, {"tickets": tickets(20)})
