@@ -11,6 +11,7 @@ from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
 from ..extensions import db
 from ..models import IncidentUpdate
+from .history import record_states
 from .models import StatusPageState
 
 CHANGED = "status_page_changed"
@@ -38,8 +39,6 @@ def is_published(incident_id: int) -> bool:
 def incident_changed(incident_id: int) -> None:
     """After a flushed change to an incident: if the incident is on the page, record what it now
     does to its components and bump the page."""
-    from .history import record_states
-
     db.session.flush()
     if is_published(incident_id):
         record_states([incident_id])

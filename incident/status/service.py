@@ -232,21 +232,9 @@ def _recall_notices(m: Maintenance, now: datetime) -> tuple[int, int]:
     told = db.session.execute(select(Delivery.customer_id, Delivery.channel, Delivery.recipient, Customer.locale)
                               .join(Customer, Customer.id == Delivery.customer_id)
                               .where(*notices, Delivery.status.in_(("sending", "sent", "delivered")))).all()
-    link = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/status"
-    rows = []
-    for customer_id, channel, recipient, locale in told:
-        locale = locale if locale in i18n.LOCALES else "en"
-        rows.append({"purpose": "maintenance", "dedupe_key": f"maintenance:{m.id}:cancelled:{customer_id}",
-                     "customer_id": customer_id, "channel": channel, "recipient": recipient,
-                     "subject": i18n.t(locale, "cancelled.subject", name=m.name)[:300],
-                     "text": i18n.t(locale, "cancelled.text", name=m.name, link=link,
-                                    start=i18n.format_when(m.scheduled_for, locale),
-                                    end=i18n.format_when(m.scheduled_until, locale)),
-                     "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
-                     "updated_at": now, "sandbox": False})
-    for start in range(0, len(rows), 1000):
-        db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start:start + 1000])
-    return recalled, len(rows)
+    _queue_messages([_message_row(m, "cancelled", customer_id, channel, recipient, locale, now)
+                     for customer_id, channel, recipient, locale in told])
+    return recalled, len(told)
 
 
 def list_maintenances() -> list[Maintenance]:
@@ -278,8 +266,35 @@ def advance_maintenances() -> int:
     return moved
 
 
+def _message_row(m: Maintenance, kind: str, customer_id: int, channel: str, recipient: str, locale: str | None,
+                 now: datetime) -> dict:
+    """One outbox row telling a subscriber about a window: `notice` (it is coming) or `cancelled`."""
+    locale = locale if locale in i18n.LOCALES else "en"
+    when = {"start": i18n.format_when(m.scheduled_for, locale), "end": i18n.format_when(m.scheduled_until, locale)}
+    link = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/status"
+    if kind == "notice":
+        names = ", ".join(c.name for c in m.components)
+        text = i18n.t(locale, "notice.text", name=m.name, **when, link=link,
+                      components=i18n.t(locale, "notice.components", names=names) if names else "",
+                      message=f"\n\n{m.message}" if m.message else "")
+        key = f"maintenance:{m.id}:customer:{customer_id}"
+    else:
+        text, key = i18n.t(locale, "cancelled.text", name=m.name, **when, link=link), f"maintenance:{m.id}:cancelled:{customer_id}"
+    return {"purpose": "maintenance", "dedupe_key": key, "customer_id": customer_id, "channel": channel,
+            "recipient": recipient, "subject": i18n.t(locale, f"{kind}.subject", name=m.name)[:300], "text": text,
+            "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
+            "sandbox": False}
+
+
+def _queue_messages(rows: list[dict]) -> None:
+    """Into the outbox, once each (a dedupe key already there is left alone). No commit."""
+    from ..broadcast.models import Delivery
+
+    for start in range(0, len(rows), 1000):
+        db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start:start + 1000])
+
+
 def _notice_rows(m: Maintenance, now: datetime) -> list[dict]:
-    from ..broadcast.models import Delivery  # noqa: F401  (the outbox table)
     from ..customers.models import Customer, customer_services
 
     service_ids = {c.service_id for c in m.components if c.service_id}
@@ -287,31 +302,17 @@ def _notice_rows(m: Maintenance, now: datetime) -> list[dict]:
         return []
     customers = db.session.scalars(select(Customer).where(Customer.id.in_(
         select(customer_services.c.customer_id).where(customer_services.c.service_id.in_(service_ids)))))
-    link = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/status"
     rows = []
     for customer in customers:
         channel = next((c for c in (customer.channels or []) if c in ("email", "sms")
                         and c not in (customer.opted_out or []) and customer.address(c)), None)
-        if channel is None:
-            continue
-        locale = customer.locale if customer.locale in i18n.LOCALES else "en"
-        names = ", ".join(c.name for c in m.components)
-        text = i18n.t(locale, "notice.text", name=m.name, start=i18n.format_when(m.scheduled_for, locale),
-                      end=i18n.format_when(m.scheduled_until, locale),
-                      components=i18n.t(locale, "notice.components", names=names) if names else "",
-                      message=f"\n\n{m.message}" if m.message else "", link=link)
-        rows.append({"purpose": "maintenance", "dedupe_key": f"maintenance:{m.id}:customer:{customer.id}",
-                     "customer_id": customer.id, "channel": channel, "recipient": customer.address(channel),
-                     "subject": i18n.t(locale, "notice.subject", name=m.name)[:300], "text": text,
-                     "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now,
-                     "updated_at": now, "sandbox": False})
+        if channel is not None:
+            rows.append(_message_row(m, "notice", customer.id, channel, customer.address(channel), customer.locale, now))
     return rows
 
 
 def queue_maintenance_notices() -> int:
     """Queue one outbox row per subscriber of a window's components, once, before it starts."""
-    from ..broadcast.models import Delivery
-
     now = utcnow()
     queued = 0
     due = db.session.scalars(select(Maintenance).where(Maintenance.status.in_(("scheduled", "in_progress")),
@@ -321,8 +322,7 @@ def queue_maintenance_notices() -> int:
         if not policy.notice_due(m.scheduled_for, m.scheduled_until, m.notify_minutes_before, now):
             continue
         rows = _notice_rows(m, now)
-        for start in range(0, len(rows), 1000):
-            db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start:start + 1000])
+        _queue_messages(rows)
         m.notice_queued_at = now
         queued += len(rows)
         logger.info("maintenance %s: %s notices queued", m.id, len(rows))
