@@ -190,7 +190,7 @@ def run_dispatcher(config: dict) -> None:
 
 def _services(names: list[str]) -> dict[str, int]:
     from incident.extensions import db
-    from incident.service import ensure_services
+    from incident.catalog import ensure_services
     found = ensure_services(names)
     db.session.commit()
     return {s.name: s.id for s in found}
@@ -328,7 +328,8 @@ def analyze(bench, tables: list[str]) -> None:
 def send_rows(bench, broadcast_id: int) -> dict:
     from sqlalchemy import func, select
 
-    from incident.broadcast.models import BroadcastSend, Delivery
+    from incident.broadcast.models import BroadcastSend
+    from incident.outbox.models import Delivery
     from incident.extensions import db
     with bench.app.app_context():
         rows = db.session.execute(select(Delivery.status, Delivery.channel, func.count())

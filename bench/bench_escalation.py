@@ -57,7 +57,7 @@ def parse_args(argv):
 
 def set_up(bench, n: int) -> list[int]:
     """Staff, rotations, the default policy, and n declared incidents (not escalated yet)."""
-    from incident import service
+    from incident import flows
     from incident.auth.service import create_user
     from incident.escalation import service as escalation
     from incident.extensions import db
@@ -77,7 +77,7 @@ def set_up(bench, n: int) -> list[int]:
              "channels": ["slack", "sms", "email"]},
             {"name": "engineering", "targets": [{"rotation": "backend-oncall"}], "ack_timeout_seconds": 900,
              "channels": ["slack", "sms"]}], "repeat": 0})
-        ids = [service.declare_incident(admin, title=f"Outage {i}", severity="SEV3").id for i in range(n)]
+        ids = [flows.declare_incident(admin, title=f"Outage {i}", severity="SEV3").id for i in range(n)]
         db.session.remove()
     return ids
 
@@ -130,7 +130,7 @@ def results(bench) -> list[dict]:
     """Per incident: the L1 deadline, when the tick saw it, the L2 rows' created_at and sent_at."""
     from sqlalchemy import select
 
-    from incident.broadcast.models import Delivery
+    from incident.outbox.models import Delivery
     from incident.escalation.models import EscalationStep
     from incident.extensions import db
 

@@ -39,11 +39,11 @@ PASSWORD = "bench-password-123"
 
 def furnish(bench, incident_id: int) -> None:
     """What an incident has an hour into an outage: roles, updates, notes, a rule, an escalation."""
-    from incident import service
+    from incident.incidents import service
     from incident.auth.service import create_user
     from incident.escalation import service as escalation
     from incident.extensions import db
-    from incident.models import Incident
+    from incident.incidents.models import Incident
     from incident.roles import service as roles
     from incident.tickets import service as tickets
 

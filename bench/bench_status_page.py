@@ -47,8 +47,9 @@ def seed(database_url: str, subscribers: int) -> int:
     from incident.auth.service import create_user
     from incident.customers.models import Customer, customer_services
     from incident.extensions import db
-    from incident.models import Service
-    from incident.service import declare_incident, post_update
+    from incident.catalog import Service
+    from incident.flows import declare_incident
+    from incident.incidents.service import post_update
     from incident.status import service as status
     from incident.status.service import queue_maintenance_notices
 
@@ -97,7 +98,7 @@ DISPATCHER = """
 import sys, time
 sys.path.insert(0, {root!r})
 from incident import create_app
-from incident.broadcast.dispatch import dispatch_due
+from incident.outbox.dispatch import dispatch_due
 app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "SECRET_KEY": "bench"}})
 sent, start = 0, time.monotonic()
 while True:

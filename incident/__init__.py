@@ -33,8 +33,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations")), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
 
-    from . import cli, errors, models  # noqa: F401  (models register their tables)
+    from . import catalog, cli, errors, heartbeat  # noqa: F401  (models register their tables)
     from .broadcast import models as _broadcast_models  # noqa: F401
+    from .incidents import models as _incident_models  # noqa: F401
+    from .incidents import slack_rooms as _rooms  # noqa: F401  (registers how the outbox opens rooms)
+    from .outbox import models as _outbox_models  # noqa: F401
     from .customers import models as _customer_models  # noqa: F401
     from .escalation import models as _escalation_models  # noqa: F401
     from .roles import models as _role_models  # noqa: F401
@@ -56,7 +59,8 @@ class _KeyInt(IntegerConverter):
 
 
 def _register_blueprints(app: Flask, csrf) -> None:
-    from . import health, openapi, routes
+    from . import health, openapi
+    from .incidents import routes
     from .broadcast import routes as broadcast_routes
     from .customers import routes as customer_routes
     from .escalation import routes as escalation_routes

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from flask import request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import BadRequest, UnsupportedMediaType, ValidationFailed
 
@@ -64,3 +64,7 @@ def page_args(default_per_page: int = 50) -> tuple[int, int]:
 
 def paginated(items: list, page: int, per_page: int, total: int) -> dict:
     return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -11,6 +11,14 @@ from sqlalchemy import select
 from .errors import AppError
 from .customers.cli import customers_cli
 from .tickets.cli import tickets_cli
+from .auth.service import create_user
+from .auth.service import get_user_by_email, set_password
+from .auth.models import User
+from .extensions import db
+from .auth.service import create_token
+from .auth.service import revoke_token
+from . import worker
+from .demo import seed
 
 users = AppGroup("users", help="Staff accounts.")
 tokens = AppGroup("tokens", help="API tokens.")
@@ -32,8 +40,6 @@ def _fail(error: AppError) -> None:
 @click.option("--password-prompt", is_flag=True, help="Ask for a password so they can log in to the web UI.")
 def users_create(email, role, name, phone, slack_id, password_prompt):
     """Add a staff member with a permission role."""
-    from .auth.service import create_user
-
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password_prompt else None
     try:
         user = create_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password)
@@ -46,8 +52,6 @@ def users_create(email, role, name, phone, slack_id, password_prompt):
 @click.argument("email")
 def users_set_password(email):
     """Set a staff member's web password (asked for, never an argument)."""
-    from .auth.service import get_user_by_email, set_password
-
     user = get_user_by_email(email)
     if user is None:
         click.echo(f"Error: no staff member {email}.", err=True)
@@ -62,9 +66,6 @@ def users_set_password(email):
 @users.command("list")
 def users_list():
     """List staff members and their permission roles."""
-    from .auth.models import User
-    from .extensions import db
-
     for user in db.session.scalars(select(User).order_by(User.email)):
         click.echo(f"{user.email}\t{user.role}\t{'active' if user.active else 'inactive'}\t{user.name}")
 
@@ -74,8 +75,6 @@ def users_list():
 @click.option("--name", default="", help="What the token is for.")
 def tokens_create(email, name):
     """Print a new API token for a staff member, alone on the last line."""
-    from .auth.service import create_token
-
     try:
         token = create_token(email, name=name)
     except AppError as error:
@@ -88,8 +87,6 @@ def tokens_create(email, name):
 @click.argument("token_or_prefix")
 def tokens_revoke(token_or_prefix):
     """Revoke a token, by the whole token or its 12-character prefix."""
-    from .auth.service import revoke_token
-
     count = revoke_token(token_or_prefix)
     click.echo(f"Revoked {count} token(s).")
     if not count:
@@ -99,16 +96,12 @@ def tokens_revoke(token_or_prefix):
 @click.command("worker")
 def worker_command():
     """Run the scheduler: every timer fires here, every message leaves from here."""
-    from . import worker
-
     worker.run(current_app._get_current_object())
 
 
 @demo.command("seed")
 def demo_seed():
     """Load demo data (idempotent) and print the demo login."""
-    from .demo import seed
-
     email, password = seed()
     click.echo("")
     click.echo("  Tocsin demo is ready.")

@@ -8,13 +8,25 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from . import clock, service
+from . import clock
+from . import flows
+from .incidents import service
 from .auth.models import User
 from .auth.service import create_user, get_user_by_email, set_password
 from .extensions import db
-from .models import Incident
+from .incidents.models import Incident
 from .escalation.service import escalate
 from .roles.service import assign_role
+from .tickets.ingest import ingest_tickets
+from .tickets.policy import TicketFilter
+from .tickets.schemas import TicketIn
+from .tickets.service import add_link_rule, link_by_filter
+from .escalation import service as escalation
+from .status import service as status
+from .broadcast.schemas import BroadcastIn
+from .broadcast.service import create_broadcast
+from .customers.schemas import CustomerIn
+from .customers.upsert import upsert_customers
 
 DEMO_LOGIN = "ana@example.com"
 STAFF = [
@@ -50,7 +62,7 @@ def _incidents(people: dict[str, User]) -> None:
     real_now = clock.utcnow()
     try:
         clock.freeze(real_now - timedelta(days=1, hours=3))
-        billing = service.declare_incident(bo, title="Invoice emails delayed", severity="SEV2",
+        billing = flows.declare_incident(bo, title="Invoice emails delayed", severity="SEV2",
                                            summary="Invoice emails queued for 2h+", services=["billing", "email"])
         clock.advance(minutes=25)
         service.post_update(bo, billing.id, status="identified", message="Mail relay quota exhausted.")
@@ -58,14 +70,14 @@ def _incidents(people: dict[str, User]) -> None:
         service.post_update(bo, billing.id, status="resolved", message="Quota raised; backlog delivered.")
 
         clock.freeze(real_now - timedelta(hours=5))
-        exports = service.declare_incident(bo, title="Slow CSV exports", severity="SEV3",
+        exports = flows.declare_incident(bo, title="Slow CSV exports", severity="SEV3",
                                            summary="Exports take 10+ minutes", services=["exports"])
         clock.advance(minutes=40)
         assign_role(bo, exports.id, "technical_lead", user_email=cy.email)
         service.post_update(cy, exports.id, status="monitoring", message="Index added; watching timings.")
 
         clock.freeze(real_now - timedelta(minutes=42))
-        login = service.declare_incident(ana, title="Login failing for EU customers", severity="SEV1",
+        login = flows.declare_incident(ana, title="Login failing for EU customers", severity="SEV1",
                                          summary="5xx on /login since 09:12; EU region only.",
                                          services=["login", "api"])
         clock.advance(minutes=3)
@@ -93,11 +105,6 @@ SUBJECTS = {
 
 def _tickets(ana: User) -> None:
     """A login flood linked to the SEV1, an unlinked checkout flood for the detector, steady billing."""
-    from .tickets.ingest import ingest_tickets
-    from .tickets.policy import TicketFilter
-    from .tickets.schemas import TicketIn
-    from .tickets.service import add_link_rule, link_by_filter
-
     now, rng = clock.utcnow(), random.Random(42)
     plan = [("login", 240, 45, ["login", "eu"], ["login"]), ("checkout", 60, 10, ["checkout"], ["payments"]),
             ("checkout", 30, 24 * 60, ["checkout"], ["payments"]), ("billing", 80, 24 * 60, ["billing"], ["billing"])]
@@ -118,8 +125,6 @@ def _tickets(ana: User) -> None:
 
 def _on_call(ana: User) -> None:
     """Two rotations and the default policy: L1 an hour, L2 four hours, then engineering."""
-    from .escalation import service as escalation
-
     monday = (clock.utcnow() - timedelta(days=clock.utcnow().weekday())).replace(hour=0, minute=0, second=0,
                                                                                   microsecond=0)
     escalation.put_rotation(ana, "support-l2", users=["bo@example.com", "cy@example.com"], shift_hours=168,
@@ -133,8 +138,6 @@ def _on_call(ana: User) -> None:
 
 def _status_page(ana: User) -> None:
     """The public page's components, and a maintenance window tomorrow night on billing."""
-    from .status import service as status
-
     made = {name: status.create_component(ana, name=name, description=text, service=service)
             for name, text, service in (("Login", "Signing in to the web and mobile apps", "login"),
                                         ("Payments", "Card payments at checkout", "payments"),
@@ -148,11 +151,6 @@ def _status_page(ana: User) -> None:
 
 def _broadcasts(ana: User) -> None:
     """Customers with every kind of preference, and an apology to the login flood's requesters."""
-    from .broadcast.schemas import BroadcastIn
-    from .broadcast.service import create_broadcast
-    from .customers.schemas import CustomerIn
-    from .customers.upsert import upsert_customers
-
     upsert_customers([CustomerIn.model_validate(item) for item in (
         {"external_id": "C-77", "name": "Acme Srl", "email": "ops@acme.example", "phone": "+390612345678",
          "slack_channel": "C0ACME", "locale": "it", "segment": "enterprise", "channels": ["slack", "email"],

@@ -9,13 +9,13 @@ import logging
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from .extensions import db
 
 logger = logging.getLogger(__name__)
 
 
 class AppError(Exception):
     """Base class: a short machine code, an HTTP status and a message safe to show."""
-
     status = 400
     code = "bad_request"
 
@@ -77,7 +77,6 @@ def _wants_json() -> bool:
 
 def init_app(app: Flask) -> None:
     """Answer errors in the documented JSON format on API paths, as pages elsewhere."""
-
     @app.errorhandler(AppError)
     def _app_error(error: AppError):
         if _wants_json():
@@ -107,7 +106,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        from .extensions import db
 
         db.session.rollback()
         if _wants_json():

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from .clock import isoformat, utcnow
 from .extensions import db
 from .escalation.service import overdue_count
-from .models import WorkerHeartbeat
+from .heartbeat import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)

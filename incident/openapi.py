@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from .roles.schemas import AssignRole, TickItem
-from .schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 from .tickets.schemas import LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
 from .customers.schemas import CustomerIn, CustomerPatch

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from .clock import utcnow
 from .extensions import db
-from .models import WorkerHeartbeat
+from .heartbeat import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ def prune_heartbeats(app: Flask) -> None:
 
 def flood_signals(app: Flask) -> None:
     """Look for possible outages in the recent ticket flow."""
-    from .tickets.floods import refresh_flood_signals
-
     refresh_flood_signals(app)
 
 
@@ -69,7 +67,6 @@ def escalations(app: Flask) -> None:
     In a burst (hundreds of deadlines at once) it works in batches and sends each batch's pages
     before the next, so the first pages do not wait for the last escalation.
     """
-    from .escalation.service import process_due
 
     started = time.monotonic()
     while True:
@@ -86,8 +83,6 @@ def escalations(app: Flask) -> None:
 
 def dispatch(app: Flask) -> None:
     """Send the pages and staff messages the outbox holds that are due, all of them in a burst."""
-    from .broadcast.dispatch import BATCH, dispatch_due
-
     started = time.monotonic()
     while dispatch_due(app, limit=BATCH) == BATCH and time.monotonic() - started < DRAIN_SECONDS:
         pass
@@ -98,8 +93,6 @@ def broadcasts(app: Flask) -> None:
 
     Runs beside the tick, not in it, so a 100,000-recipient broadcast never delays a page.
     """
-    from .broadcast.sender import dispatch_broadcasts
-    from .broadcast.service import prepare_due
 
     try:
         with app.app_context():
@@ -114,8 +107,6 @@ def broadcasts(app: Flask) -> None:
 
 def broadcast_reminders(app: Flask) -> None:
     """Tell the communications role when a promised update is due and nothing is scheduled."""
-    from .broadcast.reminders import remind_due
-
     with app.app_context():
         try:
             remind_due()
@@ -129,6 +120,12 @@ TICK_JOBS = [heartbeat, escalations, dispatch]
 # Slower periodic jobs: (job, seconds between runs).
 PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600), (broadcast_reminders, 60)]
 from .status.jobs import status_page  # noqa: E402  (maintenance windows move on their own; notices before)
+from .tickets.floods import refresh_flood_signals
+from .escalation.service import process_due
+from .outbox.dispatch import BATCH, dispatch_due
+from .broadcast.sender import dispatch_broadcasts
+from .broadcast.service import prepare_due
+from .broadcast.reminders import remind_due
 PERIODIC_JOBS.append((status_page, 15))
 
 

@@ -179,7 +179,7 @@ from .browser_support import browser, live_server, page  # noqa: E402,F401
 @pytest.fixture
 def channels(app):
     """Sandbox channels that record every message the dispatcher sends."""
-    from incident.broadcast.channels.sandbox import SandboxChannel
+    from incident.outbox.channels.sandbox import SandboxChannel
 
     recorded = {name: SandboxChannel(name) for name in ("slack", "sms", "email")}
     app.extensions["tocsin_channels"] = recorded

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from incident import clock
-from incident.broadcast.models import Delivery
+from incident.outbox.models import Delivery
 from incident.broadcast.sender import Sender
 from incident.broadcast.service import prepare_due
 from incident.customers.models import Customer

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from incident import clock
-from incident.broadcast.channels import build_channels
-from incident.broadcast.models import Delivery
+from incident.outbox.channels import build_channels
+from incident.outbox.models import Delivery
 from incident.extensions import db
 
 from .stand_ins import SLACK_TOKEN, TWILIO_SID, slack_server, smtp_server, twilio_api  # noqa: F401

@@ -7,13 +7,14 @@ from sqlalchemy import func, select
 
 from incident import clock
 from incident.broadcast import reminders
-from incident.broadcast.channels import SendResult
-from incident.broadcast.models import Broadcast, BroadcastSend, Delivery
+from incident.outbox.channels import SendResult
+from incident.broadcast.models import Broadcast, BroadcastSend
+from incident.outbox.models import Delivery
 from incident.broadcast.sender import Pace, dispatch_broadcasts, parse_rates
 from incident.broadcast.service import prepare_due
 from incident.customers.models import Customer
 from incident.extensions import db
-from incident.models import Service
+from incident.catalog import Service
 
 from .conftest import count_rows
 from .test_incidents_api import declare

@@ -7,8 +7,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from incident.broadcast.channels import RenderedMessage, SendResult
-from incident.broadcast.channels.email import SmtpEmail
+from incident.outbox.channels import RenderedMessage, SendResult
+from incident.outbox.channels.email import SmtpEmail
 
 from .stand_ins import closed_port, smtp_server  # noqa: F401
 

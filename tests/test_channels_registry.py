@@ -5,11 +5,11 @@ import threading
 
 import pytest
 
-from incident.broadcast.channels import CHANNEL_NAMES, RenderedMessage, build_channels
-from incident.broadcast.channels.email import SmtpEmail
-from incident.broadcast.channels.sandbox import SandboxChannel
-from incident.broadcast.channels.slack import SlackChannel
-from incident.broadcast.channels.sms import TwilioSms
+from incident.outbox.channels import CHANNEL_NAMES, RenderedMessage, build_channels
+from incident.outbox.channels.email import SmtpEmail
+from incident.outbox.channels.sandbox import SandboxChannel
+from incident.outbox.channels.slack import SlackChannel
+from incident.outbox.channels.sms import TwilioSms
 
 from .stand_ins import (SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN, slack_server,  # noqa: F401
                         smtp_server, twilio_api)

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from incident.broadcast.channels import RenderedMessage, SendResult
-from incident.broadcast.channels.slack import SlackChannel, channel_name
+from incident.outbox.channels import RenderedMessage, SendResult
+from incident.outbox.channels.slack import SlackChannel, channel_name
 
 from .stand_ins import SLACK_TOKEN, closed_port, slack_server  # noqa: F401
 

@@ -7,8 +7,8 @@ import logging
 import pytest
 import requests
 
-from incident.broadcast.channels import RenderedMessage, SendResult
-from incident.broadcast.channels.sms import TwilioSms
+from incident.outbox.channels import RenderedMessage, SendResult
+from incident.outbox.channels.sms import TwilioSms
 
 from .stand_ins import TWILIO_SID, TWILIO_TOKEN, twilio_api  # noqa: F401
 

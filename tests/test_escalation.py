@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from incident import clock, worker
-from incident.broadcast.models import Delivery
+from incident.outbox.models import Delivery
 from incident.escalation.models import EscalationStep
 from incident.extensions import db
 

@@ -7,10 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from incident.escalation.policy import (
-    MAX_TIMEOUT, NOBODY_ON_CALL, OUTSIDE_BUSINESS_HOURS, BusinessHours, Level, Override, Policy,
-    PolicyError, Recipient, Rotation, Target, first_step, next_steps, on_call, recipients, shifts, simulate,
-)
+from incident.escalation.policy import MAX_TIMEOUT, NOBODY_ON_CALL, OUTSIDE_BUSINESS_HOURS, BusinessHours, Level, Override, Policy, PolicyError, Recipient, Rotation, Target, first_step, next_steps, on_call, recipients, shifts, simulate
 
 UTC = timezone.utc
 ROME = ZoneInfo("Europe/Rome")

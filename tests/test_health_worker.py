@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from incident import clock, create_app, worker
 from incident.extensions import db
-from incident.models import WorkerHeartbeat
+from incident.heartbeat import WorkerHeartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from incident import worker
-from incident.broadcast.channels.sandbox import SandboxChannel
-from incident.broadcast.channels.slack import SlackChannel
+from incident.outbox.channels.sandbox import SandboxChannel
+from incident.outbox.channels.slack import SlackChannel
 from incident.extensions import db
-from incident.models import Incident
+from incident.incidents.models import Incident
 
 from .stand_ins import SLACK_TOKEN, slack_server  # noqa: F401  (the fixture)
 from .test_escalation import setup  # noqa: F401

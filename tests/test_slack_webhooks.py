@@ -12,8 +12,7 @@ from twilio.request_validator import RequestValidator
 from incident import clock, create_app, worker
 from incident.extensions import db
 from incident.integrations import AckResult, parse_incident_ref
-from incident.integrations.slack import (ALREADY_HANDLED, NEEDS_LEAD, NOT_STAFF, NOT_STAFF_ACK, Command, ack_text,
-                                         parse_command, parse_interaction)
+from incident.integrations.slack import ALREADY_HANDLED, NEEDS_LEAD, NOT_STAFF, NOT_STAFF_ACK, Command, ack_text, parse_command, parse_interaction
 
 from .conftest import count_rows
 from .test_escalation import deliveries, setup  # noqa: F401  (setup: staff, rotations, the default policy)

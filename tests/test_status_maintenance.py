@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from incident import clock
-from incident.broadcast.dispatch import dispatch_due
-from incident.broadcast.models import Delivery
+from incident.outbox.dispatch import dispatch_due
+from incident.outbox.models import Delivery
 from incident.customers.models import Customer
 from incident.extensions import db
-from incident.models import Service
+from incident.catalog import Service
 from incident.status.jobs import status_page
 
 from .conftest import T0

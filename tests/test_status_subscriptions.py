@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from incident import clock
-from incident.broadcast.channels.email import SmtpEmail
-from incident.broadcast.channels.sandbox import SandboxChannel
-from incident.broadcast.dispatch import dispatch_due
+from incident.outbox.channels.email import SmtpEmail
+from incident.outbox.channels.sandbox import SandboxChannel
+from incident.outbox.dispatch import dispatch_due
 from incident.customers.models import Customer
 from incident.extensions import db
 from incident.status.models import StatusSubscription

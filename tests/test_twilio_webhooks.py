@@ -8,7 +8,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from incident import clock
-from incident.broadcast.models import Delivery
+from incident.outbox.models import Delivery
 from incident.extensions import db
 from incident.integrations.twilio import USAGE, Sms, parse_sms, twiml
 from incident.validation import mask_phone

@@ -11,10 +11,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from incident import clock
-from incident.broadcast.models import Delivery
+from incident.outbox.models import Delivery
 from incident.escalation.models import EscalationStep, IncidentEscalation
 from incident.extensions import db
-from incident.models import WorkerHeartbeat
+from incident.heartbeat import WorkerHeartbeat
 
 from .test_escalation import setup  # noqa: F401  (the fixture)
 from .test_incidents_api import declare

@@ -1,1 +1,1 @@
-"""Messages that leave Tocsin: the outbox, its dispatcher and the channels (Slack, SMS, email, sandbox)."""
+"""Customer broadcasts: compose, schedule, the audience, templates and wording; the outbox sends them."""

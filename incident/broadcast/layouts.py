@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from .channels import RenderedMessage
+from ..outbox.channels import RenderedMessage
 from .template_render import render_source
 from .wording import html_env, slack_escape, text_env, text_to_html, tidy
 

@@ -1,10 +1,5 @@
-"""The outbox and the broadcasts that fill it. Models never commit.
-
-An outbox row (`Delivery`) is one message to one recipient on one channel, written in the
-same transaction as the change that calls for it; the worker's dispatcher sends it.
-`dedupe_key` is unique, so the same message can never be queued twice: a broadcast's rows
-are keyed by send and customer, so a customer gets one row per send whatever the channel.
-"""
+"""Broadcasts: what a lead composed, each of its sends, the messages rendered for them, and the
+message templates. Models never commit; a send's outbox rows are `outbox.models.Delivery`."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,7 +11,6 @@ from ..clock import utcnow
 from ..extensions import db
 from ..types import UTCDateTime
 
-STATUSES = ("queued", "sending", "sent", "delivered", "failed", "skipped", "cancelled")
 KINDS = ("apology", "status", "resolution")
 
 
@@ -85,41 +79,4 @@ class MessageTemplate(db.Model):
     subject: Mapped[str] = mapped_column(String(300), default="")
     body: Mapped[str] = mapped_column(Text)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class Delivery(db.Model):
-    __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),
-                      Index("ix_deliveries_incident", "incident_id", "purpose"),
-                      Index("ix_deliveries_send", "send_id", "status"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(20))         # page | page_update | broadcast | slack_* | reminder
-    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), nullable=True)
-    step_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_steps.id", ondelete="SET NULL"), nullable=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), nullable=True,
-                                                    index=True)
-    send_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast_sends.id", ondelete="CASCADE"), nullable=True)
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("broadcast_messages.id", ondelete="CASCADE"),
-                                                   nullable=True)
-    channel: Mapped[str] = mapped_column(String(10))
-    recipient: Mapped[str] = mapped_column(String(254))      # Slack id, E.164 number or email
-    subject: Mapped[str] = mapped_column(String(300), default="")
-    text: Mapped[str] = mapped_column(Text, default="")
-    html: Mapped[str | None] = mapped_column(Text, nullable=True)
-    blocks: Mapped[list | None] = mapped_column(JSON, nullable=True)
-    headers: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    ref: Mapped[str | None] = mapped_column(String(200), nullable=True)  # page_update: the message to update
-    status: Mapped[str] = mapped_column(String(10), default="queued")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    provider_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
-    error: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    sandbox: Mapped[bool] = mapped_column(db.Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,11 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from ..auth.models import User
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Incident
-from ..policy import OPEN_STATUSES
+from ..incidents.models import Incident
+from ..incidents.policy import OPEN_STATUSES
 from ..roles.service import holders_by_incident
-from ..timeline import record
-from .models import Broadcast, BroadcastSend, Delivery
+from ..incidents.timeline import record
+from .models import Broadcast, BroadcastSend
+from ..outbox.models import Delivery
 
 logger = logging.getLogger(__name__)
 REMINDER_LEAD = timedelta(minutes=10)

@@ -7,7 +7,7 @@ from ..api import page_args, paginated, parse
 from ..auth.access import api_auth
 from ..clock import isoformat
 from ..customers.models import LOCALES
-from ..models import Incident
+from ..incidents.models import Incident
 from . import service, templates
 from .schemas import BroadcastEdit, BroadcastIn
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from ..clock import utcnow
-from ..schemas import Strict
+from ..api import Strict
 
 Channel = Literal["slack", "sms", "email"]
 

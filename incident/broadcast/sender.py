@@ -24,9 +24,10 @@ from ..clock import utcnow
 from ..customers.models import Customer
 from ..extensions import db
 from . import templates
-from .channels import CHANNEL_NAMES, RenderedMessage, SendResult
-from .dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, write_outcomes
-from .models import Broadcast, BroadcastMessage, BroadcastSend, Delivery
+from ..outbox.channels import CHANNEL_NAMES, RenderedMessage, SendResult
+from ..outbox.dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, write_outcomes
+from .models import Broadcast, BroadcastMessage, BroadcastSend
+from ..outbox.models import Delivery
 from .service import unsubscribe_url
 
 logger = logging.getLogger(__name__)

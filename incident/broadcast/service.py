@@ -24,12 +24,13 @@ from ..customers.models import LOCALES, Customer, customer_services
 from ..dbutil import dialect, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import MAX_ID, Incident, incident_services
+from ..incidents.models import MAX_ID, Incident, incident_services
 from ..tickets.models import Ticket
-from ..timeline import record
+from ..incidents.timeline import record
 from . import audience as rules
 from . import templates
-from .models import Broadcast, BroadcastMessage, BroadcastSend, Delivery
+from .models import Broadcast, BroadcastMessage, BroadcastSend
+from ..outbox.models import Delivery
 from .schemas import BroadcastEdit, BroadcastIn
 
 logger = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ from jinja2 import Environment, TemplateSyntaxError
 from jinja2.sandbox import SecurityError
 
 from .wording import end_render_budget, start_render_budget
+from ..errors import ValidationFailed
 
 SOURCE_NAME = "<template>"
 MAX_OUTPUT = 200_000    # characters one part may render to: far beyond any real email, never gigabytes
@@ -16,15 +17,12 @@ MAX_SECONDS = 2.0       # a render still producing output after this long is sto
 
 class TemplateFailed(Exception):
     """A template that does not parse or does not render: what went wrong, and on which line."""
-
     def __init__(self, reason: str, line: int | None, part: str = "body"):
         super().__init__(reason)
         self.reason, self.line, self.part = reason, line, part
 
     def as_validation(self, name: str):
         """The domain error the caller raises: "apology.it.email subject, line 2: …"."""
-        from ..errors import ValidationFailed
-
         part = self.part
         where = f"{name} {part}" + (f", line {self.line}" if self.line else "")
         return ValidationFailed(f"The template {where} does not work: {self.reason}",

@@ -49,13 +49,12 @@ from sqlalchemy.exc import IntegrityError
 from ..clock import utcnow
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from .channels import RenderedMessage
+from ..outbox.channels import RenderedMessage
 from .gsm import sms_info
 from .layouts import SUBJECT_MAX, email_message, slack_message
 from .models import KINDS, MessageTemplate
 from .template_render import TemplateFailed, render_source
-from .wording import (STATUS_LABELS, format_when, join_list, next_update_phrase, slack_env, slack_escape,
-                      text_env, tidy)
+from .wording import STATUS_LABELS, format_when, join_list, next_update_phrase, slack_env, slack_escape, text_env, tidy
 
 logger = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ import click
 from flask.cli import AppGroup
 
 from ..tickets.cli import column_option, report_skipped, run_import
+from .csv_import import field_name
+from .csv_import import import_csv
 
 customers_cli = AppGroup("customers", help="Customers who hear from us during outages.")
 
 
 def _columns(ctx, param, values) -> dict[str, str]:
-    from .csv_import import field_name
-
     return column_option(field_name, 'email="Indirizzo email"')(ctx, param, values)
 
 
@@ -24,8 +24,6 @@ def _columns(ctx, param, values) -> dict[str, str]:
                    "Fields: external_id, name, email, phone, slack_channel, locale, segment, channels, services.")
 def import_command(file, skip_bad_rows, column_map):
     """Create or update customers from a CSV (upsert on external_id, else email), in one transaction, with progress."""
-    from .csv_import import import_csv
-
     result = run_import(lambda progress: import_csv(
         file, column_map=column_map, on_error="skip" if skip_bad_rows else "abort", progress=progress), "customers")
     report_skipped(result)

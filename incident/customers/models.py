@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Service
+from ..catalog import Service
 from ..types import UTCDateTime
 
 LOCALES = ("en", "it")

@@ -14,10 +14,11 @@ from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Service
+from ..catalog import Service
 from ..validation import normalize_phone
 from .models import CHANNELS, Customer, customer_services
 from .policy import default_channels, missing_addresses
+from ..catalog import ensure_services
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,6 @@ def _check_opt_in_by_staff(actor: User | None, customer: Customer, wanted: list[
 
 def update_customer(actor: User | None, customer_id: int, changes: dict) -> Customer:
     """Change a customer's details, preferences (channels), subscriptions or opt-outs; only what is given."""
-    from ..service import ensure_services  # incident services import ticket code, which imports this module
-
     customer = get_customer_or_raise(customer_id, lock=True)
     if "opted_out" in changes:
         _check_opt_in_by_staff(actor, customer, changes["opted_out"])

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from ..clock import utcnow
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..models import Service
+from ..catalog import Service
 from .models import Customer, customer_services
 from .policy import default_channels, missing_addresses
 from .schemas import CustomerIn
+from ..catalog import ensure_services
 
 logger = logging.getLogger(__name__)
 CHUNK = 2_000
@@ -56,7 +57,6 @@ def _stored(changes: list[dict]) -> dict[int, dict]:
 
 class _Plan:
     """Applies the items in order to the customers they name, noting each item's problem."""
-
     def __init__(self, stored: dict[int, dict]):
         self.original = stored
         self.records = {key: dict(row, services=None) for key, row in stored.items()}
@@ -114,8 +114,6 @@ class _Plan:
 
 
 def _service_ids(names: set[str]) -> dict[str, int]:
-    from ..service import ensure_services  # incident services import ticket code, which imports this package
-
     return {service.name: service.id for service in ensure_services(sorted(names))}
 
 

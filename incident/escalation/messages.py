@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from markupsafe import escape
 
-from ..broadcast.channels import RenderedMessage
+from ..outbox.channels import RenderedMessage
 
 SMS_TITLE = 60
 

@@ -8,7 +8,7 @@ from ..api import json_body, parse
 from ..auth.access import api_auth
 from ..clock import isoformat, utcnow
 from ..errors import ValidationFailed
-from ..models import Incident
+from ..incidents.models import Incident
 from ..validation import normalize_slug
 from . import policy as pure, service
 from .schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn

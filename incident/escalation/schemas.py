@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from ..schemas import Strict
+from ..api import Strict
 from ..validation import Email, Slug
 
 

@@ -10,14 +10,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
-from ..broadcast.models import Delivery
+from ..outbox.models import Delivery
 from ..clock import isoformat, utcnow
 from ..dbutil import dialect
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Incident
+from ..incidents.models import Incident
 from ..roles.service import holders_by_incident
-from ..timeline import record
+from ..incidents.timeline import record
 from . import messages, policy as pure
 from .models import Acknowledgement, EscalationPolicy, EscalationStep, IncidentEscalation, Rotation, RotationOverride
 

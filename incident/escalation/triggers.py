@@ -5,9 +5,10 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from ..extensions import db
-from ..models import Incident
+from ..incidents.models import Incident
 from ..tickets.models import Ticket
 from ..tickets.queries import contains
+from ..tickets.signals import tickets_linked
 from .service import escalate_for_trigger
 
 DEFAULT_WORDS = ("data loss", "security breach", "data breach")
@@ -38,3 +39,8 @@ def check_linked(incident: Incident, link_action_id: int) -> bool:
     text = f"{hit.subject}\n{hit.description}".lower()
     word = next((w for w in words if w in text), words[0])
     return escalate_for_trigger(incident, word=word, ticket=hit.external_id)
+
+
+@tickets_linked.connect
+def _on_tickets_linked(incident: Incident, *, link_action_id: int, **_) -> None:
+    check_linked(incident, link_action_id)

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from twilio.request_validator import RequestValidator
 
 from ..auth.models import User
-from ..broadcast.models import Delivery
+from ..outbox.models import Delivery
 from ..broadcast.sender import undelivered
 from ..clock import utcnow
 from ..customers.policy import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS

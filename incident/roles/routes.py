@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, request
 
 from ..api import parse
 from ..auth.access import api_auth
-from ..models import Incident
+from ..incidents.models import Incident
 from . import service
 from .policy import ROLES
 from .schemas import AssignRole, TickItem, term_to_dict

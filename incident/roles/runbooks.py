@@ -15,7 +15,7 @@ import frontmatter
 from flask import current_app
 from markdown_it import MarkdownIt
 
-from ..policy import SEVERITIES
+from ..incidents.policy import SEVERITIES
 from ..validation import SLUG_RE
 from .policy import ROLES
 

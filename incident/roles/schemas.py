@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..clock import isoformat
-from ..schemas import Strict
+from ..api import Strict
 from ..validation import Email
 from .models import RoleAssignment
 

@@ -9,12 +9,13 @@ from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
 from ..auth.service import get_user_by_email_or_raise
-from ..broadcast import slack_rooms
+from ..incidents import slack_rooms
 from ..clock import utcnow
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Incident
-from ..timeline import record
+from ..uow import use_case
+from ..incidents.models import Incident
+from ..incidents.timeline import record
 from . import runbooks as rb
 from .models import ChecklistTick, RoleAssignment
 from .policy import ROLES, is_multi_holder, missing_roles
@@ -84,15 +85,10 @@ def add_role_term(incident: Incident, role: str, user: User, actor: User | None)
     return term
 
 
-def _commit_or_conflict() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("Someone changed this role at the same moment; reload and try again.",
-                       code="role_changed") from None
+ROLE_CHANGED = ("Someone changed this role at the same moment; reload and try again.", "role_changed")
 
 
+@use_case(conflict=ROLE_CHANGED)
 def assign_role(actor: User, incident_id: int, role: str, *, user_email: str) -> bool:
     """Assign a crisis role or hand it over; False when the user already held it."""
     _check_role(role)
@@ -102,11 +98,11 @@ def assign_role(actor: User, incident_id: int, role: str, *, user_email: str) ->
     if term is None:
         return False
     incident.updated_at = utcnow()
-    _commit_or_conflict()
     logger.info("%s: %s is now %s", incident.reference, user.email, role)
     return True
 
 
+@use_case(conflict=ROLE_CHANGED)
 def relieve_role(actor: User, incident_id: int, role: str, *, user_email: str | None = None) -> int:
     """Relieve the holder (or the named holder) of a role; the commander can only be handed over."""
     _check_role(role)
@@ -124,7 +120,6 @@ def relieve_role(actor: User, incident_id: int, role: str, *, user_email: str | 
     for term in terms:
         _relieve(term, actor, incident, "relieved")
     incident.updated_at = utcnow()
-    _commit_or_conflict()
     return len(terms)
 
 

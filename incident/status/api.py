@@ -5,10 +5,9 @@ from flask import Blueprint, current_app, g, jsonify
 
 from ..api import parse
 from ..auth.access import api_auth
-from ..models import Incident
+from ..incidents.models import Incident
 from . import service
-from .schemas import (ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn, component_to_dict,
-                      maintenance_to_dict)
+from .schemas import ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn, component_to_dict, maintenance_to_dict
 from .snapshot import snapshot_for
 
 bp = Blueprint("api_status", __name__, url_prefix="/api/v1")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Incident, IncidentUpdate
+from ..incidents.models import Incident, IncidentUpdate
 from . import policy
 from .models import StatusComponent, StatusComponentHistory, StatusIncidentComponent
 

@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
 from ..extensions import db
-from ..models import IncidentUpdate
+from ..incidents.models import IncidentUpdate
+from ..incidents.signals import incident_changed as changed_signal
 from .history import record_states
 from .models import StatusPageState
 
@@ -43,3 +44,8 @@ def incident_changed(incident_id: int) -> None:
     if is_published(incident_id):
         record_states([incident_id])
         bump_version()
+
+
+@changed_signal.connect
+def _on_incident_changed(incident_id: int, **_) -> None:
+    incident_changed(incident_id)

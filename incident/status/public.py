@@ -15,10 +15,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Incident, IncidentUpdate
+from ..incidents.models import Incident, IncidentUpdate
 from . import history, policy
-from .models import (Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident,
-                     StatusIncidentComponent, StatusPageState)
+from .models import Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident, StatusIncidentComponent, StatusPageState
 
 RECENT = 50
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)

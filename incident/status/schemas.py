@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field, model_validator
 
 from ..clock import isoformat
-from ..schemas import Strict
+from ..api import Strict
 from ..validation import Slug
 from .models import Maintenance, StatusComponent
 from .policy import IMPACT_STATUSES, IMPACTS

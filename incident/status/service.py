@@ -14,13 +14,16 @@ from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Incident
-from ..timeline import record
+from ..incidents.models import Incident
+from ..incidents.timeline import record
 from . import i18n, policy
 from .history import record_open_incidents
 from .hooks import bump_version, incident_changed, is_published
-from .models import (Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident,
-                     StatusIncidentComponent)
+from .models import Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident, StatusIncidentComponent
+from ..catalog import ensure_services
+from ..outbox.models import Delivery
+from ..customers.models import Customer
+from ..customers.models import customer_services
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,6 @@ def create_component(actor: User, *, name: str, description: str = "", group: st
                      position: int | None = None, service: str | None = None,
                      only_show_if_degraded: bool = False) -> StatusComponent:
     """Add a component to the page; it follows the incidents of its service (default: its name)."""
-    from ..service import ensure_services
 
     now = utcnow()
     parent = _group(group)
@@ -101,8 +103,6 @@ def create_component(actor: User, *, name: str, description: str = "", group: st
 
 def edit_component(actor: User, component_id, changes: dict) -> StatusComponent:
     """Rename, describe, regroup, reorder a component, or point it at another service."""
-    from ..service import ensure_services
-
     component = get_component_or_raise(component_id)
     for field in ("name", "description", "position", "only_show_if_degraded"):
         if field in changes:
@@ -222,9 +222,6 @@ def cancel_maintenance(actor: User, maintenance_id) -> Maintenance:
 
 def _recall_notices(m: Maintenance, now: datetime) -> tuple[int, int]:
     """Cancel the window's queued notices; queue a 'called off' message to each one sent or in flight."""
-    from ..broadcast.models import Delivery
-    from ..customers.models import Customer
-
     notices = [Delivery.purpose == "maintenance", Delivery.dedupe_key.like(f"maintenance:{m.id}:customer:%")]
     recalled = db.session.execute(update(Delivery).where(*notices, Delivery.status == "queued")
                                   .values(status="cancelled", error="maintenance called off", updated_at=now)
@@ -288,15 +285,11 @@ def _message_row(m: Maintenance, kind: str, customer_id: int, channel: str, reci
 
 def _queue_messages(rows: list[dict]) -> None:
     """Into the outbox, once each (a dedupe key already there is left alone). No commit."""
-    from ..broadcast.models import Delivery
-
     for start in range(0, len(rows), 1000):
         db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start:start + 1000])
 
 
 def _notice_rows(m: Maintenance, now: datetime) -> list[dict]:
-    from ..customers.models import Customer, customer_services
-
     service_ids = {c.service_id for c in m.components if c.service_id}
     if not service_ids:
         return []

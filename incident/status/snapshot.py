@@ -21,6 +21,7 @@ from ..clock import utcnow
 from . import fastpath, feed, i18n, statuspage
 from .hooks import CHANGED
 from .public import collect, read_version
+from .view import page_view
 
 _generation = 0   # bumped when this process commits a public change
 
@@ -45,7 +46,6 @@ def page_config(app: Flask) -> dict:
 
 class Snapshot:
     """One process's rendered bodies for the current page version."""
-
     def __init__(self, app: Flask):
         self.app = app
         self.lock = threading.Lock()
@@ -108,7 +108,6 @@ class Snapshot:
 
 def _render(name: str, page, config) -> bytes:
     if name.startswith("page."):
-        from .view import page_view
 
         locale = name.split(".", 1)[1]
         return render_template("status/page.html", **page_view(page, locale, config)).encode()

@@ -18,6 +18,8 @@ from ..extensions import db
 from ..validation import mask_phone, normalize_email, normalize_phone
 from . import i18n
 from .models import StatusComponent, StatusSubscription
+from ..outbox.models import Delivery
+from ..customers.models import Customer
 
 logger = logging.getLogger(__name__)
 EMAIL_TTL = timedelta(hours=24)
@@ -62,8 +64,6 @@ def _components(ids: list) -> list[int]:
 
 
 def _outbox(sub: StatusSubscription, *, subject: str, text: str) -> None:
-    from ..broadcast.models import Delivery
-
     now = utcnow()
     db.session.add(Delivery(purpose="status_confirm", dedupe_key=f"status-confirm:{sub.id}", channel=sub.channel,
                             recipient=sub.address, subject=subject, text=text, status="queued",
@@ -140,8 +140,6 @@ def confirm_code(handle: str, code: str) -> StatusSubscription:
 
 
 def _activate(sub: StatusSubscription) -> StatusSubscription:
-    from ..customers.models import Customer
-
     components = db.session.scalars(select(StatusComponent).where(
         StatusComponent.id.in_(sub.components) if sub.components else StatusComponent.is_group.is_(False))).all()
     services = {c.service.id: c.service for c in components if c.service is not None}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from ..api import validation_details
 from ..auth.access import login_required
 from ..errors import AppError, ValidationFailed
-from ..service import list_incidents
+from ..incidents.service import list_incidents
 from . import service
 from .policy import IMPACT_STATUSES, IMPACTS
 from .schemas import ComponentIn, ImpactIn, MaintenanceIn

@@ -7,6 +7,8 @@ import click
 from flask.cli import AppGroup
 
 from ..errors import AppError
+from .csv_import import field_name
+from .csv_import import import_csv
 
 tickets_cli = AppGroup("tickets", help="Helpdesk tickets.")
 MAX_LISTED = 50
@@ -14,7 +16,6 @@ MAX_LISTED = 50
 
 def column_option(field_name, example: str):
     """A click callback reading `--column FIELD=HEADER` (repeatable) as {field: header}."""
-
     def read(ctx, param, values) -> dict[str, str]:
         mapping = {}
         for value in values:
@@ -32,7 +33,6 @@ def column_option(field_name, example: str):
 
 def run_import(run, noun: str):
     """Run a CSV import with progress on stderr; fail with every bad line when nothing was written."""
-
     def progress(done: int, total: int) -> None:
         click.echo(f"  {done}/{total} {noun} processed", err=True)
 
@@ -56,8 +56,6 @@ def report_skipped(result) -> None:
 
 
 def _columns(ctx, param, values) -> dict[str, str]:
-    from .csv_import import field_name
-
     return column_option(field_name, 'external_id="Ticket number"')(ctx, param, values)
 
 
@@ -87,8 +85,6 @@ def _list_lines(problems: list[tuple[int, str]]) -> None:
                    "requester.phone, tags, services, priority, status, created_at.")
 def import_command(file, incident_id, skip_bad_rows, source, column_map):
     """Import tickets from a helpdesk CSV export, in one transaction, with progress."""
-    from .csv_import import import_csv
-
     result = run_import(lambda progress: import_csv(
         file, actor=None, incident=incident_id, column_map=column_map, on_error="skip" if skip_bad_rows else "abort",
         default_source=source, progress=progress), "tickets")

@@ -22,7 +22,7 @@ from ..api import validation_details
 from ..auth.models import User
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..models import Incident
+from ..incidents.models import Incident
 from ..validation import normalize_slug
 from .ingest import ingest_tickets
 from .schemas import TicketIn

@@ -6,11 +6,8 @@ import logging
 from flask import Flask, current_app
 from sqlalchemy import delete, select
 
-from ..auth.models import User
 from ..clock import utcnow
-from ..errors import NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Incident
 from .flood import FloodSettings, detect_floods
 from .models import FloodSignal, Ticket
 from .policy import TicketFilter
@@ -57,27 +54,3 @@ def signal_filter(signal: FloodSignal) -> TicketFilter:
     key = (signal.key,)
     return TicketFilter(tags=key if signal.kind == "tag" else (), services=key if signal.kind == "service" else (),
                         since=signal.window_start, unlinked_only=True)
-
-
-def declare_from_signal(actor: User, *, kind: str, key: str, severity: str = "SEV3",
-                        title: str | None = None) -> tuple[Incident, int]:
-    """One action: declare an incident for a flood, link its tickets and keep linking new ones."""
-    from ..service import declare_incident
-    from .service import add_link_rule, link_by_filter
-
-    signal = db.session.get(FloodSignal, (kind, key))
-    if signal is None:
-        raise NotFound(f"No current flood on {kind} {key!r}.", code="flood_not_found")
-    ticket_filter = signal_filter(signal)
-    incident = declare_incident(actor, title=title or f"Possible outage: {kind} {key}", severity=severity,
-                                summary=f"{signal.recent} tickets on {kind} {key} since "
-                                        f"{signal.window_start:%H:%M} UTC ({signal.ratio:.0f}x the usual rate).",
-                                services=[key] if kind == "service" else [])
-    try:
-        linked = link_by_filter(actor, incident.id, ticket_filter)["linked"]
-    except ValidationFailed:  # linked elsewhere since the detector saw them: the rule still helps
-        linked = 0
-    add_link_rule(actor, incident.id, tags=list(ticket_filter.tags), text="", services=list(ticket_filter.services))
-    db.session.execute(delete(FloodSignal).where(FloodSignal.kind == kind, FloodSignal.key == key))
-    db.session.commit()
-    return incident, linked

@@ -18,7 +18,7 @@ from ..clock import utcnow
 from ..customers.service import ensure_requesters
 from ..dbutil import dialect, insert_ignoring_conflicts
 from ..extensions import db
-from ..models import Incident
+from ..incidents.models import Incident
 from .models import LinkRule, Ticket
 from .policy import TicketFilter, content_hash, encode_words, matches
 from .schemas import TicketIn

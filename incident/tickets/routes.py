@@ -8,7 +8,7 @@ from ..api import json_body, page_args, paginated, parse, validation_details
 from ..auth.access import api_auth
 from ..clock import isoformat
 from ..errors import TooLarge, ValidationFailed
-from ..models import Incident
+from ..incidents.models import Incident
 from . import ingest, service
 from .schemas import MAX_BATCH, FilterIn, LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn, ticket_to_dict
 

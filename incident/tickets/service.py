@@ -15,13 +15,15 @@ from sqlalchemy import and_, delete, func, or_, select, true, update
 from ..auth.models import User
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..escalation.triggers import check_linked
 from ..extensions import db
-from ..models import Incident
-from ..timeline import record
+from ..uow import use_case
+from ..incidents.models import Incident, TimelineEvent
+from ..incidents.signals import incident_changed, incident_resolved
+from ..incidents.timeline import record
 from . import queries
 from .models import IncidentTicketStats, LinkAction, LinkRule, Ticket
 from .policy import TicketFilter
+from .signals import tickets_linked
 
 logger = logging.getLogger(__name__)
 CHUNK = 5_000
@@ -80,7 +82,7 @@ def _finish(incident: Incident, actor: User | None, action: LinkAction, count: i
         record(incident, "tickets_linked" if action.action == "link" else "tickets_unlinked", actor,
                {"count": count, "method": action.method, "criteria": action.criteria})
         if action.action == "link":
-            check_linked(incident, action.id)
+            tickets_linked.send(incident, link_action_id=action.id)
 
 
 def apply_link(incident: Incident, actor: User | None, *, ticket_ids: list[int], method: str,
@@ -99,6 +101,7 @@ def apply_link(incident: Incident, actor: User | None, *, ticket_ids: list[int],
     return linked
 
 
+@use_case
 def link_by_ids(actor: User, incident_id, external_ids: list[str], *, source: str | None = None,
                 method: str = "manual") -> dict:
     """Link tickets named by external id; tickets on another incident move here."""
@@ -119,11 +122,11 @@ def link_by_ids(actor: User, incident_id, external_ids: list[str], *, source: st
                             incident, actor, action, method)
     _record_moves(moved, incident, actor)
     _finish(incident, actor, action, linked)
-    db.session.commit()
     return {"linked": linked, "already_linked": already, "moved": sum(moved.values()),
             "not_found": [e for e in wanted if e not in found]}
 
 
+@use_case
 def link_ticket_ids(actor: User, incident_id, ticket_ids: list[int]) -> dict:
     """Link tickets selected by their Tocsin ids (the tickets view's checkboxes)."""
     incident = get_open_incident_or_raise(incident_id)
@@ -133,10 +136,10 @@ def link_ticket_ids(actor: User, incident_id, ticket_ids: list[int]) -> dict:
     linked = apply_link(incident, actor, ticket_ids=ticket_ids, method="manual",
                         criteria={"selected": len(ticket_ids)}, only_unlinked=False)
     _record_moves(moved, incident, actor)
-    db.session.commit()
     return {"linked": linked, "already_linked": already, "moved": sum(moved.values()), "not_found": []}
 
 
+@use_case
 def link_by_filter(actor: User, incident_id, ticket_filter: TicketFilter, *, method: str = "filter") -> dict:
     """Link every ticket a filter matches, in one statement; 422 when it matches nothing."""
     incident = get_open_incident_or_raise(incident_id)
@@ -154,11 +157,11 @@ def link_by_filter(actor: User, incident_id, ticket_filter: TicketFilter, *, met
         Ticket.incident_id == incident.id, Ticket.link_action_id != action.id))
     _record_moves(moved, incident, actor)
     _finish(incident, actor, action, linked)
-    db.session.commit()
     logger.info("%s: linked %s tickets by filter", incident.reference, linked)
     return {"linked": linked, "already_linked": already, "moved": sum(moved.values()), "not_found": []}
 
 
+@use_case
 def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, source: str | None = None,
            ticket_filter: TicketFilter | None = None) -> dict:
     """Unlink named tickets, those a filter matches, or (neither) all of them."""
@@ -177,10 +180,10 @@ def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, s
             incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
             .execution_options(synchronize_session=False)).rowcount
     _finish(incident, actor, action, count)
-    db.session.commit()
     return {"unlinked": count, "not_found": [e for e in (external_ids or []) if e not in found]}
 
 
+@use_case
 def add_link_rule(actor: User, incident_id, *, tags: list[str], text: str, services: list[str],
                   link_existing: bool = False) -> tuple[LinkRule, int]:
     """A rule that links matching tickets as they arrive, while the incident is open."""
@@ -200,7 +203,6 @@ def add_link_rule(actor: User, incident_id, *, tags: list[str], text: str, servi
         linked = _set_link(queries.where(rule_filter), incident, actor, action, "rule")
         rule.linked = linked
         _finish(incident, actor, action, linked)
-    db.session.commit()
     return rule, linked
 
 
@@ -209,6 +211,7 @@ def list_link_rules(incident_id) -> list[LinkRule]:
     return list(db.session.scalars(select(LinkRule).where(LinkRule.incident_id == incident.id).order_by(LinkRule.id)))
 
 
+@use_case
 def remove_link_rule(actor: User, incident_id, rule_id: int) -> None:
     """Stop a link rule (kept, inactive, for the record)."""
     incident = Incident.get_or_raise(incident_id)
@@ -218,7 +221,6 @@ def remove_link_rule(actor: User, incident_id, rule_id: int) -> None:
     if rule.active:
         rule.active = False
         record(incident, "link_rule_removed", actor, {"rule": rule.id})
-        db.session.commit()
 
 
 def solve_linked(incident: Incident, actor: User | None) -> int:
@@ -233,6 +235,13 @@ def solve_linked(incident: Incident, actor: User | None) -> int:
     return count
 
 
+@incident_resolved.connect
+def _on_incident_resolved(incident: Incident, *, actor: User | None = None, **_) -> None:
+    if incident.solve_tickets_on_resolve:
+        solve_linked(incident, actor)
+
+
+@use_case
 def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
     """Move a duplicate's tickets, rules and timeline under the parent; the duplicate points to it."""
     duplicate = Incident.get_or_raise(duplicate_id)
@@ -241,8 +250,6 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
         raise ValidationFailed("An incident cannot be merged into itself.", details={"into": into})
     if duplicate.merged_into_id:
         raise Conflict(f"{duplicate.reference} was merged already.", code="incident_merged")
-    from ..models import TimelineEvent  # the timeline moves with the duplicate
-
     now = utcnow()
     tickets = db.session.execute(update(Ticket).where(Ticket.incident_id == duplicate.id).values(
         incident_id=parent.id, link_method="merge").execution_options(synchronize_session=False)).rowcount
@@ -259,9 +266,7 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
                "rules": rules, "events": events}
     record(parent, "merged", actor, summary)
     record(duplicate, "merged", actor, summary)
-    from ..status.hooks import incident_changed  # a published duplicate now reads resolved on the page
-    incident_changed(duplicate.id)
-    db.session.commit()
+    incident_changed.send(duplicate.id)  # a published duplicate now reads resolved on the page
     return parent
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Incident, TimelineEvent
+from ..incidents.models import Incident, TimelineEvent
 from .chart import bucketize_counts
 from .models import IncidentTicketStats, Ticket
 

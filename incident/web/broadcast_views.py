@@ -20,10 +20,11 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from ..broadcast import service as broadcasts, templates
-from ..broadcast.channels import RenderedMessage
+from ..outbox.channels import RenderedMessage
 from ..broadcast.models import BroadcastMessage
 from ..customers.models import LOCALES, Customer
 from ..extensions import db
+from .filters import security_headers
 
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "slack": "Slack"}
 LOCALE_NAMES = {"en": "English", "it": "Italiano"}
@@ -116,12 +117,11 @@ def _layout_hashes() -> frozenset[str]:
 
 def allow_email_styles(response, htmls=()):
     """Widen this response's style-src by the hashes of the email styles it (or its previews) shows."""
-    from . import _security_headers
 
     hashes = set(_layout_hashes())
     for markup in htmls:
         hashes |= _style_hashes(markup)
-    _security_headers(response)
+    security_headers(response)
     policy = response.headers["Content-Security-Policy"]
     response.headers["Content-Security-Policy"] = policy.replace(
         "style-src 'self'", "style-src 'self' 'unsafe-hashes' " + " ".join(sorted(hashes)), 1)

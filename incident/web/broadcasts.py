@@ -9,14 +9,16 @@ from pydantic import BaseModel
 
 from ..auth.access import login_required
 from ..broadcast import service as broadcasts
-from ..broadcast.models import KINDS, STATUSES
+from ..broadcast.models import KINDS
+from ..outbox.models import STATUSES
 from ..broadcast.schemas import BroadcastEdit, BroadcastIn
 from ..clock import isoformat, utcnow
 from ..errors import AppError, ValidationFailed
-from ..models import Incident
-from . import _when
+from ..incidents.models import Incident
+from .filters import when as utc_label
 from .broadcast_views import CHANNEL_LABELS, LOCALE_NAMES, allow_email_styles, emoji, mrkdwn, preview
-from .routes import _flash_error, _form, bp
+from .blueprint import bp
+from .forms import flash_error, parse_form
 
 DELIVERIES_PER_PAGE = 50
 FINAL = ("done", "cancelled")
@@ -98,12 +100,12 @@ def compose_broadcast(incident_id):
     if request.method == "POST":
         values = _submitted(request.form)
         try:
-            data = _form(BroadcastIn, _data(request.form))
+            data = parse_form(BroadcastIn, _data(request.form))
             created = broadcasts.create_broadcast(g.user, incident.id, data)
         except AppError as error:
-            _flash_error(error)
+            flash_error(error)
             return _page("broadcast_form.html", incident, values, error.status, broadcast=None)
-        flash(f"{created.kind.capitalize()} broadcast scheduled for {_when(created.send_at)}.", "success")
+        flash(f"{created.kind.capitalize()} broadcast scheduled for {utc_label(created.send_at)}.", "success")
         return redirect(url_for("web.incident", incident_id=incident.id) + "#broadcasts")
     return _page("broadcast_form.html", incident, values, broadcast=None)
 
@@ -114,7 +116,7 @@ def preview_broadcast(incident_id):
     """The preview panel's HTML: each channel in each locale; a form error shows in the panel."""
     incident = Incident.get_or_raise(incident_id)
     try:
-        shown = preview(incident, _form(BroadcastIn, _data(request.form)))
+        shown = preview(incident, parse_form(BroadcastIn, _data(request.form)))
     except AppError as error:
         return render_template("_broadcast_preview.html", error=error), error.status
     return render_template("_broadcast_preview.html", error=None, channels=CHANNEL_LABELS, locales=LOCALE_NAMES,
@@ -137,11 +139,11 @@ def edit_broadcast(broadcast_id):
     if request.method == "GET":
         return _page("broadcast_form.html", incident, _values_of(broadcast, due), broadcast=broadcast)
     try:
-        changes = _changes(broadcast, due, _form(BroadcastEdit, _data(request.form, with_kind=False)))
+        changes = _changes(broadcast, due, parse_form(BroadcastEdit, _data(request.form, with_kind=False)))
         if changes:
             broadcasts.edit_broadcast(g.user, broadcast.id, BroadcastEdit.model_validate(changes))
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
         values = {**_submitted(request.form), "kind": broadcast.kind}
         return _page("broadcast_form.html", incident, values, error.status, broadcast=broadcast)
     flash("Broadcast updated." if changes else "Nothing changed.", "success")
@@ -168,7 +170,7 @@ def cancel_broadcast(broadcast_id):
     try:
         result = broadcasts.cancel_broadcast(g.user, broadcast.id)
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(f"Broadcast cancelled ({result['cancelled_messages']} queued messages stopped).", "success")
     return redirect(url_for("web.incident", incident_id=broadcast.incident_id) + "#broadcasts")
@@ -186,7 +188,7 @@ def _state(status: str, counts: dict) -> str:
 def _progress(row, counts: dict, due) -> dict:
     return {"id": row.id, "kind": row.kind, "status": row.status, "state": _state(row.status, counts),
             "channels": row.channels,
-            "next_send_at": isoformat(due), "next_send": _when(due) if due else "—",
+            "next_send_at": isoformat(due), "next_send": utc_label(due) if due else "—",
             "repeat_every_minutes": row.repeat_every_minutes, "counts": counts, "total": sum(counts.values()),
             "pending": row.status not in FINAL and due is not None,
             "cancellable": row.status != "cancelled" and (due is not None or counts["queued"] > 0)}

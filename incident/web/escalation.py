@@ -8,17 +8,18 @@ from sqlalchemy import func, select
 
 from ..api import validation_details
 from ..auth.access import login_required
-from ..broadcast.dispatch import channels_for
-from ..broadcast.models import Delivery
+from ..outbox.dispatch import channels_for
+from ..outbox.models import Delivery
 from ..clock import utcnow
 from ..errors import AppError, ValidationFailed
 from ..escalation import policy as pure, service as escalation
 from ..escalation.schemas import SimulateIn
 from ..extensions import db
-from ..models import Incident
-from ..policy import SEVERITIES
+from ..incidents.models import Incident
+from ..incidents.policy import SEVERITIES
 from .broadcast_views import allow_email_styles, customer_copies
-from .routes import _flash_error, bp
+from .blueprint import bp
+from .forms import flash_error
 
 OUTBOX_PER_PAGE = 50
 
@@ -46,7 +47,7 @@ def escalate(incident_id):
         esc = escalation.escalate(g.user, incident_id, level=form.get("level") or None,
                                   reason=form.get("reason", "")[:1000])
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(f"Escalated; paging {escalation.escalation_view(db.session.get(Incident, incident_id))['level']}."
               if esc.state == "paging" else "Escalated.", "success")
@@ -60,7 +61,7 @@ def acknowledge(incident_id):
     try:
         outcome = escalation.acknowledge(g.user, incident_id, via=via)
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash("Acknowledged: the clock has stopped." if outcome == "first" else "It was acknowledged already.",
               "success")
@@ -85,7 +86,7 @@ def escalation_page():
                 raise ValidationFailed("Please correct the form.", details=validation_details(error)) from None
             simulation = escalation.simulate(**body.model_dump())
         except AppError as error:
-            _flash_error(error)
+            flash_error(error)
     rotations = [(row, pure.on_call(escalation.rotation_spec(row), utcnow())) for row in escalation.list_rotations()]
     return render_template("escalation.html", policies=escalation.list_policies(), rotations=rotations,
                            simulation=simulation, values=values, severities=SEVERITIES)

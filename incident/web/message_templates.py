@@ -8,7 +8,8 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from ..auth.access import login_required
 from ..broadcast import templates
 from ..errors import AppError
-from .routes import _flash_error, bp
+from .blueprint import bp
+from .forms import flash_error
 
 
 def _key_or_404(kind: str, channel: str, locale: str) -> str:
@@ -46,7 +47,7 @@ def template_edit(kind, channel, locale):
         if action == "preview":
             templates.validate_template(kind, channel, locale, subject, body)
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
         status = error.status
     overrides = {**templates.load_overrides(),
                  (kind, channel, locale): (subject if channel in templates.WITH_SUBJECT else "", body)}

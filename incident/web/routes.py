@@ -3,40 +3,27 @@ from __future__ import annotations
 
 import time
 
-from flask import (Blueprint, current_app, flash, g, redirect, render_template, request, session,
+from flask import (current_app, flash, g, redirect, render_template, request, session,
                    url_for)
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from .. import service
-from ..api import validation_details
+from .. import flows
+from ..incidents import service
 from ..auth.access import login_required
 from ..auth.models import User
 from ..auth.service import authenticate
-from ..errors import AppError, ValidationFailed
+from ..errors import AppError
 from ..extensions import db
-from ..models import Incident
-from ..policy import MODES, SEVERITIES, SEVERITY_LABELS, STATUSES
+from ..incidents.models import Incident
+from ..incidents.policy import MODES, SEVERITIES, SEVERITY_LABELS, STATUSES
 from ..roles import service as roles
 from ..roles.policy import ROLES, is_multi_holder
-from ..schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from ..incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from ..tickets.floods import current_signals
 from ..tickets.service import linked_counts
-
-bp = Blueprint("web", __name__)
-
-
-def _form(model: type[BaseModel], data: dict) -> BaseModel:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise ValidationFailed("Please correct the form.", details=validation_details(error)) from None
-
-
-def _flash_error(error: AppError) -> None:
-    detail = "; ".join(f"{k}: {v}" for k, v in error.details.items() if k not in {"current"})
-    flash(error.message + (f" ({detail})" if detail else ""), "error")
-
+from .blueprint import bp
+from .forms import flash_error, parse_form
+from .incident_page import incident_sections
 
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -102,10 +89,10 @@ def declare():
         data = {k: v for k, v in values.items() if k in {"title", "severity", "summary", "mode"}}
         data["services"] = [s for s in values.get("services", "").replace(",", " ").split() if s]
         try:
-            body = _form(DeclareIncident, data)
-            incident = service.declare_incident(g.user, **body.model_dump())
+            body = parse_form(DeclareIncident, data)
+            incident = flows.declare_incident(g.user, **body.model_dump())
         except AppError as error:
-            _flash_error(error)
+            flash_error(error)
             return render_template("declare.html", values=values, severities=SEVERITIES, modes=MODES,
                                    severity_labels=SEVERITY_LABELS), error.status
         flash(f"{incident.reference} declared. You are the commander.", "success")
@@ -123,13 +110,8 @@ def incident(incident_id):
     others = [r for r in ROLES if r not in mine]
     timeline, total = service.list_timeline(incident.id, per_page=200, newest_first=True)
     staff = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.email)).all()
-    from .broadcasts import broadcasts_context  # these modules import this one
-    from .escalation import escalation_context
-    from .tickets import incident_tickets_context
-
     return render_template(
-        "incident.html", **incident_tickets_context(incident), **escalation_context(incident),
-        **broadcasts_context(incident), incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
+        "incident.html", **incident_sections(incident), incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
         missing=roles.missing_required(incident, holders), history=roles.role_history(incident.id),
         my_checklists=roles.checklists(incident, mine), other_checklists=roles.checklists(incident, others),
         updates=service.list_updates(incident.id), timeline=timeline, timeline_total=total,
@@ -141,7 +123,7 @@ def _act(incident_id: int, action, success: str):
     try:
         result = action()
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         if result is not False:
             flash(success, "success")
@@ -155,7 +137,7 @@ def post_update(incident_id):
     data = {"status": form.get("status") or None, "message": form.get("message", ""),
             "public": form.get("public") == "on"}
     return _act(incident_id, lambda: service.post_update(
-        g.user, incident_id, **_form(PostUpdate, data).model_dump()), "Update posted.")
+        g.user, incident_id, **parse_form(PostUpdate, data).model_dump()), "Update posted.")
 
 
 @bp.post("/incidents/<int:incident_id>/edit")
@@ -166,7 +148,7 @@ def edit(incident_id):
             "services": [s for s in form.get("services", "").replace(",", " ").split() if s],
             "solve_tickets_on_resolve": form.get("solve_tickets_on_resolve") == "on"}
     return _act(incident_id, lambda: service.edit_incident(
-        g.user, incident_id, _form(EditIncident, data).model_dump()), "Incident updated.")
+        g.user, incident_id, parse_form(EditIncident, data).model_dump()), "Incident updated.")
 
 
 @bp.post("/incidents/<int:incident_id>/roles")
@@ -189,7 +171,7 @@ def relieve_role(incident_id):
 @login_required("agent")
 def add_note(incident_id):
     text = request.form.get("text", "")
-    return _act(incident_id, lambda: service.add_note(g.user, incident_id, _form(Note, {"text": text}).text),
+    return _act(incident_id, lambda: service.add_note(g.user, incident_id, parse_form(Note, {"text": text}).text),
                 "Note added.")
 
 

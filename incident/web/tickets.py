@@ -4,19 +4,22 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
-from .. import service as incidents
+from .. import flows
+from ..incidents import service as incidents
 from ..api import validation_details
 from ..auth.access import login_required
 from ..errors import AppError, ValidationFailed
-from ..models import Incident
-from ..tickets import floods, service as tickets
+from ..incidents.models import Incident
+from ..tickets import service as tickets
 from ..tickets.chart import flood_chart_svg
 from ..tickets.policy import decode_words
 from ..tickets.routes import csv_download
 from ..tickets.schemas import FilterIn
 from ..tickets.service import linked_counts
 from ..tickets.stats import chart_buckets, chart_markers, ticket_stats
-from .routes import _flash_error, bp
+from .blueprint import bp
+from .forms import flash_error
+from ..tickets.csv_import import import_csv
 
 PER_PAGE = 50
 ROOM_PER_PAGE = 20
@@ -49,7 +52,7 @@ def tickets_view():
     try:
         ticket_filter = _filter_from(request.args)
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
         ticket_filter = _filter_from({})
     rows, total = tickets.list_tickets(ticket_filter, page=page, per_page=PER_PAGE)
     open_incidents, _ = incidents.list_incidents(status="open", per_page=500)
@@ -76,7 +79,7 @@ def link_from_view():
                 raise ValidationFailed("Select at least one ticket, or link all that match.")
             result = tickets.link_ticket_ids(g.user, incident_id, ids)
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
         return back
     flash(f"Linked {result['linked']} ticket{'' if result['linked'] == 1 else 's'} to INC-{incident_id}"
           + (f" ({result['already_linked']} were linked already)" if result.get("already_linked") else "") + ".",
@@ -114,7 +117,7 @@ def unlink_from_page(incident_id):
             raise ValidationFailed("Select the tickets to unlink.")
         result = tickets.unlink(g.user, incident_id, external_ids=ids, source=request.form.get("source") or None)
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(f"Unlinked {result['unlinked']} ticket{'' if result['unlinked'] == 1 else 's'}.", "success")
     return redirect(url_for("web.incident", incident_id=incident_id))
@@ -130,7 +133,7 @@ def add_rule(incident_id):
                                              services=list(rule_filter.services),
                                              link_existing=form.get("link_existing") == "on")
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(f"Link rule added; {linked} existing tickets linked now." if linked else "Link rule added.", "success")
     return redirect(url_for("web.incident", incident_id=incident_id))
@@ -142,7 +145,7 @@ def remove_rule(incident_id, rule_id):
     try:
         tickets.remove_link_rule(g.user, incident_id, rule_id)
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
     return redirect(url_for("web.incident", incident_id=incident_id))
 
 
@@ -152,7 +155,7 @@ def merge(incident_id):
     try:
         parent = tickets.merge_incident(g.user, incident_id, into=request.form.get("into", type=int))
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
         return redirect(url_for("web.incident", incident_id=incident_id))
     flash(f"Merged into {parent.reference}.", "success")
     return redirect(url_for("web.incident", incident_id=parent.id))
@@ -169,10 +172,10 @@ def export_csv(incident_id):
 def declare_flood():
     form = request.form
     try:
-        incident, linked = floods.declare_from_signal(g.user, kind=form.get("kind", ""), key=form.get("key", ""),
+        incident, linked = flows.declare_from_flood(g.user, kind=form.get("kind", ""), key=form.get("key", ""),
                                                       severity=form.get("severity", "SEV3"))
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
         return redirect(url_for("web.dashboard"))
     flash(f"{incident.reference} declared; {linked} tickets linked and new ones will follow.", "success")
     return redirect(url_for("web.incident", incident_id=incident.id))
@@ -182,8 +185,6 @@ def declare_flood():
 @login_required("agent")
 def import_upload():
     """A helpdesk CSV export uploaded from the tickets view; all rows or none unless told to skip."""
-    from ..tickets.csv_import import import_csv
-
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash("Choose a CSV file to import.", "error")
@@ -194,7 +195,7 @@ def import_upload():
                             on_error="skip" if request.form.get("skip_bad_rows") == "on" else "abort",
                             default_source=request.form.get("source") or "csv")
     except AppError as error:
-        _flash_error(error)
+        flash_error(error)
         return redirect(url_for("web.tickets_view"))
     bad = "; ".join(f"line {line}: {reason}" for line, reason in result.errors[:20])
     more = f" … and {len(result.errors) - 20} more" if len(result.errors) > 20 else ""

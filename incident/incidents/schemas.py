@@ -3,19 +3,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from .clock import isoformat
+from ..api import Strict
+from ..clock import isoformat
 from .models import Incident, IncidentUpdate, TimelineEvent
 from .policy import SEVERITIES, STATUSES
-from .validation import Email, Slug
+from ..validation import Email, Slug
 
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Status = Literal[STATUSES]  # type: ignore[valid-type]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class DeclareIncident(Strict):

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from . import RenderedMessage, SendResult
+from .base import RenderedMessage, SendResult
 
 logger = logging.getLogger(__name__)
 

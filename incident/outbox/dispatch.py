@@ -17,10 +17,9 @@ from sqlalchemy import bindparam, select, update
 from ..clock import utcnow
 from ..dbutil import dialect
 from ..extensions import db
-from ..models import Incident
-from . import slack_rooms
 from .channels import RenderedMessage, SendResult, build_channels
 from .models import Delivery
+from .purposes import purpose_for
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)   # DISPATCH_LEASE_SECONDS: how long a claimed row may stay 'sending' before a retry
@@ -70,37 +69,17 @@ def claim(limit: int, *where) -> list[int]:
     return ids
 
 
-def _open_room(channel, row: dict) -> SendResult:
-    """Create the incident's Slack channel, invite the people, set the topic."""
-    created = channel.create_channel(row["recipient"])
-    if created.ok:
-        invited = channel.invite(created.provider_id, (row["headers"] or {}).get("invite", []))
-        if not invited.ok and invited.retryable:
-            return invited
-        channel.set_topic(created.provider_id, row["text"])
-    return created
-
-
 def _send(channel, row: dict) -> SendResult:
     headers = row["headers"] or {}
     message = RenderedMessage(text=row["text"], subject=row["subject"], html=row["html"], blocks=row["blocks"],
                               headers={} if row["channel"] == "slack" else headers)
-    purpose, to = row["purpose"], row["recipient"]
     try:
-        if purpose == "slack_room":
-            return _open_room(channel, row)
-        if purpose in ("slack_post", "slack_invite"):
-            if to == slack_rooms.ROOM:
-                to = row["room"]
-            if not to:
-                return SendResult(ok=False, error="room_not_ready", retryable=True)
-            if purpose == "slack_invite":
-                return channel.invite(to, headers.get("invite", []))
-            if headers.get("topic"):
-                channel.set_topic(to, headers["topic"])
+        special = purpose_for(row["purpose"])
+        if special is not None and special.send is not None:
+            return special.send(channel, row, message)
         if row["ref"] and hasattr(channel, "update"):
             return channel.update(row["ref"], message)
-        return channel.send(to, message)
+        return channel.send(row["recipient"], message)
     except Exception as error:  # a channel should not raise; if one does, retry rather than lose it
         logger.exception("channel %s raised", row["channel"])
         return SendResult(ok=False, error=type(error).__name__, retryable=True)
@@ -139,9 +118,12 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
             return 0
         rows = [dict(r._mapping) for r in db.session.execute(select(
             Delivery.id, Delivery.purpose, Delivery.incident_id, Delivery.channel, Delivery.recipient, Delivery.text,
-            Delivery.subject, Delivery.html, Delivery.blocks, Delivery.headers, Delivery.ref, Delivery.attempts,
-            Incident.slack_channel_id.label("room")).outerjoin(Incident, Incident.id == Delivery.incident_id)
+            Delivery.subject, Delivery.html, Delivery.blocks, Delivery.headers, Delivery.ref, Delivery.attempts)
             .where(Delivery.id.in_(ids)))]
+        for purpose in {row["purpose"] for row in rows}:
+            special = purpose_for(purpose)
+            if special is not None and special.prepare is not None:
+                special.prepare([row for row in rows if row["purpose"] == purpose])
         db.session.rollback()
         channels = channels_for(app)
         with ThreadPoolExecutor(max_workers=min(workers, len(rows))) as pool:
@@ -151,8 +133,8 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
                                                         getattr(channels[row["channel"]], "sandbox", False), now)}
                         for row, result in zip(rows, results)], now)
         for row, result in zip(rows, results):
-            if row["purpose"] == "slack_room" and result.ok:
-                db.session.execute(update(Incident).where(Incident.id == row["incident_id"])
-                                   .values(slack_channel_id=result.provider_id))
+            special = purpose_for(row["purpose"])
+            if result.ok and special is not None and special.on_sent is not None:
+                special.on_sent(row, result)
         db.session.commit()
         return len(rows)

@@ -1,9 +1,9 @@
 """Writing to an incident's timeline. Callers commit, so the event lands with the change."""
 from __future__ import annotations
 
-from .auth.models import User
-from .clock import utcnow
-from .extensions import db
+from ..auth.models import User
+from ..clock import utcnow
+from ..extensions import db
 from .models import Incident, TimelineEvent
 
 

@@ -4,44 +4,27 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from .auth.models import User
-from .auth.service import get_user_by_email_or_raise
-from .broadcast import slack_rooms
-from .clock import utcnow
-from .errors import Conflict, ValidationFailed
-from .extensions import db
-from .models import Incident, IncidentUpdate, Service, TimelineEvent
+from ..auth.models import User
+from ..catalog import ensure_services
+from ..clock import utcnow
+from ..errors import ValidationFailed
+from ..extensions import db
+from ..uow import unit_of_work
+from . import slack_rooms
+from .models import Incident, IncidentUpdate, TimelineEvent
 from .policy import OPEN_STATUSES, TransitionRefused, check_transition
-from .roles.service import add_role_term
-from .status import hooks as status_page
-from .tickets.service import solve_linked
+from .signals import incident_changed, incident_resolved
 from .timeline import record
 
 logger = logging.getLogger(__name__)
 
 
-def ensure_services(names: list[str]) -> list[Service]:
-    """The Service rows for these names, creating the missing ones (flush, no commit)."""
-    names = sorted(set(names))
-    if not names:
-        return []
-    existing = {s.name: s for s in db.session.scalars(select(Service).where(Service.name.in_(names)))}
-    for name in names:
-        if name not in existing:
-            existing[name] = Service(name=name, created_at=utcnow())
-            db.session.add(existing[name])
-    db.session.flush()
-    return [existing[name] for name in names]
-
-
-def declare_incident(actor: User, *, title: str, severity: str, summary: str = "",
-                     services: list[str] = (), mode: str = "tiered",
-                     commander: str | None = None) -> Incident:
-    """Declare an outage; the declarer (or the named commander) takes command."""
-    commander_user = get_user_by_email_or_raise(commander) if commander else actor
+def open_incident(actor: User, *, title: str, severity: str, summary: str = "",
+                  services: list[str] | tuple[str, ...] = (), mode: str = "tiered") -> Incident:
+    """The incident row and its `declared` event (flush, no commit): `flows.declare_incident`
+    staffs it and opens its room in the same unit of work."""
     now = utcnow()
     incident = Incident(title=title, severity=severity, summary=summary, mode=mode,
                         status="investigating", declared_at=now, updated_at=now,
@@ -51,17 +34,16 @@ def declare_incident(actor: User, *, title: str, severity: str, summary: str = "
     db.session.flush()
     record(incident, "declared", actor, {"title": title, "severity": severity, "mode": mode,
                                          "services": [s.name for s in incident.services]})
-    add_role_term(incident, "commander", commander_user, actor)
-    slack_rooms.open_room(incident, commander=commander_user.email,
-                          invite=[commander_user.slack_id, actor.slack_id])
-    _commit()
-    logger.info("%s declared (%s) by %s", incident.reference, severity, actor.email)
     return incident
 
 
 def edit_incident(actor: User, incident_id: int, changes: dict) -> Incident:
     """Change title, severity, summary or services; the timeline gets what changed."""
-    incident = Incident.get_or_raise(incident_id)
+    with unit_of_work():
+        return _edit(actor, Incident.get_or_raise(incident_id), changes)
+
+
+def _edit(actor: User, incident: Incident, changes: dict) -> Incident:
     diff = {}
     for field in ("title", "severity", "summary", "solve_tickets_on_resolve"):
         if field in changes and changes[field] != getattr(incident, field):
@@ -79,15 +61,21 @@ def edit_incident(actor: User, incident_id: int, changes: dict) -> Incident:
             record(incident, "severity_changed", actor, {"from": diff["severity"][0], "to": diff["severity"][1]})
         record(incident, "updated", actor, {"changes": diff})
         if diff.keys() & {"title", "severity", "services"}:
-            status_page.incident_changed(incident.id)
-        _commit()
+            incident_changed.send(incident.id)
     return incident
 
 
 def post_update(actor: User, incident_id: int, *, status: str | None, message: str,
                 public: bool = True) -> IncidentUpdate:
     """Post a status update, moving the status along (or reopening); it goes on the timeline."""
-    incident = Incident.get_or_raise(incident_id)
+    with unit_of_work():
+        update = _post_update(actor, Incident.get_or_raise(incident_id), status=status, message=message,
+                              public=public)
+    return update
+
+
+def _post_update(actor: User, incident: Incident, *, status: str | None, message: str,
+                 public: bool) -> IncidentUpdate:
     new = status or incident.status
     try:
         how = check_transition(incident.status, new)
@@ -103,8 +91,7 @@ def post_update(actor: User, incident_id: int, *, status: str | None, message: s
                 "reopened": how == "reopened"})
         if how == "resolved":
             incident.resolved_at = now
-            if incident.solve_tickets_on_resolve:
-                solve_linked(incident, actor)
+            incident_resolved.send(incident, actor=actor)
         elif how == "reopened":
             incident.resolved_at = None
     else:
@@ -115,28 +102,18 @@ def post_update(actor: User, incident_id: int, *, status: str | None, message: s
     incident.updated_at = now
     db.session.flush()
     if public or how != "same":
-        status_page.incident_changed(incident.id)
+        incident_changed.send(incident.id)
     slack_rooms.post_to_room(incident, f"update:{update.id}", f"*{incident.reference} is {new}*"
                              + (f" — {message}" if message else "") + f" ({actor.email})")
-    _commit()
     logger.info("%s: %s -> %s by %s", incident.reference, old, new, actor.email)
     return update
 
 
 def add_note(actor: User, incident_id: int, text: str) -> TimelineEvent:
     """A note on the timeline (the scribe's pen)."""
-    incident = Incident.get_or_raise(incident_id)
-    event = record(incident, "note", actor, {"text": text})
-    _commit()
+    with unit_of_work():
+        event = record(Incident.get_or_raise(incident_id), "note", actor, {"text": text})
     return event
-
-
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("A concurrent change got there first; try again.", code="conflict") from None
 
 
 def list_incidents(*, status: str = "all", page: int = 1, per_page: int = 50) -> tuple[list[Incident], int]:

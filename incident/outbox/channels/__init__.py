@@ -6,36 +6,17 @@ globals, and decides neither wording nor recipients.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from collections.abc import Mapping
 
+from .base import Channel, RenderedMessage, SendResult
+from .email import SmtpEmail
+from .sandbox import SandboxChannel
+from .slack import DEFAULT_BASE_URL as SLACK_API_URL
+from .slack import SlackChannel
+from .sms import DEFAULT_BASE_URL as TWILIO_API_URL
+from .sms import TwilioSms
 
-@dataclass(frozen=True)
-class RenderedMessage:
-    """What to send, already worded for the channel."""
-
-    text: str                          # SMS body, email text part, Slack fallback text
-    subject: str = ""                  # email subject
-    html: str | None = None            # email HTML part
-    blocks: list | None = None         # Slack Block Kit blocks
-    headers: dict = field(default_factory=dict)  # extra email headers (List-Unsubscribe, …)
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """How a send went: sent, retry later, or failed for good."""
-
-    ok: bool
-    provider_id: str | None = None     # Slack "channel:ts", Twilio SID, email Message-ID
-    error: str | None = None           # short and safe to show: "channel_not_found", "21610"
-    retryable: bool = False
-    retry_after: float | None = None   # seconds, when the provider said (429 Retry-After)
-
-
-class Channel(Protocol):
-    name: str
-
-    def send(self, to: str, message: RenderedMessage) -> SendResult: ...
+__all__ = ["CHANNEL_NAMES", "Channel", "RenderedMessage", "SendResult", "build_channels"]
 
 
 CHANNEL_NAMES = ("slack", "sms", "email")
@@ -57,11 +38,6 @@ def _flag(config: Mapping, key: str) -> bool:
 
 def build_channels(config: Mapping) -> dict[str, Channel]:
     """One channel per name: the real provider when configured, else the sandbox."""
-    from .email import SmtpEmail
-    from .sandbox import SandboxChannel
-    from .slack import DEFAULT_BASE_URL as SLACK_API_URL, SlackChannel
-    from .sms import DEFAULT_BASE_URL as TWILIO_API_URL, TwilioSms
-
     channels: dict[str, Channel] = {}
     token = _setting(config, "SLACK_BOT_TOKEN")
     channels["slack"] = (

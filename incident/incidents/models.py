@@ -1,4 +1,4 @@
-"""Incidents, their status updates, affected services, the timeline and worker heartbeats."""
+"""Incidents, their status updates, the services they affect and the timeline. Models never commit."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,11 +6,12 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .auth.models import User
-from .clock import utcnow
-from .errors import IncidentNotFound
-from .extensions import db
-from .types import UTCDateTime
+from ..auth.models import User
+from ..catalog import Service
+from ..clock import utcnow
+from ..errors import IncidentNotFound
+from ..extensions import db
+from ..types import UTCDateTime
 
 MAX_ID = 2**31 - 1   # ids beyond what the databases' integer keys hold are simply not found
 
@@ -20,16 +21,6 @@ incident_services = Table(
     Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
     Column("service_id", ForeignKey("services.id", ondelete="CASCADE"), primary_key=True),
 )
-
-
-class Service(db.Model):
-    """Something customers use that can break: `login`, `api`, `billing`."""
-
-    __tablename__ = "services"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(63), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Incident(db.Model):
@@ -106,14 +97,3 @@ class TimelineEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     actor: Mapped[str] = mapped_column(String(254), default="system")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
-class WorkerHeartbeat(db.Model):
-    """The last tick of each worker process, for /healthz and the watchdog."""
-
-    __tablename__ = "worker_heartbeats"
-
-    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_tick_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ticks: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,7 +9,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ...validation import mask_phone
-from . import RenderedMessage, SendResult
+from .base import RenderedMessage, SendResult
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from uuid import uuid4
 
-from . import RenderedMessage, SendResult
+from .base import RenderedMessage, SendResult
 
 logger = logging.getLogger(__name__)
 

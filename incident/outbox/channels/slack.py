@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from . import RenderedMessage, SendResult
+from .base import RenderedMessage, SendResult
 
 logger = logging.getLogger(__name__)
 

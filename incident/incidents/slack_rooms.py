@@ -1,17 +1,21 @@
 """Per-incident Slack channels: opened on declaring a major incident, told every status update.
 
-Everything here only queues outbox rows (no commit); the dispatcher talks to Slack.
+Everything here only queues outbox rows (no commit); the dispatcher talks to Slack, through the
+hooks registered at the bottom of this module (opening the channel, posting before its id is
+known, recording the id Slack gave it).
 """
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Incident
-from .channels.slack import channel_name
-from .models import Delivery
+from ..outbox.channels import Channel, RenderedMessage, SendResult
+from ..outbox.channels.slack import channel_name
+from ..outbox.models import Delivery
+from ..outbox.purposes import Purpose, register_purpose
+from .models import Incident
 
 ROOM = "#incident-room"   # recipient of a post until the dispatcher knows the channel id
 
@@ -64,3 +68,50 @@ def invite_to_room(incident: Incident, key: str, slack_id: str | None) -> None:
     if slack_id and _has_room(incident):
         _queue(incident, "slack_invite", f"room-invite:{key}", recipient=incident.slack_channel_id or ROOM,
                text="", headers={"invite": [slack_id]})
+
+
+# How the dispatcher sends these rows.
+
+def _fill_in_rooms(rows: list[dict]) -> None:
+    """Each row's `room`: the channel id Slack gave the incident, if it has one yet."""
+    ids = {row["incident_id"] for row in rows if row["incident_id"] is not None}
+    rooms = dict(db.session.execute(select(Incident.id, Incident.slack_channel_id).where(Incident.id.in_(ids))).all()) \
+        if ids else {}
+    for row in rows:
+        row["room"] = rooms.get(row["incident_id"])
+
+
+def _open(channel: Channel, row: dict, _message: RenderedMessage) -> SendResult:
+    """Create the incident's Slack channel, invite the people, set the topic."""
+    created = channel.create_channel(row["recipient"])  # type: ignore[attr-defined]
+    if created.ok:
+        invited = channel.invite(created.provider_id, (row["headers"] or {}).get("invite", []))  # type: ignore[attr-defined]
+        if not invited.ok and invited.retryable:
+            return invited
+        channel.set_topic(created.provider_id, row["text"])  # type: ignore[attr-defined]
+    return created
+
+
+def _post(channel: Channel, row: dict, message: RenderedMessage) -> SendResult:
+    """Post (or invite) into the room, once the room's id is known."""
+    headers = row["headers"] or {}
+    to = row["room"] if row["recipient"] == ROOM else row["recipient"]
+    if not to:
+        return SendResult(ok=False, error="room_not_ready", retryable=True)
+    if row["purpose"] == "slack_invite":
+        return channel.invite(to, headers.get("invite", []))  # type: ignore[attr-defined]
+    if headers.get("topic"):
+        channel.set_topic(to, headers["topic"])  # type: ignore[attr-defined]
+    if row["ref"] and hasattr(channel, "update"):
+        return channel.update(row["ref"], message)
+    return channel.send(to, message)
+
+
+def _record_room(row: dict, result: SendResult) -> None:
+    db.session.execute(update(Incident).where(Incident.id == row["incident_id"])
+                       .values(slack_channel_id=result.provider_id))
+
+
+register_purpose("slack_room", Purpose(send=_open, on_sent=_record_room))
+register_purpose("slack_post", Purpose(prepare=_fill_in_rooms, send=_post))
+register_purpose("slack_invite", Purpose(prepare=_fill_in_rooms, send=_post))

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
+from .. import flows
 from . import service
-from .api import page_args, paginated, parse
-from .auth.access import api_auth
-from .escalation.service import escalation_view
+from ..api import page_args, paginated, parse
+from ..auth.access import api_auth
+from ..escalation.service import escalation_view
 from .models import Incident
-from .roles.service import holders_by_incident
-from .schemas import (DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict,
-                      incident_to_dict, update_to_dict)
-from .tickets.service import linked_counts
+from ..roles.service import holders_by_incident
+from .schemas import DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict, incident_to_dict, update_to_dict
+from ..tickets.service import linked_counts
 
 bp = Blueprint("api_incidents", __name__, url_prefix="/api/v1")
 
@@ -28,7 +28,7 @@ def incident_json(incident: Incident) -> dict:
 @api_auth("lead")
 def declare():
     body = parse(DeclareIncident)
-    incident = service.declare_incident(g.user, **body.model_dump())
+    incident = flows.declare_incident(g.user, **body.model_dump())
     return jsonify(incident_json(incident)), 201
 
 

@@ -1,0 +1,1 @@
+"""Incidents: declare, edit, move the status along, the timeline and the incident room in Slack."""

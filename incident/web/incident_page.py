@@ -1,0 +1,13 @@
+"""The incident page's sections, each built by the module that owns it (one direction: this
+module imports the section builders; they import neither it nor the page's route)."""
+from __future__ import annotations
+
+from ..incidents.models import Incident
+from .broadcasts import broadcasts_context
+from .escalation import escalation_context
+from .tickets import incident_tickets_context
+
+
+def incident_sections(incident: Incident) -> dict:
+    """What the flood, escalation and broadcast sections of the page show."""
+    return {**incident_tickets_context(incident), **escalation_context(incident), **broadcasts_context(incident)}
