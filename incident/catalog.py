@@ -10,11 +10,11 @@ from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import utcnow
-from .extensions import db
+from .extensions import Model, db
 from .types import UTCDateTime
 
 
-class Service(db.Model):
+class Service(Model):
     """Something customers use that can break: `login`, `api`, `billing`."""
 
     __tablename__ = "services"

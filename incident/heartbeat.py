@@ -7,11 +7,11 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .clock import utcnow
-from .extensions import db
+from .extensions import Model, db
 from .types import UTCDateTime
 
 
-class WorkerHeartbeat(db.Model):
+class WorkerHeartbeat(Model):
     """The last tick of each worker process, for /healthz and the watchdog."""
 
     __tablename__ = "worker_heartbeats"

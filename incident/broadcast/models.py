@@ -8,13 +8,13 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from ..types import UTCDateTime
 
 KINDS = ("apology", "status", "resolution")
 
 
-class Broadcast(db.Model):
+class Broadcast(Model):
     """What the lead composed: a kind, channels, an audience, when (once or on a cadence)."""
 
     __tablename__ = "broadcasts"
@@ -35,7 +35,7 @@ class Broadcast(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class BroadcastSend(db.Model):
+class BroadcastSend(Model):
     """One going-out of a broadcast (a recurring one has many); its rows are made when it is due."""
 
     __tablename__ = "broadcast_sends"
@@ -50,7 +50,7 @@ class BroadcastSend(db.Model):
     prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class BroadcastMessage(db.Model):
+class BroadcastMessage(Model):
     """A send's message rendered once per channel and locale; rows point here instead of copying it."""
 
     __tablename__ = "broadcast_messages"
@@ -66,7 +66,7 @@ class BroadcastMessage(db.Model):
     blocks: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
-class MessageTemplate(db.Model):
+class MessageTemplate(Model):
     """A staff edit of a shipped template (kind × channel × locale); absent means the shipped one."""
 
     __tablename__ = "message_templates"

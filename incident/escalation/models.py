@@ -7,11 +7,11 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from ..types import UTCDateTime
 
 
-class EscalationPolicy(db.Model):
+class EscalationPolicy(Model):
     """Ordered levels (targets, ack timeout, channels); which severities or services it covers."""
 
     __tablename__ = "escalation_policies"
@@ -25,7 +25,7 @@ class EscalationPolicy(db.Model):
     updated_by: Mapped[str] = mapped_column(String(254), default="system")
 
 
-class Rotation(db.Model):
+class Rotation(Model):
     __tablename__ = "rotations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -37,7 +37,7 @@ class Rotation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class RotationOverride(db.Model):
+class RotationOverride(Model):
     __tablename__ = "rotation_overrides"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,7 +48,7 @@ class RotationOverride(db.Model):
     created_by: Mapped[str] = mapped_column(String(254), default="system")
 
 
-class IncidentEscalation(db.Model):
+class IncidentEscalation(Model):
     """An incident's escalation: the policy frozen at its start, where it stands, its next deadline.
 
     `version` is a fencing token: every transition is an UPDATE … WHERE version = :seen, so
@@ -72,7 +72,7 @@ class IncidentEscalation(db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class EscalationStep(db.Model):
+class EscalationStep(Model):
     """One level paged (or skipped) in one round: its SLA clock, and whether it breached."""
 
     __tablename__ = "escalation_steps"
@@ -93,7 +93,7 @@ class EscalationStep(db.Model):
     channels: Mapped[list] = mapped_column(JSON, default=list)
 
 
-class Acknowledgement(db.Model):
+class Acknowledgement(Model):
     """Every acknowledgement received, the first and the duplicates, from any channel."""
 
     __tablename__ = "acknowledgements"
@@ -108,7 +108,7 @@ class Acknowledgement(db.Model):
     detail: Mapped[str] = mapped_column(String(200), default="")
 
 
-class SlackEvent(db.Model):
+class SlackEvent(Model):
     """Slack deliveries seen (by trigger id or retry key), so a retried request changes nothing twice."""
 
     __tablename__ = "slack_events"

@@ -10,7 +10,7 @@ from ..auth.models import User
 from ..catalog import Service
 from ..clock import utcnow
 from ..errors import IncidentNotFound
-from ..extensions import db
+from ..extensions import Model, db
 from ..types import UTCDateTime
 
 MAX_ID = 2**31 - 1   # ids beyond what the databases' integer keys hold are simply not found
@@ -23,7 +23,7 @@ incident_services = Table(
 )
 
 
-class Incident(db.Model):
+class Incident(Model):
     __tablename__ = "incidents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -68,7 +68,7 @@ class Incident(db.Model):
         return incident
 
 
-class IncidentUpdate(db.Model):
+class IncidentUpdate(Model):
     """A status update: what the commander tells the room and, when public, the status page."""
 
     __tablename__ = "incident_updates"
@@ -84,7 +84,7 @@ class IncidentUpdate(db.Model):
     author: Mapped[User | None] = relationship()
 
 
-class TimelineEvent(db.Model):
+class TimelineEvent(Model):
     """One thing that happened to an incident; written in the same transaction as the change."""
 
     __tablename__ = "timeline_events"

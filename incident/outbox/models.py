@@ -13,13 +13,13 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from ..types import UTCDateTime
 
 STATUSES = ("queued", "sending", "sent", "delivered", "failed", "skipped", "cancelled")
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),
                       Index("ix_deliveries_incident", "incident_id", "purpose"),

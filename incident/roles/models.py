@@ -8,11 +8,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from ..types import UTCDateTime
 
 
-class RoleAssignment(db.Model):
+class RoleAssignment(Model):
     """One term of one person in one crisis role: from `assigned_at` until `relieved_at`."""
 
     __tablename__ = "role_assignments"
@@ -42,7 +42,7 @@ class RoleAssignment(db.Model):
     relieved_by: Mapped[User | None] = relationship(foreign_keys=[relieved_by_id])
 
 
-class ChecklistTick(db.Model):
+class ChecklistTick(Model):
     """A runbook item ticked on an incident. Unticking deletes the row; the timeline keeps both."""
 
     __tablename__ = "checklist_ticks"

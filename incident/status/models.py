@@ -8,12 +8,12 @@ from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from ..catalog import Service
 from ..types import UTCDateTime
 
 
-class StatusComponent(db.Model):
+class StatusComponent(Model):
     """A customer-facing part of the product as the status page shows it; a group holds others."""
 
     __tablename__ = "status_components"
@@ -35,7 +35,7 @@ class StatusComponent(db.Model):
     group: Mapped["StatusComponent | None"] = relationship(remote_side=[id])
 
 
-class StatusIncident(db.Model):
+class StatusIncident(Model):
     """How an incident reads on the page when staff override what its severity says."""
 
     __tablename__ = "status_incidents"
@@ -45,7 +45,7 @@ class StatusIncident(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StatusIncidentComponent(db.Model):
+class StatusIncidentComponent(Model):
     """A component's state during an incident, set by staff (otherwise derived from severity)."""
 
     __tablename__ = "status_incident_components"
@@ -56,7 +56,7 @@ class StatusIncidentComponent(db.Model):
     status: Mapped[str] = mapped_column(String(24))
 
 
-class StatusComponentHistory(db.Model):
+class StatusComponentHistory(Model):
     """From `since`, the incident held this component in `status` (until the next row for the same
     incident and component; `operational` ends it). Written when a published incident's effect on
     its components changes, so the 90-day bars show each day as it was, not as it ended."""
@@ -79,7 +79,7 @@ maintenance_components = Table(
 )
 
 
-class Maintenance(db.Model):
+class Maintenance(Model):
     """A planned window: scheduled, then in progress and completed on its own (or cancelled)."""
 
     __tablename__ = "maintenances"
@@ -103,7 +103,7 @@ class Maintenance(db.Model):
                                                               order_by=StatusComponent.position)
 
 
-class MaintenanceUpdate(db.Model):
+class MaintenanceUpdate(Model):
     """One step of a window (scheduled, in progress, completed): what the page lists under it."""
 
     __tablename__ = "maintenance_updates"
@@ -115,7 +115,7 @@ class MaintenanceUpdate(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StatusPageState(db.Model):
+class StatusPageState(Model):
     """One row: bumped in the same transaction as every public change; snapshots are keyed by it."""
 
     __tablename__ = "status_page_state"
@@ -125,7 +125,7 @@ class StatusPageState(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StatusSubscription(db.Model):
+class StatusSubscription(Model):
     """A self-service signup from the page, pending until the link or code confirms it."""
 
     __tablename__ = "status_subscriptions"

@@ -8,11 +8,11 @@ from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import db
+from ..extensions import Model, db
 from ..types import UTCDateTime
 
 
-class Ticket(db.Model):
+class Ticket(Model):
     """A helpdesk ticket. Tags and services are stored as ' a b ' so one LIKE finds a whole word."""
 
     __tablename__ = "tickets"
@@ -48,7 +48,7 @@ class Ticket(db.Model):
     link_action_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_link_actions.id"), nullable=True)
 
 
-class LinkAction(db.Model):
+class LinkAction(Model):
     """One link or unlink action on an incident: how, by whom, when, with what criteria, how many."""
 
     __tablename__ = "ticket_link_actions"
@@ -64,7 +64,7 @@ class LinkAction(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class LinkRule(db.Model):
+class LinkRule(Model):
     """While its incident is open, new tickets that match are linked on arrival."""
 
     __tablename__ = "link_rules"
@@ -80,7 +80,7 @@ class LinkRule(db.Model):
     linked: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class IncidentTicketStats(db.Model):
+class IncidentTicketStats(Model):
     """The incident page's flood chart and top tags, recomputed when the links change."""
 
     __tablename__ = "incident_ticket_stats"
@@ -91,7 +91,7 @@ class IncidentTicketStats(db.Model):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-class FloodSignal(db.Model):
+class FloodSignal(Model):
     """A possible outage the worker's detector sees now: a tag or service arriving far above baseline."""
 
     __tablename__ = "flood_signals"
