@@ -50,6 +50,7 @@ from ..clock import utcnow
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..outbox.channels import RenderedMessage
+from ..vocabulary import Locale
 from .gsm import sms_info
 from .layouts import SUBJECT_MAX, email_message, slack_message
 from .models import KINDS, MessageTemplate
@@ -59,7 +60,7 @@ from .wording import STATUS_LABELS, format_when, join_list, next_update_phrase, 
 logger = logging.getLogger(__name__)
 
 CHANNELS = ("email", "sms", "slack")
-LOCALES = ("en", "it")
+LOCALES = tuple(Locale)
 DEFAULT_LOCALE = "en"
 WITH_SUBJECT = frozenset({"email", "slack"})
 MAX_SOURCE = 20_000                # characters in an edited body

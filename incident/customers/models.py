@@ -10,8 +10,9 @@ from ..clock import utcnow
 from ..extensions import Model, db
 from ..catalog import Service
 from ..types import UTCDateTime
+from ..vocabulary import Locale
 
-LOCALES = ("en", "it")
+LOCALES = tuple(Locale)
 CHANNELS = ("slack", "sms", "email")
 
 # The services a customer subscribes to: a broadcast to "subscribers of the affected services" reaches them.

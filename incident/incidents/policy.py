@@ -1,11 +1,14 @@
 """Incident lifecycle rules: pure functions, no database."""
 from __future__ import annotations
 
-SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
-SEVERITY_LABELS = {"SEV1": "critical", "SEV2": "major", "SEV3": "moderate", "SEV4": "minor"}
-STATUSES = ("investigating", "identified", "monitoring", "resolved")
+from ..vocabulary import IncidentStatus, Mode, Severity
+
+SEVERITIES = tuple(Severity)
+SEVERITY_LABELS = {Severity.SEV1: "critical", Severity.SEV2: "major", Severity.SEV3: "moderate",
+                   Severity.SEV4: "minor"}
+STATUSES = tuple(IncidentStatus)
 OPEN_STATUSES = STATUSES[:-1]
-MODES = ("tiered", "swarm")
+MODES = tuple(Mode)
 
 
 class TransitionRefused(ValueError):

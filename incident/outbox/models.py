@@ -15,8 +15,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..clock import utcnow
 from ..extensions import Model, db
 from ..types import UTCDateTime
+from ..vocabulary import DeliveryStatus
 
-STATUSES = ("queued", "sending", "sent", "delivered", "failed", "skipped", "cancelled")
+STATUSES = tuple(DeliveryStatus)
 
 
 class Delivery(Model):

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-LOCALES = ("en", "it")
+from ..vocabulary import Locale
+
+LOCALES = tuple(Locale)
 
 _MONTHS = {
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...vocabulary import Channel as ChannelName
 from .base import Channel, RenderedMessage, SendResult
 from .email import SmtpEmail
 from .sandbox import SandboxChannel
@@ -19,7 +20,7 @@ from .sms import TwilioSms
 __all__ = ["CHANNEL_NAMES", "Channel", "RenderedMessage", "SendResult", "build_channels"]
 
 
-CHANNEL_NAMES = ("slack", "sms", "email")
+CHANNEL_NAMES = tuple(ChannelName)
 
 _TRUE = {"1", "true", "yes", "on"}
 

@@ -1,0 +1,50 @@
+"""The words Tocsin's data is made of, each defined once.
+
+Each is a `StrEnum`: a member *is* its string (`DeliveryStatus.QUEUED == "queued"`), so rows,
+JSON and templates keep their plain values while the code names them once.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+
+class IncidentStatus(StrEnum):
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+
+
+class Mode(StrEnum):
+    TIERED = "tiered"
+    SWARM = "swarm"
+
+
+class Channel(StrEnum):
+    """A customer-facing channel (the outbox also has the sandbox stand-ins for each)."""
+
+    SLACK = "slack"
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Locale(StrEnum):
+    EN = "en"
+    IT = "it"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
