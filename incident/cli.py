@@ -63,6 +63,20 @@ def users_set_password(email):
     click.echo(f"Password set for {user.email}.")
 
 
+@users.command("deactivate")
+@click.argument("email")
+def users_deactivate(email):
+    """Take a staff member's access away: no more logins, and their open web sessions end."""
+    from .auth.service import deactivate_user, get_user_by_email
+
+    user = get_user_by_email(email)
+    if user is None:
+        click.echo(f"Error: no staff member {email}.", err=True)
+        sys.exit(1)
+    deactivate_user(user)
+    click.echo(f"Deactivated {user.email}.")
+
+
 @users.command("list")
 def users_list():
     """List staff members and their permission roles."""

@@ -45,7 +45,6 @@ def from_environment(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
         "SCHEDULER_TICK_SECONDS": float(os.environ.get("SCHEDULER_TICK_SECONDS", "1")),
         "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE"),
-        "LOGIN_FAILURE_MIN_SECONDS": float(os.environ.get("LOGIN_FAILURE_MIN_SECONDS", "0.75")),
         "RUNBOOKS_DIR": os.environ.get(
             "RUNBOOKS_DIR", str(Path(__file__).resolve().parent.parent / "runbooks")
         ),
@@ -62,6 +61,7 @@ PROVIDER_KEYS = (
     "STATUS_PAGE_NAME", "STATUS_PAGE_ID", "STATUS_SNAPSHOT_CHECK_SECONDS",
     "STATUS_SIGNUPS_PER_ADDRESS_PER_HOUR", "STATUS_SIGNUPS_PER_CLIENT_PER_HOUR",
     "FLOOD_WINDOW_MINUTES", "FLOOD_BASELINE_HOURS", "FLOOD_FACTOR", "FLOOD_MIN_TICKETS", "FLOOD_MIN_BASELINE_PER_HOUR",
+    "LOGIN_FAILURES_PER_ACCOUNT", "LOGIN_FAILURES_PER_CLIENT", "LOGIN_FAILURE_WINDOW_MINUTES",
 )
 
 DEFAULTS = {

@@ -46,7 +46,6 @@ def app(database_url, tmp_path_factory):
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "LOGIN_FAILURE_MIN_SECONDS": 0.0,
         "PUBLIC_BASE_URL": "http://tocsin.test",
     })
     with app.app_context():

@@ -34,7 +34,7 @@ def hooks_app(app):
     from incident.extensions import csrf
     from incident.integrations import slack, twilio
 
-    keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "LOGIN_FAILURE_MIN_SECONDS", "PUBLIC_BASE_URL")
+    keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "PUBLIC_BASE_URL")
     own = create_app({key: app.config[key] for key in keys})
     for blueprint in (slack.bp, twilio.bp):
         csrf.exempt(blueprint)

@@ -6,9 +6,9 @@ from functools import wraps
 from flask import g, redirect, request, session, url_for
 
 from ..errors import NotAllowed, Unauthorized
-from ..extensions import db
 from .models import User
 from .service import user_for_token
+from .sessions import session_user
 
 
 def current_user() -> User | None:
@@ -45,12 +45,14 @@ def api_auth(needed: str = "viewer"):
 
 def load_session_user() -> None:
     """Put the logged-in staff member (if any) on `g` for web pages."""
-    user_id = session.get("user_id")
-    if user_id is None:
+    token = session.get("sid")
+    if token is None:
+        if "pw" in session:
+            session.clear()  # a cookie from before sessions were kept on the server held a piece of the hash
         return
-    user = db.session.get(User, user_id)
-    if user is None or not user.active or session.get("pw") != (user.password_hash or "")[-16:]:
-        session.clear()  # deactivated, deleted or password changed: the old session ends
+    user = session_user(token)
+    if user is None:
+        session.clear()  # logged out, idle too long, deactivated or password changed: the session ended
         return
     g.user = user
 

@@ -1,4 +1,4 @@
-"""Staff accounts and API tokens: create, authenticate, revoke."""
+"""Staff accounts and API tokens: create, authenticate, log in, revoke."""
 from __future__ import annotations
 
 import hashlib
@@ -11,11 +11,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from ..clock import utcnow
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ..extensions import db
 from ..validation import normalize_email, normalize_phone
+from . import throttle
 from .models import ApiToken, User
 from .policy import PERMISSION_ROLES
+from .sessions import end_all_sessions, start_session
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,11 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 TOKEN_PREFIX = "tcs_"
 MIN_PASSWORD_LENGTH = 10
+
+
+class WrongCredentials(Unauthorized):
+    def __init__(self):
+        super().__init__("Wrong email or password.", code="wrong_credentials")
 
 
 def get_user_by_email(email: str) -> User | None:
@@ -79,7 +86,29 @@ def set_password(user: User, password: str) -> None:
         raise ValidationFailed("Password too short.",
                                details={"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
     user.password_hash = _hasher.hash(password)
+    end_all_sessions(user)  # whoever knew the old password is logged out everywhere
     db.session.commit()
+
+
+def deactivate_user(user: User) -> None:
+    """Take a staff member's access away: they can no longer log in, and their sessions end."""
+    user.active = False
+    end_all_sessions(user)
+    db.session.commit()
+    logger.info("deactivated staff member %s", user.email)
+
+
+def log_in(email: str, password: str, *, client: str) -> str:
+    """A web login within the failure limits: the new session's token, for the cookie.
+    Raises TooManyLoginAttempts (429) or WrongCredentials (401); neither ever waits."""
+    attempt = throttle.begin_attempt(email, client=client)
+    user = authenticate(email, password)
+    if user is None:
+        raise WrongCredentials()  # the attempt stays counted as a failure
+    throttle.forget_failures(attempt)
+    token = start_session(user)
+    db.session.commit()
+    return token
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -1,17 +1,19 @@
 """Staff pages: login, dashboard, declare, the incident room."""
 from __future__ import annotations
 
-import time
+from urllib.parse import urlsplit
 
-from flask import (current_app, flash, g, redirect, render_template, request, session,
-                   url_for)
+from flask import flash, g, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
+from werkzeug.urls import iri_to_uri
 
 from .. import flows
 from ..incidents import service
 from ..auth.access import login_required
 from ..auth.models import User
-from ..auth.service import authenticate
+from ..auth.service import WrongCredentials, log_in
+from ..auth.sessions import end_session
+from ..auth.throttle import TooManyLoginAttempts
 from ..errors import AppError
 from ..extensions import db
 from ..incidents.models import Incident
@@ -26,33 +28,45 @@ from .forms import flash_error, parse_form
 from .incident_page import incident_sections
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web.dashboard")
+    """A page of this site to go to after login, else the dashboard. Checked as Werkzeug will send
+    it (and browsers read it): C0 controls and spaces stripped at the ends, tabs and newlines
+    removed, so `/<tab>/evil.com` is `//evil.com` here too, and refused."""
+    target = target or ""
+    try:
+        uri = iri_to_uri(target)
+        parts = urlsplit(uri)
+    except (ValueError, UnicodeError):  # "//[" is an invalid IPv6 host; a lone surrogate cannot be encoded
+        return url_for("web.dashboard")
+    # A browser reads a backslash as a slash, and "///host" as "//host".
+    if "\\" in target or parts.scheme or parts.netloc or not uri.startswith("/") or uri.startswith("//"):
+        return url_for("web.dashboard")
+    return uri
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
         return render_template("login.html", next=request.args.get("next", ""))
-    started = time.monotonic()
-    user = authenticate(request.form.get("email", ""), request.form.get("password", ""))
-    if user is None:
-        # Failures take the same, unhurried time whether or not the account exists.
-        floor = current_app.config["LOGIN_FAILURE_MIN_SECONDS"]
-        time.sleep(max(0.0, floor - (time.monotonic() - started)))
-        flash("Wrong email or password.", "error")
-        return render_template("login.html", next=request.form.get("next", ""),
-                               email=request.form.get("email", "")), 401
+    email = request.form.get("email", "")
+    try:
+        token = log_in(email, request.form.get("password", ""), client=request.remote_addr or "")
+    except (WrongCredentials, TooManyLoginAttempts) as error:
+        flash(error.message, "error")
+        response = make_response(render_template("login.html", next=request.form.get("next", ""), email=email),
+                                 error.status)
+        if isinstance(error, TooManyLoginAttempts):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
     session.clear()
     session.permanent = True
-    session["user_id"] = user.id
-    session["pw"] = (user.password_hash or "")[-16:]
+    session["sid"] = token  # a random token: nothing about the staff member or their password
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout():
+    if session.get("sid"):
+        end_session(session["sid"])
     session.clear()
     return redirect(url_for("web.login"))
 
