@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
+from . import security
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -32,6 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations")), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    security.init_app(app)  # the body limit goes ahead of CSRF, which reads the form
 
     from . import catalog, cli, errors, heartbeat  # noqa: F401  (models register their tables)
     from .broadcast import models as _broadcast_models  # noqa: F401

@@ -26,11 +26,15 @@ def validation_details(error: ValidationError) -> dict:
 
 
 def json_body(*, keep: bool = True) -> dict:
-    """The request's JSON object; 415 for another content type, 400 for malformed JSON.
+    """The request's JSON object; 415 for another content type, 400 for malformed or absurdly nested JSON.
     keep=False: not cached on the request, so a big batch can be freed as soon as it is used."""
     if not request.is_json:
         raise UnsupportedMediaType("Send JSON with Content-Type: application/json.")
-    data = request.get_json(silent=True, cache=keep)
+    try:
+        data = request.get_json(silent=True, cache=keep)
+    except RecursionError:  # thousands of brackets: json stops at Python's recursion limit
+        raise BadRequest("The JSON is nested too deeply.", code="malformed_json",
+                         details={"body": "nested too deeply"}) from None
     if data is None:
         raise BadRequest("The body is not valid JSON.", code="malformed_json")
     if not isinstance(data, dict):

@@ -41,6 +41,7 @@ def from_environment(instance_path: str) -> dict:
     passthrough = {key: os.environ[key] for key in PROVIDER_KEYS if os.environ.get(key)}
     return {
         **passthrough,
+        **{name: _env_count(name, default) for name, default in LIMITS.items()},
         "SQLALCHEMY_DATABASE_URI": database_url,
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
         "SCHEDULER_TICK_SECONDS": float(os.environ.get("SCHEDULER_TICK_SECONDS", "1")),
@@ -73,3 +74,24 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "JSON_SORT_KEYS": False,
 }
+
+
+# Request limits and proxies (security.py), SMS sign-up limits (status/subscriptions.py): whole numbers ≥ 0.
+LIMITS = {
+    "MAX_BODY_BYTES": 256 * 1024,                 # a request body, on most routes
+    "MAX_BATCH_BODY_BYTES": 32 * 1024 * 1024,     # ticket and customer batches, links by id
+    "MAX_UPLOAD_BODY_BYTES": 64 * 1024 * 1024,    # CSV uploads
+    "TRUSTED_PROXIES": 0,                         # proxy hops whose X-Forwarded-For / -Proto are believed
+    "HSTS_MAX_AGE": 365 * 24 * 3600,              # Strict-Transport-Security over HTTPS; 0: none
+    "STATUS_SMS_SIGNUPS_PER_PREFIX_PER_DAY": 20,  # per first 6 digits of the number (country code included)
+    "STATUS_SMS_SIGNUPS_PER_DAY": 500,            # all SMS sign-ups together
+}
+
+
+def _env_count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError(f"{name} must be a whole number ≥ 0, not {raw!r}")
+    return int(raw)

@@ -51,6 +51,23 @@ class TooLarge(AppError):
     status, code = 413, "too_large"
 
 
+class BodyTooLarge(TooLarge):
+    """A request body over its route's limit (security.py); `size` is unknown for a chunked body."""
+
+    def __init__(self, limit: int, size: int | None = None):
+        said = f"The request body is {size} bytes; this endpoint" if size is not None else "This endpoint"
+        details = {"max_bytes": limit} if size is None else {"max_bytes": limit, "got_bytes": size}
+        super().__init__(f"{said} accepts at most {readable_size(limit)}.", details=details)
+
+
+def readable_size(size: int) -> str:
+    """64 MiB, 256 KiB, 1000 bytes: a limit as people read it."""
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
 class UnsupportedMediaType(AppError):
     status, code = 415, "unsupported_media_type"
 
@@ -91,6 +108,8 @@ def init_app(app: Flask) -> None:
             code = (error.name or "error").lower().replace(" ", "_")
             if error.code == 400 and "CSRF" in (error.description or ""):
                 code = "csrf_failed"
+            if error.code == 413:  # Werkzeug's own limits (a form field, the number of parts)
+                code = "too_large"
             response = jsonify(error_body(code, error.description or error.name))
             response.status_code = error.code or 500
             if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:

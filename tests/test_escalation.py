@@ -192,14 +192,14 @@ def test_rotation_on_call_now_and_later(api, setup):
     assert body["on_call"]["user"] == "amy@example.com"
 
 
-def test_a_late_deadline_fires_once_and_is_flagged(app, api, client, setup, channels):
+def test_a_late_deadline_fires_once_and_is_flagged(app, api, setup, channels):
     incident_id = declare(api)["id"]
     api.post(f"/api/v1/incidents/{incident_id}/escalate", json={})
     clock.advance(hours=1, minutes=10)  # the worker was down for ten minutes past the deadline
-    assert client.get("/healthz").get_json()["watchdog"]["overdue_escalations"] == 1
+    assert api.get("/healthz").get_json()["watchdog"]["overdue_escalations"] == 1
     worker.tick(app)
     worker.tick(app)
-    assert client.get("/healthz").get_json()["watchdog"]["overdue_escalations"] == 0
+    assert api.get("/healthz").get_json()["watchdog"]["overdue_escalations"] == 0
     events = api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"]
     late = [e for e in events if e["kind"] == "deadline_late"]
     assert len(late) == 1 and late[0]["data"]["late_seconds"] == 600

@@ -15,20 +15,31 @@ from incident.heartbeat import WorkerHeartbeat
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_healthz_reports_database_and_last_tick(app, client, frozen):
-    before = client.get("/healthz").get_json()
+def test_healthz_reports_database_and_last_tick_to_staff(app, api_as, frozen):
+    viewer = api_as("viewer")   # any staff token: a monitor needs no more than read access
+    before = viewer.get("/healthz").get_json()
     assert before == {"status": "ok", "database": "ok", "worker": {"last_tick_at": None, "stale": True},
                       "watchdog": {"overdue_escalations": 0}}
     worker.tick(app)
     clock.advance(seconds=3)
     worker.tick(app)
-    body = client.get("/healthz").get_json()
+    body = viewer.get("/healthz").get_json()
     assert body["worker"] == {"last_tick_at": "2026-11-22T09:00:03+00:00", "stale": False}
     with app.app_context():
         rows = db.session.scalars(select(WorkerHeartbeat)).all()
         assert len(rows) == 1 and rows[0].ticks == 2
     clock.advance(minutes=5)
-    assert client.get("/healthz").get_json()["worker"]["stale"] is True
+    assert viewer.get("/healthz").get_json()["worker"]["stale"] is True
+
+
+def test_healthz_tells_the_public_only_the_status(app, client, api_as, frozen):
+    worker.tick(app)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+    refused = client.get("/healthz", headers={"Authorization": "Bearer tcs_not-a-token"})
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthorized"
 
 
 def test_healthz_without_a_database_says_so():
@@ -36,7 +47,10 @@ def test_healthz_without_a_database_says_so():
                       "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.get_json()["database"] == "error"
+    assert response.get_json() == {"status": "error"}
+    # a token cannot be checked without the database: the answer stays the short one
+    with_token = app.test_client().get("/healthz", headers={"Authorization": "Bearer tcs_whatever"})
+    assert (with_token.status_code, with_token.get_json()) == (503, {"status": "error"})
 
 
 def test_a_failing_job_does_not_stop_the_tick(app, monkeypatch, frozen):

@@ -440,3 +440,13 @@ def test_malformed_payload_is_a_400(hooks, frozen):
     body = urlencode({"payload": "{not json"})
     response = hooks.post("/slack/interactions", data=body, headers=slack_headers(body))
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_a_deeply_nested_payload_is_a_400(app, hooks, frozen):
+    before = count_rows(app, *TABLES)
+    body = urlencode({"payload": "[" * 5000 + "]" * 5000})
+    response = hooks.post("/slack/interactions", data=body, headers=slack_headers(body))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == {"code": "bad_request", "details": {},
+                                            "message": "The interaction payload is nested too deeply."}
+    assert count_rows(app, *TABLES) == before

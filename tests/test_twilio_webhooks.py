@@ -1,13 +1,16 @@
 """Twilio webhooks: ACK by SMS from an on-call phone, and delivery receipts, signed as Twilio signs them."""
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 
 import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from incident import clock
+from incident.customers.models import Customer
 from incident.outbox.models import Delivery
 from incident.extensions import db
 from incident.integrations.twilio import USAGE, Sms, parse_sms, twiml
@@ -20,17 +23,22 @@ from .test_slack_webhooks import PUBLIC, TWILIO_TOKEN, escalation, hooks, hooks_
 
 AMY = "+393471111111"
 STRANGER = "+447700900123"
+CUSTOMER = "+393478888888"
 MASKED = mask_phone(STRANGER)  # +44********23
 TABLES = ("acknowledgements", "timeline_events", "deliveries")
 XML = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
-def inbound(body: str, sender: str = AMY) -> dict:
-    """The parameters Twilio posts for an incoming SMS."""
-    return {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": "SM" + "1" * 32, "NumMedia": "0",
-            "ToCity": "", "FromZip": "", "SmsSid": "SM" + "1" * 32, "FromState": "", "SmsStatus": "received",
+_SIDS = itertools.count(1)
+
+
+def inbound(body: str, sender: str = AMY, *, sid: str | None = None) -> dict:
+    """The parameters Twilio posts for an incoming SMS: each message its own Message SID."""
+    sid = sid or f"SM{next(_SIDS):032x}"
+    return {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
+            "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
             "FromCity": "", "Body": body, "FromCountry": "IT", "To": "+15005550006", "ToZip": "",
-            "NumSegments": "1", "MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "0" * 32,
+            "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32,
             "From": sender, "ApiVersion": "2010-04-01"}
 
 
@@ -130,6 +138,100 @@ def test_anything_else_gets_the_usage_if_staff(app, hooks, setup):
     assert staff.get_data(as_text=True) == f"{XML}<Response><Message>{USAGE}</Message></Response>"
     customer = post(hooks, "/twilio/sms", inbound("thanks for letting us know", sender=STRANGER))
     assert customer.get_data(as_text=True) == f"{XML}<Response/>"
+
+
+# Replays: Twilio's signature has no timestamp, so a captured request stays valid ----------------
+
+def test_a_replayed_start_does_not_resubscribe_after_stop(app, hooks, make_customer):
+    customer_id = make_customer(phone=CUSTOMER)
+    start = inbound("START", sender=CUSTOMER)
+    assert post(hooks, "/twilio/sms", start).status_code == 200
+    assert post(hooks, "/twilio/sms", inbound("STOP", sender=CUSTOMER)).status_code == 200
+    assert opted_out(app, customer_id) == ["sms"]
+    replay = post(hooks, "/twilio/sms", start)   # the START an eavesdropper kept, sent again
+    assert replay.status_code == 200 and replay.get_data(as_text=True) == f"{XML}<Response/>"
+    assert opted_out(app, customer_id) == ["sms"]
+    assert post(hooks, "/twilio/sms", inbound("START", sender=CUSTOMER)).status_code == 200   # a new one counts
+    assert opted_out(app, customer_id) == []
+
+
+def test_a_replayed_stop_changes_nothing_either(app, hooks, make_customer):
+    customer_id = make_customer(phone=CUSTOMER)
+    stop = inbound("STOP", sender=CUSTOMER)
+    post(hooks, "/twilio/sms", stop)
+    post(hooks, "/twilio/sms", inbound("START", sender=CUSTOMER))
+    assert post(hooks, "/twilio/sms", stop).status_code == 200
+    assert opted_out(app, customer_id) == []
+
+
+def test_a_replayed_ack_is_answered_and_records_nothing(app, api, hooks, incident_id, caplog):
+    caplog.set_level(logging.INFO, logger="incident.integrations.twilio")
+    ack = inbound(f"ACK {incident_id}")
+    assert "Acknowledged" in post(hooks, "/twilio/sms", ack).get_data(as_text=True)
+    before = count_rows(app, *TABLES)
+    replay = post(hooks, "/twilio/sms", ack)
+    assert replay.status_code == 200 and replay.get_data(as_text=True) == f"{XML}<Response/>"
+    assert count_rows(app, *TABLES) == before
+    assert [a["outcome"] for a in escalation(api, incident_id)["acknowledgements"]] == ["first"]
+    assert f"twilio sms {ack['MessageSid']} seen before: ignored" in caplog.text
+    assert AMY not in caplog.text and "3471111111" not in caplog.text
+
+
+def test_a_replayed_receipt_is_answered_and_changes_nothing(app, hooks, sent_sms, caplog):
+    caplog.set_level(logging.INFO, logger="incident.integrations.twilio")
+    delivered = receipt(SID, "delivered")
+    assert post(hooks, "/twilio/status", delivered).status_code == 200
+    replay = post(hooks, "/twilio/status", delivered)
+    assert replay.status_code == 200 and replay.get_data(as_text=True) == f"{XML}<Response/>"
+    assert delivery(app, sent_sms) == ("delivered", None)
+    assert f"twilio status {SID} delivered seen before: ignored" in caplog.text
+    assert count_rows(app, "twilio_events")["twilio_events"] == 1
+
+
+def test_a_request_and_its_replay_at_once_are_handled_once(app, api, hooks_app, hooks, incident_id):
+    params = inbound(f"ACK {incident_id}")
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(f"{PUBLIC}/twilio/sms", params)
+    barrier, answers = threading.Barrier(2), []
+
+    def deliver():
+        client = hooks_app.test_client()
+        barrier.wait()
+        answers.append(client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature}))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 200]
+    assert sorted("Acknowledged" in a.get_data(as_text=True) for a in answers) == [False, True]
+    assert [a["outcome"] for a in escalation(api, incident_id)["acknowledgements"]] == ["first"]
+
+
+def test_an_unsigned_replay_is_refused_before_it_is_remembered(app, hooks, setup):
+    params = inbound("START", sender=CUSTOMER)
+    assert hooks.post("/twilio/sms", data=params).status_code == 401
+    assert count_rows(app, "twilio_events")["twilio_events"] == 0
+    assert post(hooks, "/twilio/sms", params).status_code == 200   # the genuine request still counts
+    assert count_rows(app, "twilio_events")["twilio_events"] == 1
+
+
+@pytest.fixture
+def make_customer(app):
+    def make(*, phone: str) -> int:
+        with app.app_context():
+            row = Customer(name="Mara", phone=phone, channels=["sms"], opted_out=[], locale="en",
+                           created_at=clock.utcnow(), updated_at=clock.utcnow())
+            db.session.add(row)
+            db.session.commit()
+            return row.id
+
+    return make
+
+
+def opted_out(app, customer_id: int) -> list[str]:
+    with app.app_context():
+        return db.session.get(Customer, customer_id).opted_out
 
 
 # Signatures ----------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ class ApiToken(Model):
     user: Mapped[User] = relationship()
 
 
-class StaffSession(db.Model):
+class StaffSession(Model):
     """A logged-in browser. Its cookie carries only a random token, whose hash is kept here;
     logging out, a new password or deactivation delete the row, and the cookie is worth nothing."""
 
@@ -63,7 +63,7 @@ class StaffSession(db.Model):
     user: Mapped[User] = relationship()
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """A login attempt that has not succeeded (it failed, or its password is still being checked),
     once for the account and once for the client address, each as a keyed hash: no email or
     address is stored. Rows older than the window are pruned."""

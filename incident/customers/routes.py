@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from ..api import json_body, page_args, paginated, parse, validation_details
 from ..auth.access import api_auth
 from ..errors import TooLarge, ValidationFailed
+from ..security import body_limit
 from ..validation import normalize_email
 from . import service
 from .schemas import MAX_BATCH, CustomerIn, CustomerPatch, customer_to_dict
@@ -38,6 +39,7 @@ def parse_batch(body: dict) -> list[CustomerIn]:
 
 
 @bp.post("/customers")
+@body_limit("MAX_BATCH_BODY_BYTES")  # up to 10,000 customers
 @api_auth("agent")
 def upsert():
     items = parse_batch(json_body())

@@ -259,6 +259,8 @@ def interactions():
         payload = json.loads(request.form.get("payload", ""))
     except ValueError:
         raise BadRequest("The interaction payload is not JSON.") from None
+    except RecursionError:  # thousands of brackets: json stops at Python's recursion limit
+        raise BadRequest("The interaction payload is nested too deeply.") from None
     wanted = parse_interaction(payload) if isinstance(payload, dict) else None
     if wanted is None:
         return "", 200

@@ -1,6 +1,8 @@
 """Twilio webhooks: texts to Tocsin's number (/twilio/sms) and SMS delivery receipts (/twilio/status).
 
 Both check X-Twilio-Signature against the public URL Twilio called before reading anything.
+That signature has no timestamp, so a captured request stays valid: each is handled once, by its
+Message SID (a receipt by SID and status), and a replay is answered 200 and changes nothing.
 Phone numbers reach the logs masked, never in full.
 """
 from __future__ import annotations
@@ -12,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 
 from ..auth.models import User
@@ -24,6 +27,7 @@ from ..errors import Unauthorized
 from ..extensions import db
 from ..validation import mask_phone
 from . import AckResult, acknowledge_as, parse_incident_ref
+from .models import TwilioEvent
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +82,42 @@ def twiml(text: str | None = None) -> str:
     return f"{head}<Response><Message>{escape(text)}</Message></Response>" if text else f"{head}<Response/>"
 
 
+def request_key(kind: str, form) -> str | None:
+    """What makes a Twilio request unique: its Message SID (a call's Call SID), and a receipt's status."""
+    sid = (form.get("MessageSid") or form.get("SmsSid") or form.get("CallSid") or "")[:64]
+    if not sid:
+        return None
+    if kind == "status":
+        return f"status:{sid}:{(form.get('MessageStatus') or form.get('CallStatus') or '')[:24]}"
+    return f"{kind}:{sid}"
+
+
 # Use cases -----------------------------------------------------------------------------------
+
+def claim(key: str | None) -> bool:
+    """Note this request in the open transaction; False when it was handled before (a replay)."""
+    if key is None:
+        return True
+    if db.session.get(TwilioEvent, key) is not None:
+        return False
+    db.session.add(TwilioEvent(key=key, created_at=utcnow()))
+    try:
+        db.session.flush()  # PostgreSQL: a concurrent twin waits here, then fails on the key
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def settle(key: str | None) -> None:
+    """Commit the request's key, also when the use case committed nothing or retried without it."""
+    if key is not None and db.session.get(TwilioEvent, key) is None:
+        db.session.add(TwilioEvent(key=key, created_at=utcnow()))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+
 
 def staff_by_phone(number: str) -> User | None:
     """The staff member with this phone number (E.164), active ones first."""
@@ -168,19 +207,35 @@ def _xml(body: str) -> Response:
 
 @bp.post("/sms")
 def sms():
-    """A text to Tocsin's number: `ACK 42` from an on-call phone acknowledges."""
-    from_number, wanted = request.form.get("From", ""), parse_sms(request.form.get("Body", ""))
+    """A text to Tocsin's number: `ACK 42` from an on-call phone acknowledges; a replay changes nothing."""
+    form = request.form
+    key = request_key("sms", form)
+    if not claim(key):
+        logger.info("twilio sms %s seen before: ignored", form.get("MessageSid"))
+        return _xml(twiml())
+    reply = _answer_sms(form.get("From", ""), parse_sms(form.get("Body", "")))
+    settle(key)
+    return _xml(twiml(reply))
+
+
+def _answer_sms(from_number: str, wanted: Sms) -> str | None:
     if wanted.kind == "keyword":
         handle_customer_keyword(from_number, wanted.keyword)
-        return _xml(twiml())
+        return None
     if wanted.kind == "other":  # customers answering a broadcast are not told how to acknowledge
-        return _xml(twiml(USAGE if is_staff_number(from_number) else None))
-    return _xml(twiml(ack_sms_text(acknowledge_from_sms(from_number, wanted.incident_id))))
+        return USAGE if is_staff_number(from_number) else None
+    return ack_sms_text(acknowledge_from_sms(from_number, wanted.incident_id))
 
 
 @bp.post("/status")
 def status():
-    """A delivery receipt: delivered, or failed with Twilio's error code; unknown messages are ignored."""
+    """A delivery receipt: delivered, or failed with Twilio's error code; unknown messages and replays
+    are ignored."""
     form = request.form
+    key = request_key("status", form)
+    if not claim(key):
+        logger.info("twilio status %s %s seen before: ignored", form.get("MessageSid"), form.get("MessageStatus"))
+        return _xml(twiml())
     record_receipt(form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode") or None)
+    settle(key)
     return _xml(twiml())

@@ -9,6 +9,7 @@ from ..auth.access import api_auth
 from ..clock import isoformat
 from ..errors import TooLarge, ValidationFailed
 from ..incidents.models import Incident
+from ..security import body_limit
 from . import ingest, service
 from .schemas import MAX_BATCH, FilterIn, LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn, ticket_to_dict
 
@@ -38,6 +39,7 @@ def parse_batch(body: dict) -> list[TicketIn]:
 
 
 @bp.post("/tickets")
+@body_limit("MAX_BATCH_BODY_BYTES")  # up to 10,000 tickets
 @api_auth("agent")
 def ingest_tickets():
     with ingest.gc_paused():
@@ -81,6 +83,7 @@ def incident_tickets(incident_id):
 
 
 @bp.post("/incidents/<incident_id>/tickets")
+@body_limit("MAX_BATCH_BODY_BYTES")  # up to 100,000 external ids
 @api_auth("agent")
 def link(incident_id):
     body = parse(LinkIn)
@@ -102,6 +105,7 @@ def unlink_one(incident_id, external_id):
 
 
 @bp.post("/incidents/<incident_id>/tickets/unlink")
+@body_limit("MAX_BATCH_BODY_BYTES")
 @api_auth("agent")
 def unlink_many(incident_id):
     body = parse(UnlinkIn)

@@ -10,6 +10,7 @@ from ..api import validation_details
 from ..auth.access import login_required
 from ..errors import AppError, ValidationFailed
 from ..incidents.models import Incident
+from ..security import body_limit
 from ..tickets import service as tickets
 from ..tickets.chart import flood_chart_svg
 from ..tickets.policy import decode_words
@@ -182,6 +183,7 @@ def declare_flood():
 
 
 @bp.post("/tickets/import")
+@body_limit("MAX_UPLOAD_BODY_BYTES")
 @login_required("agent")
 def import_upload():
     """A helpdesk CSV export uploaded from the tickets view; all rows or none unless told to skip."""
