@@ -22,7 +22,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(config_module.DEFAULTS)
     app.config.update(settings.to_config(app.instance_path))
     if test_config:  # typed values for the settings, and Flask's own keys as given
-        app.config.update({key: value for key, value in test_config.items() if key not in config_module.Settings.model_fields})
+        settings_names = config_module.Settings.model_fields
+        app.config.update({key: value for key, value in test_config.items() if key not in settings_names})
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, secrets=settings.secret_values())
 
     from .extensions import csrf, db, migrate

@@ -16,7 +16,9 @@ from typing import IO
 from .validation import mask_phone
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-QUIET = ("apscheduler", "alembic.runtime.plugins")   # chatter (the scheduler: two INFO lines per job per tick), shown only with LOG_LEVEL=DEBUG
+# Chatter shown only with LOG_LEVEL=DEBUG: the scheduler's two INFO lines per job per tick, and
+# alembic's list of its plugins in every process that imports it.
+QUIET = ("apscheduler", "alembic.runtime.plugins")
 _PHONE = re.compile(r"\+\d{7,15}\b")   # E.164, the form Tocsin stores numbers in
 _MARK = "_tocsin_handler"
 
