@@ -22,12 +22,13 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.run-deps
 
 # Web server (gunicorn) and one worker together, on SQLite, with demo data and the sandbox channels.
+# The demo login is printed once the servers' start-up lines are out: the last thing on screen.
 run: $(VENV)/.run-deps
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/flask --app wsgi demo seed
-	@echo "Tocsin on http://$(HOST):$(PORT) — Ctrl-C stops the web server and the worker."
-	@trap 'kill 0' INT TERM EXIT; \
+	@banner="$$($(BIN)/flask --app wsgi demo seed)" || exit 1; \
+	trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/flask --app wsgi worker & \
+	( sleep 2; printf '%s\n  Ctrl-C stops the web server and the worker.\n\n' "$$banner" ) & \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
 
 # The whole suite on SQLite; set TEST_DATABASE_URL=postgresql://... to run it on PostgreSQL.

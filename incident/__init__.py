@@ -4,7 +4,6 @@ create_app() only wires things together: no scheduler, no migrations, no network
 """
 from __future__ import annotations
 
-import logging
 import os
 
 from flask import Flask
@@ -12,6 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from . import security
+from .logconfig import configure_logging
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -19,14 +19,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="web/templates", static_folder="web/static")
     os.makedirs(app.instance_path, exist_ok=True)
+    settings = config_module.load_settings(test_config)  # ConfigError names a bad variable
     app.config.update(config_module.DEFAULTS)
-    app.config.update(config_module.from_environment(app.instance_path))
-    if test_config:
-        app.config.update(test_config)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = config_module.load_secret_key(app.instance_path)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app.config.update(settings.to_config(app.instance_path))
+    if test_config:  # typed values for the settings, and Flask's own keys as given
+        settings_names = config_module.Settings.model_fields
+        app.config.update({key: value for key, value in test_config.items() if key not in settings_names})
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, secrets=settings.secret_values())
 
     from .extensions import csrf, db, migrate
 

@@ -18,7 +18,7 @@ from .extensions import db
 from .auth.service import create_token
 from .auth.service import revoke_token
 from . import worker
-from .demo import seed
+from .demo import login_banner, seed
 
 users = AppGroup("users", help="Staff accounts.")
 tokens = AppGroup("tokens", help="API tokens.")
@@ -117,12 +117,7 @@ def worker_command():
 def demo_seed():
     """Load demo data (idempotent) and print the demo login."""
     email, password = seed()
-    click.echo("")
-    click.echo("  Tocsin demo is ready.")
-    click.echo(f"  Log in at {current_app.config['PUBLIC_BASE_URL']}/login")
-    click.echo(f"    email:    {email}")
-    click.echo(f"    password: {password}")
-    click.echo("")
+    click.echo(login_banner(current_app.config["PUBLIC_BASE_URL"], email, password))
 
 
 def init_app(app: Flask) -> None:

@@ -1,23 +1,225 @@
-"""Configuration from the environment, as documented in the README and API.md."""
+"""Configuration: read from the environment once, at start, typed and checked (README: Configuration).
+
+`Settings` is the whole list: a setting is one line there, and the app config holds the same
+names with the values already parsed (numbers, flags, lists, the rate map), so no call site
+converts anything. A bad value stops the process at start with a `ConfigError` that names the
+variable and what it expects, instead of failing in the worker at 03:00.
+"""
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from .vocabulary import Channel, Severity
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+SecondsOrZero = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(gt=0)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Url = Annotated[str, Field(pattern=r"^https?://\S+$")]
+
+# sends per second, the providers' usual limits
+DEFAULT_RATES = {Channel.SMS.value: 10.0, Channel.EMAIL.value: 50.0, Channel.SLACK.value: 1.0}
+SEVERITIES = tuple(s.value for s in Severity)
+RUNBOOKS = str(Path(__file__).resolve().parent.parent / "runbooks")
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class ConfigError(Exception):
+    """One or more settings have a value Tocsin cannot use; each problem names its variable."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    """Every environment setting, its type and its default (unset or empty: the default)."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, enable_decoding=False,
+                                      extra="ignore")
+
+    DATABASE_URL: str | None = None               # None: SQLite file in instance/
+    SECRET_KEY: SecretStr | None = None           # None: generated once into instance/secret_key
+    HOST: str = "127.0.0.1"
+    PORT: int = Field(5000, ge=1, le=65535)
+    PUBLIC_BASE_URL: Url | None = None            # None: http://HOST:PORT
+    SCHEDULER_TICK_SECONDS: Seconds = 1.0
+    SESSION_COOKIE_SECURE: bool = False
+    LOGIN_FAILURES_PER_ACCOUNT: Count = 5          # failed logins per account in the window, then 429
+    LOGIN_FAILURES_PER_CLIENT: Count = 20          # failed logins per client address in the window
+    LOGIN_FAILURE_WINDOW_MINUTES: Positive = 15.0
+
+    MAX_BODY_BYTES: Count = 256 * 1024             # a request body, on most routes
+    MAX_BATCH_BODY_BYTES: Count = 32 * 1024 * 1024  # ticket and customer batches, links by id
+    MAX_UPLOAD_BODY_BYTES: Count = 64 * 1024 * 1024  # CSV uploads
+    TRUSTED_PROXIES: int = Field(0, ge=0, le=10)   # proxy hops whose X-Forwarded-For / -Proto are believed
+    HSTS_MAX_AGE: int = Field(365 * 24 * 3600, ge=0)  # Strict-Transport-Security over HTTPS; 0: none
+    RUNBOOKS_DIR: str = RUNBOOKS
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    LOG_FORMAT: Literal["text", "json"] = "text"
+
+    FLOOD_WINDOW_MINUTES: Count = 15
+    FLOOD_BASELINE_HOURS: Count = 24
+    FLOOD_FACTOR: Positive = 5.0
+    FLOOD_MIN_TICKETS: Count = 20
+    FLOOD_MIN_BASELINE_PER_HOUR: Positive = 1.0
+
+    SLACK_BOT_TOKEN: SecretStr | None = None
+    SLACK_SIGNING_SECRET: SecretStr | None = None
+    SLACK_API_URL: Url | None = None              # None: https://slack.com/api/
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: SecretStr | None = None
+    TWILIO_FROM_NUMBER: str | None = None
+    TWILIO_MESSAGING_SERVICE_SID: str | None = None
+    TWILIO_API_URL: Url | None = None             # None: https://api.twilio.com
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int | None = Field(None, ge=1, le=65535)   # None: 587 with STARTTLS, else 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_STARTTLS: bool = False
+    MAIL_FROM: str | None = None                  # None: tocsin@localhost
+
+    CHANNEL_RATE_LIMITS: dict[str, Positive] = Field(default_factory=lambda: dict(DEFAULT_RATES))
+    DISPATCH_THREADS: Count = 32
+    DISPATCH_LEASE_SECONDS: Seconds = 300.0
+    SLACK_INCIDENT_CHANNELS: frozenset[str] = frozenset({"SEV1", "SEV2"})
+    ESCALATION_TRIGGER_WORDS: list[str] = ["data loss", "security breach", "data breach"]
+
+    STATUS_PAGE_NAME: str = "Tocsin"
+    STATUS_PAGE_ID: str = "tocsin"
+    STATUS_SNAPSHOT_CHECK_SECONDS: SecondsOrZero = 1.0
+    STATUS_SIGNUPS_PER_ADDRESS_PER_HOUR: Count = 3
+    STATUS_SIGNUPS_PER_CLIENT_PER_HOUR: Count = 20
+    STATUS_SMS_SIGNUPS_PER_PREFIX_PER_DAY: Count = 20  # per first 6 digits of the number (country code included)
+    STATUS_SMS_SIGNUPS_PER_DAY: Count = 500        # all SMS sign-ups together
+    STATUS_CACHE_CONTROL: str = "public, max-age=10, stale-while-revalidate=30"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blanks(cls, data: Any) -> Any:
+        """Surrounding blanks never matter, and a blank (or None) value is the default."""
+        if not isinstance(data, dict):
+            return data
+        stripped = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+        return {k: v for k, v in stripped.items() if v is not None and v != ""}
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            make_url(sqlalchemy_url(value)).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError("expected a database URL such as postgresql://user@host/tocsin") from None
+        return value
+
+    @field_validator("RUNBOOKS_DIR")
+    @classmethod
+    def _runbooks_dir(cls, value: str) -> str:
+        if not Path(value).is_dir():
+            raise ValueError("expected an existing directory")
+        return value
+
+    @field_validator("CHANNEL_RATE_LIMITS", mode="before")
+    @classmethod
+    def _rates(cls, value: Any) -> Any:
+        return parse_rates(value) if isinstance(value, str) or value is None else {**DEFAULT_RATES, **value}
+
+    @field_validator("SLACK_INCIDENT_CHANNELS", mode="before")
+    @classmethod
+    def _severities(cls, value: Any) -> Any:
+        names = {s.strip().upper() for s in _items(value) if s.strip()} - {"NONE"}
+        if names - set(SEVERITIES):
+            raise ValueError(f"expected severities among {', '.join(SEVERITIES)} separated by commas, or none")
+        return frozenset(names)
+
+    @field_validator("ESCALATION_TRIGGER_WORDS", mode="before")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        words = [w.strip().lower() for w in _items(value) if w.strip()]
+        return [] if words == ["none"] else words
+
+    @model_validator(mode="after")
+    def _base_url(self) -> Settings:
+        url = self.PUBLIC_BASE_URL or f"http://{self.HOST}:{self.PORT}"
+        self.PUBLIC_BASE_URL = url.rstrip("/")
+        return self
+
+    def to_config(self, instance_path: str) -> dict[str, Any]:
+        """The app config: the same names, secrets unwrapped, the database URL as SQLAlchemy takes it."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        config = {name: v.get_secret_value() if isinstance(v, SecretStr) else v for name, v in values.items()}
+        config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(
+            config.pop("DATABASE_URL") or "sqlite:///" + os.path.join(instance_path, "tocsin.sqlite3"))
+        config["SECRET_KEY"] = config["SECRET_KEY"] or load_secret_key(instance_path)
+        return config
+
+    def secret_values(self) -> list[str]:
+        """What must never reach a log line: tokens, passwords, the database password."""
+        found = [v.get_secret_value() for v in (getattr(self, n) for n in type(self).model_fields)
+                 if isinstance(v, SecretStr)]
+        if self.DATABASE_URL and make_url(self.DATABASE_URL).password:
+            found.append(str(make_url(self.DATABASE_URL).password))
+        return found
+
+
+SECRETS = frozenset({"DATABASE_URL"} | {name for name, field in Settings.model_fields.items()
+                                        if "SecretStr" in str(field.annotation)})
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
+    """The settings from the environment, `overrides` (raw or typed values) taking precedence."""
+    values = {key: value for key, value in (overrides or {}).items() if key in Settings.model_fields}
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise ConfigError([_problem(e) for e in error.errors(include_url=False)]) from None
+
+
+def parse_rates(raw: str | None) -> dict[str, float]:
+    """`sms=10,email=50,slack=1` → {"sms": 10.0, ...}; missing channels keep their default."""
+    rates = dict(DEFAULT_RATES)
+    for part in (raw or "").split(","):
+        name, _, value = part.partition("=")
+        name = name.strip().lower()
+        if not name:
+            continue
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = math.nan
+        if name not in DEFAULT_RATES or not 0 < rate < math.inf:
+            raise ValueError(f"expected channel=number pairs such as sms=10,email=50 "
+                             f"(channels: {', '.join(DEFAULT_RATES)}; numbers above 0)")
+        rates[name] = rate
+    return rates
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgres:// and postgresql:// mean psycopg 3, the driver Tocsin ships with."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
 
 
 def load_secret_key(instance_path: str) -> str:
-    """SECRET_KEY from the environment, else one generated once into instance/secret_key."""
-    from_env = os.environ.get("SECRET_KEY")
-    if from_env:
-        return from_env
+    """The key generated once into instance/secret_key (used when SECRET_KEY is unset)."""
     path = Path(instance_path) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,43 +229,50 @@ def load_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
-def from_environment(instance_path: str) -> dict:
-    """The settings read from the environment (defaults as documented)."""
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "5000")
-    database_url = os.environ.get("DATABASE_URL") or (
-        "sqlite:///" + os.path.join(instance_path, "tocsin.sqlite3")
-    )
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
-    elif database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
-    passthrough = {key: os.environ[key] for key in PROVIDER_KEYS if os.environ.get(key)}
-    return {
-        **passthrough,
-        **{name: _env_count(name, default) for name, default in LIMITS.items()},
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", f"http://{host}:{port}").rstrip("/"),
-        "SCHEDULER_TICK_SECONDS": float(os.environ.get("SCHEDULER_TICK_SECONDS", "1")),
-        "SESSION_COOKIE_SECURE": _env_bool("SESSION_COOKIE_SECURE"),
-        "RUNBOOKS_DIR": os.environ.get(
-            "RUNBOOKS_DIR", str(Path(__file__).resolve().parent.parent / "runbooks")
-        ),
-    }
+def _items(value: Any) -> list[str]:
+    """A comma-separated string or a list of strings, as a list."""
+    if isinstance(value, str):
+        return value.split(",")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [str(v) for v in value]
+    raise ValueError("expected a comma-separated list")
 
 
-# Settings read as they are: providers (unset: that channel goes to the sandbox), tuning knobs.
-PROVIDER_KEYS = (
-    "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL",
-    "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_URL",
-    "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_STARTTLS", "MAIL_FROM",
-    "CHANNEL_RATE_LIMITS", "ESCALATION_TRIGGER_WORDS", "SLACK_INCIDENT_CHANNELS",
-    "DISPATCH_THREADS", "DISPATCH_LEASE_SECONDS",
-    "STATUS_PAGE_NAME", "STATUS_PAGE_ID", "STATUS_SNAPSHOT_CHECK_SECONDS",
-    "STATUS_SIGNUPS_PER_ADDRESS_PER_HOUR", "STATUS_SIGNUPS_PER_CLIENT_PER_HOUR",
-    "FLOOD_WINDOW_MINUTES", "FLOOD_BASELINE_HOURS", "FLOOD_FACTOR", "FLOOD_MIN_TICKETS", "FLOOD_MIN_BASELINE_PER_HOUR",
-    "LOGIN_FAILURES_PER_ACCOUNT", "LOGIN_FAILURES_PER_CLIENT", "LOGIN_FAILURE_WINDOW_MINUTES",
-)
+_EXPECTED = {
+    "float_parsing": "expected a number", "float_type": "expected a number",
+    "int_parsing": "expected a whole number", "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number", "finite_number": "expected a finite number",
+    "bool_parsing": "expected on or off (1/0, true/false, yes/no, on/off)",
+    "bool_type": "expected on or off (1/0, true/false, yes/no, on/off)",
+    "string_pattern_mismatch": "expected an http:// or https:// URL",
+    "dict_type": "expected channel=number pairs such as sms=10,email=50",
+}
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """`NAME: expected …, got 'value'` — the value left out for secrets."""
+    name = ".".join(str(part) for part in error["loc"][:1]) or "configuration"
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    if kind == "value_error":
+        expected = str(ctx.get("error", error["msg"]))
+    elif kind in ("greater_than", "greater_than_equal", "less_than_equal"):
+        bound = ctx.get("gt", ctx.get("ge", ctx.get("le")))
+        word = {"greater_than": "above", "greater_than_equal": "at least", "less_than_equal": "at most"}[kind]
+        expected = f"expected a number {word} {bound:g}"
+    elif kind == "literal_error":
+        expected = f"expected one of {ctx.get('expected')}"
+    else:
+        expected = _EXPECTED.get(kind, "expected " + error["msg"][0].lower() + error["msg"][1:])
+    if name in SECRETS or name not in Settings.model_fields:
+        return f"{name}: {expected}"
+    return f"{name}: {expected}, got {_shown(error.get('input'))}"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
 
 DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -74,24 +283,3 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "JSON_SORT_KEYS": False,
 }
-
-
-# Request limits and proxies (security.py), SMS sign-up limits (status/subscriptions.py): whole numbers ≥ 0.
-LIMITS = {
-    "MAX_BODY_BYTES": 256 * 1024,                 # a request body, on most routes
-    "MAX_BATCH_BODY_BYTES": 32 * 1024 * 1024,     # ticket and customer batches, links by id
-    "MAX_UPLOAD_BODY_BYTES": 64 * 1024 * 1024,    # CSV uploads
-    "TRUSTED_PROXIES": 0,                         # proxy hops whose X-Forwarded-For / -Proto are believed
-    "HSTS_MAX_AGE": 365 * 24 * 3600,              # Strict-Transport-Security over HTTPS; 0: none
-    "STATUS_SMS_SIGNUPS_PER_PREFIX_PER_DAY": 20,  # per first 6 digits of the number (country code included)
-    "STATUS_SMS_SIGNUPS_PER_DAY": 500,            # all SMS sign-ups together
-}
-
-
-def _env_count(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    if not (raw.isascii() and raw.isdigit()):
-        raise ValueError(f"{name} must be a whole number ≥ 0, not {raw!r}")
-    return int(raw)

@@ -178,3 +178,12 @@ def seed() -> tuple[str, str]:
     password = secrets.token_urlsafe(9)
     set_password(people[DEMO_LOGIN], password)
     return DEMO_LOGIN, password
+
+
+def login_banner(base_url: str, email: str, password: str) -> str:
+    """The demo login in a box, so it stands out in a busy console."""
+    lines = ["Tocsin demo is ready.", "", f"Log in at {base_url}/login",
+             f"  email:    {email}", f"  password: {password}"]
+    width = max(len(line) for line in lines)
+    rule = "  +" + "-" * (width + 4) + "+"
+    return "\n".join(["", rule, *(f"  |  {line.ljust(width)}  |" for line in lines), rule, ""])

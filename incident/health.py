@@ -35,7 +35,7 @@ def healthz():
 
 @api_auth("viewer")
 def _details(last_tick):
-    tick = float(current_app.config["SCHEDULER_TICK_SECONDS"])
+    tick = current_app.config["SCHEDULER_TICK_SECONDS"]
     stale = last_tick is None or (utcnow() - last_tick).total_seconds() > max(30.0, 10 * tick)
     overdue = overdue_count(seconds=max(5 * tick, 5.0))
     return jsonify({"status": "ok", "database": "ok",

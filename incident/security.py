@@ -50,7 +50,7 @@ def _cache_and_transport_headers(response: Response) -> Response:
     public = bool(response.cache_control.public)
     if "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
-    max_age = int(current_app.config.get("HSTS_MAX_AGE", 31_536_000))
+    max_age = current_app.config["HSTS_MAX_AGE"]
     if request.is_secure and not public and max_age > 0:
         response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}")
     return response
@@ -60,6 +60,6 @@ def init_app(app: Flask) -> None:
     """Install the body limit ahead of every other before_request hook, the headers, and ProxyFix."""
     app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)
     app.after_request(_cache_and_transport_headers)
-    hops = int(app.config.get("TRUSTED_PROXIES", 0))
+    hops = app.config["TRUSTED_PROXIES"]
     if hops > 0:  # only then may X-Forwarded-For/-Proto be believed: a client can send them too
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

@@ -145,7 +145,7 @@ def _logged(job):
             job(app)
         except Exception:
             logger.exception("worker job %s failed; it runs again", job.__name__)
-    run_job.__name__ = job.__name__
+    run_job.__name__ = run_job.__qualname__ = job.__name__   # the scheduler's lines name the job
     return run_job
 
 
@@ -153,7 +153,7 @@ def run(app: Flask) -> None:
     """Run the scheduler in the foreground until interrupted."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    seconds = float(app.config["SCHEDULER_TICK_SECONDS"])
+    seconds = app.config["SCHEDULER_TICK_SECONDS"]
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                 "misfire_grace_time": None})
     scheduler.add_job(tick, "interval", seconds=seconds, args=[app], id="tick",

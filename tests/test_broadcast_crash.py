@@ -107,7 +107,8 @@ def test_two_dispatchers_on_postgresql_send_nothing_twice(app, api, channels):
     for segment_kind in ("apology", "resolution"):
         api.post(f"/api/v1/incidents/{incident_id}/broadcasts",
                  json={"kind": segment_kind, "channels": ["email"], "audience": {"segments": ["crowd"]}})
-    app.config["CHANNEL_RATE_LIMITS"] = "email=100000"
+    rates = app.config["CHANNEL_RATE_LIMITS"]
+    app.config["CHANNEL_RATE_LIMITS"] = {**rates, "email": 100000.0}
     try:
         with app.app_context():
             assert prepare_due() == 2
@@ -128,7 +129,7 @@ def test_two_dispatchers_on_postgresql_send_nothing_twice(app, api, channels):
         for sender in senders:
             sender.close()
     finally:
-        app.config.pop("CHANNEL_RATE_LIMITS", None)
+        app.config["CHANNEL_RATE_LIMITS"] = rates
     assert errors == []
     sent = Counter(to for to, _ in channels["email"].sent)
     assert len(sent) == 3_000 and set(sent.values()) == {2}     # two broadcasts, each exactly once per customer

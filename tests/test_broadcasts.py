@@ -10,8 +10,9 @@ from incident.broadcast import reminders
 from incident.outbox.channels import SendResult
 from incident.broadcast.models import Broadcast, BroadcastSend
 from incident.outbox.models import Delivery
-from incident.broadcast.sender import Pace, dispatch_broadcasts, parse_rates
+from incident.broadcast.sender import Pace, dispatch_broadcasts
 from incident.broadcast.service import prepare_due
+from incident.config import parse_rates
 from incident.customers.models import Customer
 from incident.extensions import db
 from incident.catalog import Service

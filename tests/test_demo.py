@@ -7,6 +7,7 @@ from .web_helpers import login
 def test_demo_seed_gives_a_usable_room_and_is_idempotent(app, runner, client):
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
+    assert "|  Log in at http://tocsin.test/login" in first.output and "  +---" in first.output   # boxed
     password = first.output.split("password:")[1].split()[0]
     assert login(client, "ana@example.com", password).status_code == 302
     dashboard = client.get("/").get_data(as_text=True)

@@ -293,12 +293,12 @@ def test_trigger_words_can_be_configured_or_off(app, api, setup, channels, monke
     from .factories import ticket
     from .test_tickets_ingest import ingest
 
-    monkeypatch.setitem(app.config, "ESCALATION_TRIGGER_WORDS", "")
+    monkeypatch.setitem(app.config, "ESCALATION_TRIGGER_WORDS", [])
     incident_id = declare(api)["id"]
     ingest(api, {"tickets": [ticket(1, description="data loss")]})
     api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-1"]})
     assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["escalation"]["state"] is None
-    monkeypatch.setitem(app.config, "ESCALATION_TRIGGER_WORDS", "ransomware, data loss")
+    monkeypatch.setitem(app.config, "ESCALATION_TRIGGER_WORDS", ["ransomware", "data loss"])
     ingest(api, {"tickets": [ticket(2, subject="Ransomware note on screen")]})
     api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-2"]})
     assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["escalation"]["level"] == "engineering"

@@ -45,9 +45,8 @@ class Attempt:
 
 def _settings() -> tuple[int, int, timedelta]:
     config = current_app.config
-    return (max(1, int(config.get("LOGIN_FAILURES_PER_ACCOUNT", 5))),
-            max(1, int(config.get("LOGIN_FAILURES_PER_CLIENT", 20))),
-            timedelta(minutes=float(config.get("LOGIN_FAILURE_WINDOW_MINUTES", 15))))
+    return (config["LOGIN_FAILURES_PER_ACCOUNT"], config["LOGIN_FAILURES_PER_CLIENT"],
+            timedelta(minutes=config["LOGIN_FAILURE_WINDOW_MINUTES"]))
 
 
 def _key(kind: str, value: str) -> str:

@@ -32,26 +32,7 @@ from .service import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RATES = {"sms": 10.0, "email": 50.0, "slack": 1.0}   # sends per second, the providers' usual limits
 OPTED_OUT = "opted out of this channel after the broadcast was queued"
-
-
-def parse_rates(raw: str | None) -> dict[str, float]:
-    """`sms=10,email=50,slack=1` → {"sms": 10.0, ...}; missing channels keep their default."""
-    rates = dict(DEFAULT_RATES)
-    for part in (raw or "").split(","):
-        name, _, value = part.partition("=")
-        name = name.strip().lower()
-        if not name:
-            continue
-        try:
-            rate = float(value)
-        except ValueError:
-            raise ValueError(f"CHANNEL_RATE_LIMITS: {part.strip()!r} is not channel=number") from None
-        if name not in CHANNEL_NAMES or rate <= 0:
-            raise ValueError(f"CHANNEL_RATE_LIMITS: {part.strip()!r} needs a known channel and a positive rate")
-        rates[name] = rate
-    return rates
 
 
 class Pace:
@@ -132,9 +113,9 @@ class Sender:
     def __init__(self, app: Flask, *, threads: int | None = None):
         self.app = app
         self.channels = channels_for(app)
-        self.rates = parse_rates(app.config.get("CHANNEL_RATE_LIMITS"))
+        self.rates = dict(app.config["CHANNEL_RATE_LIMITS"])
         self.paces = {name: Pace(rate) for name, rate in self.rates.items()}
-        self.threads = threads or int(app.config.get("DISPATCH_THREADS", 32))
+        self.threads = threads or app.config["DISPATCH_THREADS"]
         self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="tocsin-send")
         self._messages: dict[int, tuple[RenderedMessage, str, str, int]] = {}
 

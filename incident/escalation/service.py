@@ -343,7 +343,7 @@ def _breach(esc: IncidentEscalation, incident: Incident, running: list[Escalatio
         record(incident, "escalation_breached", None, {"level": step.level_name, "round": step.round,
                                                        "deadline": isoformat(step.deadline)})
     late = (now - esc.next_deadline_at).total_seconds()
-    tick = float(current_app.config["SCHEDULER_TICK_SECONDS"])
+    tick = current_app.config["SCHEDULER_TICK_SECONDS"]
     if late > max(5 * tick, 5):
         logger.warning("%s: escalation deadline fired %.0f s late", incident.reference, late)
         record(incident, "deadline_late", None, {"late_seconds": round(late), "deadline": isoformat(esc.next_deadline_at)})

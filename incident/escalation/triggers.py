@@ -11,17 +11,10 @@ from ..tickets.queries import contains
 from ..tickets.signals import tickets_linked
 from .service import escalate_for_trigger
 
-DEFAULT_WORDS = ("data loss", "security breach", "data breach")
-
 
 def trigger_words() -> list[str]:
-    """ESCALATION_TRIGGER_WORDS (comma-separated), or the defaults; empty or `none` turns the feature off."""
-    raw = current_app.config.get("ESCALATION_TRIGGER_WORDS")
-    if raw is None:
-        return list(DEFAULT_WORDS)
-    if raw.strip().lower() == "none":
-        return []
-    return [w.strip().lower() for w in raw.split(",") if w.strip()]
+    """ESCALATION_TRIGGER_WORDS, lower case (`none` in the environment turns the feature off)."""
+    return list(current_app.config["ESCALATION_TRIGGER_WORDS"])
 
 
 def check_linked(incident: Incident, link_action_id: int) -> bool:

@@ -22,8 +22,7 @@ ROOM = "#incident-room"   # recipient of a post until the dispatcher knows the c
 
 def room_severities() -> set[str]:
     """SLACK_INCIDENT_CHANNELS: the severities that get a channel (default SEV1,SEV2; `none`: no channels)."""
-    raw = current_app.config.get("SLACK_INCIDENT_CHANNELS", "SEV1,SEV2")
-    return {s.strip().upper() for s in raw.split(",") if s.strip()} - {"NONE"}
+    return set(current_app.config["SLACK_INCIDENT_CHANNELS"])
 
 
 def _queue(incident: Incident, purpose: str, key: str, **values) -> None:

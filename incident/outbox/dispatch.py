@@ -22,7 +22,6 @@ from .models import Delivery
 from .purposes import purpose_for
 
 logger = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)   # DISPATCH_LEASE_SECONDS: how long a claimed row may stay 'sending' before a retry
 MAX_ATTEMPTS = 8
 BATCH = 200
 
@@ -41,7 +40,7 @@ def backoff(attempts: int) -> timedelta:
 
 def release_stale_leases(now) -> None:
     """Rows left 'sending' by a crashed dispatcher go back to the queue after the lease."""
-    lease = timedelta(seconds=float(current_app.config.get("DISPATCH_LEASE_SECONDS") or LEASE.total_seconds()))
+    lease = timedelta(seconds=current_app.config["DISPATCH_LEASE_SECONDS"])
     db.session.execute(update(Delivery).where(Delivery.status == "sending", Delivery.claimed_at < now - lease)
                        .values(status="queued", updated_at=now).execution_options(synchronize_session=False))
 

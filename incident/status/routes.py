@@ -15,8 +15,7 @@ bp = Blueprint("status", __name__)
 
 def _cached(name: str, mimetype: str, *, vary: str | None = None, cors: bool = False) -> Response:
     body, etag = snapshot_for(current_app._get_current_object()).get(name)
-    headers = {"ETag": etag, "Cache-Control": current_app.config.get(
-        "STATUS_CACHE_CONTROL", "public, max-age=10, stale-while-revalidate=30")}
+    headers = {"ETag": etag, "Cache-Control": current_app.config["STATUS_CACHE_CONTROL"]}
     if vary:
         headers["Vary"] = vary
     if cors:
@@ -57,7 +56,7 @@ def _render(template: str, status: int = 200, **values):
     locale = values.pop("locale", None) or _locale()
     response = current_app.make_response((render_template(
         template, locale=locale, t=lambda key, **v: i18n.t(locale, key, **v),
-        page_name=current_app.config.get("STATUS_PAGE_NAME", "Tocsin"), **values), status))
+        page_name=current_app.config["STATUS_PAGE_NAME"], **values), status))
     response.headers["Cache-Control"] = "no-store"
     return response
 

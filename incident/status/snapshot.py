@@ -40,8 +40,8 @@ def _after_rollback(session) -> None:
 
 def page_config(app: Flask) -> dict:
     base = app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
-    return {"page_id": app.config.get("STATUS_PAGE_ID", "tocsin"),
-            "name": app.config.get("STATUS_PAGE_NAME", "Tocsin"), "url": f"{base}/status", "base": base}
+    return {"page_id": app.config["STATUS_PAGE_ID"],
+            "name": app.config["STATUS_PAGE_NAME"], "url": f"{base}/status", "base": base}
 
 
 class Snapshot:
@@ -59,7 +59,7 @@ class Snapshot:
         self.builds = 0   # how many times the page was collected (tests count them)
 
     def _key(self, app: Flask):
-        ttl = float(app.config.get("STATUS_SNAPSHOT_CHECK_SECONDS", 1.0))
+        ttl = app.config["STATUS_SNAPSHOT_CHECK_SECONDS"]
         now = time.monotonic()
         if self.generation != _generation or now - self.checked_at >= ttl:
             self.generation = _generation
@@ -69,7 +69,7 @@ class Snapshot:
 
     def _fresh_key(self, app: Flask):
         """The current key if it is known without asking the database, else None."""
-        ttl = float(app.config.get("STATUS_SNAPSHOT_CHECK_SECONDS", 1.0))
+        ttl = app.config["STATUS_SNAPSHOT_CHECK_SECONDS"]
         if self.generation != _generation or time.monotonic() - self.checked_at >= ttl:
             return None
         return self.version, utcnow().date()

@@ -43,8 +43,8 @@ def _hash(value: str) -> str:
 
 def _check_rate(address: str, ip_hash: str) -> None:
     since = utcnow() - WINDOW
-    per_address = int(current_app.config.get("STATUS_SIGNUPS_PER_ADDRESS_PER_HOUR", 3))
-    per_client = int(current_app.config.get("STATUS_SIGNUPS_PER_CLIENT_PER_HOUR", 20))
+    per_address = current_app.config["STATUS_SIGNUPS_PER_ADDRESS_PER_HOUR"]
+    per_client = current_app.config["STATUS_SIGNUPS_PER_CLIENT_PER_HOUR"]
     count = select(func.count()).select_from(StatusSubscription).where(StatusSubscription.created_at >= since)
     if db.session.scalar(count.where(StatusSubscription.address == address)) >= per_address:
         raise TooManyRequests("Too many signups for this address; try again later.")
@@ -82,7 +82,7 @@ def start_subscription(*, channel: str, address: str, components: list, locale: 
     ip_hash = _hash("ip:" + client)
     _check_rate(address, ip_hash)
     now = utcnow()
-    page = current_app.config.get("STATUS_PAGE_NAME", "Tocsin")
+    page = current_app.config["STATUS_PAGE_NAME"]
     sub = StatusSubscription(channel=channel, address=address, components=_components(components),
                              locale=locale, ip_hash=ip_hash, created_at=now,
                              expires_at=now + (EMAIL_TTL if channel == "email" else CODE_TTL))

@@ -22,19 +22,12 @@ __all__ = ["CHANNEL_NAMES", "Channel", "RenderedMessage", "SendResult", "build_c
 
 CHANNEL_NAMES = tuple(ChannelName)
 
-_TRUE = {"1", "true", "yes", "on"}
-
 
 def _setting(config: Mapping, key: str, default=None):
     value = config.get(key)
     if isinstance(value, str):
         value = value.strip()
     return default if value in (None, "") else value
-
-
-def _flag(config: Mapping, key: str) -> bool:
-    value = _setting(config, key, False)
-    return value if isinstance(value, bool) else str(value).lower() in _TRUE
 
 
 def build_channels(config: Mapping) -> dict[str, Channel]:
@@ -55,9 +48,9 @@ def build_channels(config: Mapping) -> dict[str, Channel]:
     )
     host = _setting(config, "SMTP_HOST")
     if host:
-        starttls = _flag(config, "SMTP_STARTTLS")
+        starttls = bool(config.get("SMTP_STARTTLS"))   # parsed from the environment at start
         channels["email"] = SmtpEmail(
-            host, int(_setting(config, "SMTP_PORT", 587 if starttls else 25)),
+            host, _setting(config, "SMTP_PORT", 587 if starttls else 25),
             username=_setting(config, "SMTP_USERNAME"), password=_setting(config, "SMTP_PASSWORD"),
             starttls=starttls, mail_from=_setting(config, "MAIL_FROM", "tocsin@localhost"),
         )
