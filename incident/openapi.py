@@ -133,7 +133,8 @@ def _operation(method, summary, permission, schema, params, status) -> dict:
                         **{code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
                            for code, text in (("400", "Malformed JSON"), ("401", "No or bad token"),
                                               ("403", "Permission missing"), ("404", "Unknown"),
-                                              ("409", "Conflict"), ("415", "Not JSON"), ("422", "Invalid value"))}}}
+                                              ("409", "Conflict"), ("413", "Body larger than this endpoint accepts"),
+                                              ("415", "Not JSON"), ("422", "Invalid value"))}}}
     if schema is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": f"#/components/schemas/{schema.__name__}"}}}}

@@ -176,6 +176,55 @@ def test_signups_are_rate_limited_per_address_and_per_client(app, client, compon
             StatusSubscription.address == "another@example.com")) is None
 
 
+def sms_signups(app) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(StatusSubscription.address).where(StatusSubscription.channel == "sms")
+                                       .order_by(StatusSubscription.id)))
+
+
+def test_sms_signups_are_limited_per_number_prefix_per_day(app, client, components, monkeypatch):
+    """Against SMS pumping: a run of numbers in one range (here +39 347 1…) costs one texts' worth a day."""
+    monkeypatch.setitem(app.config, "STATUS_SMS_SIGNUPS_PER_PREFIX_PER_DAY", 3)
+    for n in range(3):
+        assert signup(client, channel="sms", address=f"+39347100000{n}").status_code == 303
+    refused = signup(client, channel="sms", address="+393471999999", lang="en")
+    assert refused.status_code == 429
+    assert "Too many SMS sign-ups for numbers like this one today" in refused.get_data(as_text=True)
+    assert signup(client, channel="sms", address="+393481000000").status_code == 303   # another range
+    assert signup(client, channel="email", address="mara@example.com").status_code == 200
+    clock.advance(hours=23, minutes=59)
+    assert signup(client, channel="sms", address="+393471999999").status_code == 429
+    clock.advance(minutes=2)   # a day after the first three
+    assert signup(client, channel="sms", address="+393471999999").status_code == 303
+    assert sms_signups(app) == ["+393471000000", "+393471000001", "+393471000002", "+393481000000",
+                                "+393471999999"]
+    assert count_rows(app, "deliveries")["deliveries"] == 6   # five codes and one link: none for the refused
+
+
+def test_sms_signups_are_limited_per_day_altogether(app, client, components, monkeypatch):
+    monkeypatch.setitem(app.config, "STATUS_SMS_SIGNUPS_PER_DAY", 4)
+    monkeypatch.setitem(app.config, "STATUS_SIGNUPS_PER_CLIENT_PER_HOUR", 100)
+    numbers = ["+393201234567", "+393331234567", "+393401234567", "+393471234567", "+393491234567"]
+    for number in numbers[:4]:
+        assert signup(client, channel="sms", address=number).status_code == 303
+        clock.advance(hours=2)
+    refused = signup(client, channel="sms", address=numbers[4], lang="it")
+    assert refused.status_code == 429
+    assert "Le iscrizioni via SMS sono sospese per oggi" in refused.get_data(as_text=True)
+    assert signup(client, channel="email", address="mara@example.com").status_code == 200   # email still works
+    clock.advance(hours=17)   # 24 hours after the first one: one place free again
+    assert signup(client, channel="sms", address=numbers[4]).status_code == 303
+    assert signup(client, channel="sms", address="+393481234567").status_code == 429
+    assert sms_signups(app) == numbers
+
+
+def test_the_sms_prefix_is_the_numbers_first_six_digits():
+    from incident.status.subscriptions import sms_prefix
+
+    assert sms_prefix("+393471234567") == "+393471"
+    assert sms_prefix("+14155550123") == "+141555"
+
+
 def test_unknown_token_and_handle(client, components):
     assert client.get("/status/subscribe/confirm/nope").status_code == 404
     assert client.get("/status/subscribe/verify/nope").status_code == 404

@@ -46,6 +46,9 @@ TEXT = {
         "sub.bad_email": "Please enter a valid email address.", "sub.bad_phone": "Please enter a valid mobile number.",
         "sub.bad_code": "That code is not right.", "sub.bad_channel": "Choose email or SMS.",
         "sub.bad_component": "Unknown component.",
+        "sub.sms_prefix_limit": "Too many SMS sign-ups for numbers like this one today. Please try again "
+        "tomorrow, or subscribe by email.",
+        "sub.sms_day_limit": "SMS sign-ups are paused for today. Please try again tomorrow, or subscribe by email.",
         "confirm.subject": "Confirm your status updates subscription",
         "confirm.email": "Please confirm that you want status updates from {page}:\n\n{link}\n\n"
         "The link works once and expires in 24 hours. If you did not ask for this, ignore this email.",
@@ -90,6 +93,9 @@ TEXT = {
         "sub.bad_email": "Inserisci un indirizzo email valido.", "sub.bad_phone": "Inserisci un numero di cellulare valido.",
         "sub.bad_code": "Il codice non è corretto.", "sub.bad_channel": "Scegli email o SMS.",
         "sub.bad_component": "Componente sconosciuto.",
+        "sub.sms_prefix_limit": "Troppe iscrizioni via SMS oggi per numeri come questo. Riprova domani, "
+        "oppure iscriviti via email.",
+        "sub.sms_day_limit": "Le iscrizioni via SMS sono sospese per oggi. Riprova domani, oppure iscriviti via email.",
         "confirm.subject": "Conferma l'iscrizione agli aggiornamenti di stato",
         "confirm.email": "Conferma di voler ricevere gli aggiornamenti di stato di {page}:\n\n{link}\n\n"
         "Il link vale una sola volta e scade tra 24 ore. Se non l'hai chiesto tu, ignora questa email.",

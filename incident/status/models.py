@@ -130,7 +130,8 @@ class StatusSubscription(Model):
 
     __tablename__ = "status_subscriptions"
     __table_args__ = (Index("ix_status_subscriptions_address_at", "address", "created_at"),
-                      Index("ix_status_subscriptions_ip_at", "ip_hash", "created_at"))
+                      Index("ix_status_subscriptions_ip_at", "ip_hash", "created_at"),
+                      Index("ix_status_subscriptions_channel_at", "channel", "created_at"))  # SMS a day
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))            # email | sms

@@ -1,6 +1,8 @@
 """Self-service subscriptions from the public page: email with a confirmation link (double
 opt-in), SMS with a code. Confirmed, the person is a Customer subscribed to the chosen
-components' services, so broadcasts reach them. Rate-limited per address and per client."""
+components' services, so broadcasts reach them. Rate-limited per address and per client, and SMS
+per number range and per day, against SMS pumping (sign-ups to premium numbers that earn the
+fraudster a share of each text Tocsin pays for)."""
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +28,8 @@ EMAIL_TTL = timedelta(hours=24)
 CODE_TTL = timedelta(minutes=15)
 MAX_CODE_ATTEMPTS = 5
 WINDOW = timedelta(hours=1)
+SMS_WINDOW = timedelta(days=1)
+PREFIX_DIGITS = 6   # country code and the first digits after it: one operator's range, roughly
 
 
 class TooManyRequests(AppError):
@@ -50,6 +54,26 @@ def _check_rate(address: str, ip_hash: str) -> None:
         raise TooManyRequests("Too many signups for this address; try again later.")
     if db.session.scalar(count.where(StatusSubscription.ip_hash == ip_hash)) >= per_client:
         raise TooManyRequests("Too many signups from here; try again later.")
+
+
+def sms_prefix(number: str) -> str:
+    """The range an E.164 number belongs to, for the per-prefix limit: '+' and its first six digits."""
+    return number[:1 + PREFIX_DIGITS]
+
+
+def _check_sms_rate(number: str, locale: str) -> None:
+    """At most so many SMS sign-ups a day to numbers of one range, and altogether."""
+    per_prefix = current_app.config["STATUS_SMS_SIGNUPS_PER_PREFIX_PER_DAY"]
+    per_day = current_app.config["STATUS_SMS_SIGNUPS_PER_DAY"]
+    count = (select(func.count()).select_from(StatusSubscription)
+             .where(StatusSubscription.channel == "sms", StatusSubscription.created_at >= utcnow() - SMS_WINDOW))
+    if db.session.scalar(count) >= per_day:
+        logger.warning("status signup refused: %s SMS sign-ups in the last day", per_day)
+        raise TooManyRequests(i18n.t(locale, "sub.sms_day_limit"), details={"limit": "sms_per_day"})
+    prefix = sms_prefix(number)
+    if db.session.scalar(count.where(StatusSubscription.address.startswith(prefix, autoescape=True))) >= per_prefix:
+        logger.warning("status signup refused: %s SMS sign-ups to %s… in the last day", per_prefix, prefix)
+        raise TooManyRequests(i18n.t(locale, "sub.sms_prefix_limit"), details={"limit": "sms_per_prefix"})
 
 
 def _components(ids: list) -> list[int]:
@@ -81,6 +105,8 @@ def start_subscription(*, channel: str, address: str, components: list, locale: 
         raise ValidationFailed(i18n.t(locale, key), details={"address": "invalid"}) from None
     ip_hash = _hash("ip:" + client)
     _check_rate(address, ip_hash)
+    if channel == "sms":
+        _check_sms_rate(address, locale)
     now = utcnow()
     page = current_app.config["STATUS_PAGE_NAME"]
     sub = StatusSubscription(channel=channel, address=address, components=_components(components),

@@ -1,4 +1,5 @@
-"""Twilio requests already handled (MessageSid, CallSid, receipt status), so a replay changes nothing
+"""Twilio requests already handled (MessageSid, CallSid, receipt status), so a replay changes nothing;
+status sign-ups indexed by channel and time, for the SMS per-day limits
 
 Revision ID: 0010
 Revises: 0009
@@ -24,9 +25,14 @@ def upgrade():
     )
     with op.batch_alter_table('twilio_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_twilio_events_created_at'), ['created_at'], unique=False)
+    with op.batch_alter_table('status_subscriptions', schema=None) as batch_op:
+        batch_op.create_index('ix_status_subscriptions_channel_at', ['channel', 'created_at'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('status_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_status_subscriptions_channel_at')
+
     with op.batch_alter_table('twilio_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_twilio_events_created_at'))
 
