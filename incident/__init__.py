@@ -53,10 +53,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 class _KeyInt(IntegerConverter):
-    """`<int:…>` in a URL: at most what an integer key holds, so a huge number is a 404, not a 500."""
+    """`<int:…>` in a URL: a number beyond what an integer key holds reads as 0, which no row has, so
+    it is a 404 (not a 500 from the database, nor a 405 from Werkzeug when a converter refuses it)."""
 
-    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
-        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= 2**31 - 1 else 0
 
 
 def _register_blueprints(app: Flask, csrf) -> None:

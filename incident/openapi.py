@@ -10,28 +10,55 @@ from flask import Blueprint, jsonify
 from .roles.schemas import AssignRole, TickItem
 from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
-from .tickets.schemas import LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
-from .customers.schemas import CustomerIn, CustomerPatch
+from .tickets.schemas import MAX_BATCH as TICKET_BATCH, LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
+from .customers.schemas import MAX_BATCH as CUSTOMER_BATCH, CustomerIn, CustomerPatch
 from .broadcast.schemas import BroadcastEdit, BroadcastIn
 from .status.schemas import ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn
+from .api import MAX_PAGE, MAX_PER_PAGE
+from .outbox.models import STATUSES as DELIVERY_STATUSES
+from .incidents.models import MAX_ID
+from .openapi_shapes import ESCALATION_POLICY_IN, SCHEMAS, responses
+from .roles.policy import ROLES
+from .tickets.policy import TAG_RE
+from .validation import SLUG_RE
 
 bp = Blueprint("openapi", __name__)
 
-ID = {"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-ROLE = {"name": "role", "in": "path", "required": True, "schema": {"type": "string", "enum": [
-    "commander", "communications", "scribe", "technical_lead", "customer_liaison", "subject_matter_expert"]}}
-COMPONENT = {"name": "component_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-MAINTENANCE = {"name": "maintenance_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-BROADCAST = {"name": "broadcast_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-CUSTOMER = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}]
 
-TICKET_FILTER = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
-    ("tag", "repeatable; every tag must be present"), ("service", "repeatable; any of them"),
-    ("q", "text in subject or description"), ("since", "ISO 8601"), ("until", "ISO 8601"),
-    ("source", "helpdesk"), ("unlinked", "true: only tickets on no incident"))]
+def _key(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+ID = _key("incident_id")
+ROLE = {"name": "role", "in": "path", "required": True, "schema": {"type": "string", "enum": list(ROLES)}}
+COMPONENT = _key("component_id")
+MAINTENANCE = _key("maintenance_id")
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": SLUG_RE.pattern}}
+BROADCAST = _key("broadcast_id")
+CUSTOMER = _key("customer_id")
+PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
+        {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}}]
+_SLUG = {"type": "string", "pattern": SLUG_RE.pattern}
+
+
+def _query(name: str, schema: dict, description: str = "") -> dict:
+    param = {"name": name, "in": "query", "schema": schema, "description": description}
+    if schema.get("type") == "array":
+        param.update(style="form", explode=True)
+    return param
+
+
+TICKET_FILTER = [
+    _query("tag", {"type": "array", "items": {"type": "string", "pattern": TAG_RE.pattern}, "maxItems": 20},
+           "repeatable; every tag must be present"),
+    _query("service", {"type": "array", "items": _SLUG, "maxItems": 20}, "repeatable; any of them"),
+    _query("q", {"type": "string", "maxLength": 200}, "text in subject or description"),
+    _query("since", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset"),
+    _query("until", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset; not before since"),
+    _query("source", _SLUG, "helpdesk"),
+    _query("unlinked", {"type": "string", "enum": ["true", "false"]}, "true: only tickets on no incident")]
+_EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 
 # (method, path, summary, permission, request schema, parameters, success status)
 OPERATIONS = [
@@ -47,21 +74,22 @@ OPERATIONS = [
     ("get", "/incidents/{incident_id}/roles", "Current role holders, gaps and every term", "viewer", None, [ID], "200"),
     ("put", "/incidents/{incident_id}/roles/{role}", "Assign or hand over a crisis role", "lead", AssignRole, [ID, ROLE], "200"),
     ("delete", "/incidents/{incident_id}/roles/{role}", "Relieve a role's holder(s)", "lead", None,
-     [ID, ROLE, {"name": "user", "in": "query", "schema": {"type": "string", "format": "email"}}], "200"),
+     [ID, ROLE, _query("user", _EMAIL, "only this holder")], "200"),
     ("get", "/incidents/{incident_id}/checklists", "Runbook checklists per role", "viewer", None,
-     [ID, {"name": "role", "in": "query", "schema": {"type": "string"}}], "200"),
+     [ID, _query("role", {"type": "array", "items": ROLE["schema"]}, "repeatable; default every role")], "200"),
     ("post", "/incidents/{incident_id}/checklists", "Tick or untick a checklist item", "role holder or lead",
      TickItem, [ID], "200"),
     ("post", "/tickets", "Ingest one ticket, or {\"tickets\": [...]} with up to 10,000 (upsert on source + external_id)",
      "agent", TicketIn, [], "200"),
     ("get", "/tickets", "List tickets, newest first", "viewer", None, [*TICKET_FILTER, *PAGE,
-     {"name": "incident_id", "in": "query", "schema": {"type": "integer"}}], "200"),
+     _query("incident_id", ID["schema"], "only tickets linked to it")], "200"),
     ("get", "/incidents/{incident_id}/tickets", "The incident's linked tickets", "viewer", None,
      [ID, *TICKET_FILTER, *PAGE], "200"),
     ("post", "/incidents/{incident_id}/tickets", "Bulk link by external ids or by filter", "agent", LinkIn, [ID], "200"),
     ("delete", "/incidents/{incident_id}/tickets/{external_id}", "Unlink one ticket", "agent", None,
-     [ID, {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string"}},
-      {"name": "source", "in": "query", "schema": {"type": "string"}}], "200"),
+     [ID, {"name": "external_id", "in": "path", "required": True,
+           "schema": {"type": "string", "minLength": 1, "maxLength": 100}},
+      _query("source", _SLUG, "the ticket's helpdesk, when ids repeat across them")], "200"),
     ("post", "/incidents/{incident_id}/tickets/unlink", "Unlink many: by ids, filter or all", "agent", UnlinkIn, [ID], "200"),
     ("get", "/incidents/{incident_id}/tickets.csv", "Export the linked tickets as CSV", "viewer", None, [ID], "200"),
     ("post", "/incidents/{incident_id}/link-rules", "Add a rule that links matching new tickets", "agent",
@@ -80,17 +108,16 @@ OPERATIONS = [
     ("patch", "/broadcasts/{broadcast_id}", "Edit what has not gone out yet", "lead", BroadcastEdit, [BROADCAST], "200"),
     ("delete", "/broadcasts/{broadcast_id}", "Cancel what has not gone out", "lead", None, [BROADCAST], "200"),
     ("get", "/broadcasts/{broadcast_id}/deliveries", "Each customer's delivery: channel, status, reason", "viewer", None,
-     [BROADCAST, {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
-         "queued", "sending", "sent", "delivered", "failed", "skipped", "cancelled"]}}, *PAGE], "200"),
+     [BROADCAST, _query("status", {"type": "string", "enum": list(DELIVERY_STATUSES)}), *PAGE], "200"),
     ("put", "/escalation-policies/{name}", "Create or replace an escalation policy (levels, repeat, applies_to)",
-     "admin", None, [NAME], "200"),
+     "admin", ESCALATION_POLICY_IN, [NAME], "200"),
     ("get", "/escalation-policies/{name}", "An escalation policy", "viewer", None, [NAME], "200"),
     ("get", "/escalation-policies", "Every escalation policy", "viewer", None, [], "200"),
     ("post", "/escalation-policies/simulate", "Who is paged, when and on what, if nobody acknowledges", "viewer",
      SimulateIn, [], "200"),
     ("put", "/rotations/{name}", "Create or replace an on-call rotation", "admin", RotationIn, [NAME], "200"),
     ("get", "/rotations/{name}", "A rotation and who is on call now (or ?at=)", "viewer", None,
-     [NAME, {"name": "at", "in": "query", "schema": {"type": "string", "format": "date-time"}}], "200"),
+     [NAME, _query("at", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset; default now")], "200"),
     ("get", "/rotations", "Every rotation", "viewer", None, [], "200"),
     ("post", "/rotations/{name}/overrides", "Someone covers the rotation for a while", "lead", OverrideIn, [NAME], "201"),
     ("post", "/incidents/{incident_id}/escalate", "Escalate to the next level or a named one", "engineer",
@@ -100,9 +127,10 @@ OPERATIONS = [
      "viewer", None, [ID], "200"),
     ("post", "/customers", "Create or update one customer, or {\"customers\": [...]} with up to 10,000 (upsert on "
      "external_id, else email; fields left out keep their value)", "agent", CustomerIn, [], "200"),
-    ("get", "/customers", "List customers by id", "viewer", None, [*({"name": n, "in": "query", "schema": {"type": "string"},
-     "description": d} for n, d in (("segment", "exact segment"), ("service", "subscribed to this service"),
-                                    ("email", "exact email"))), *PAGE], "200"),
+    ("get", "/customers", "List customers by id", "viewer", None, [
+        _query("segment", {"type": "string", "maxLength": 40}, "exact segment"),
+        _query("service", {"type": "string", "maxLength": 63}, "subscribed to this service"),
+        _query("email", _EMAIL, "exact email"), *PAGE], "200"),
     ("get", "/customers/{customer_id}", "Get a customer", "viewer", None, [CUSTOMER], "200"),
     ("patch", "/customers/{customer_id}", "Edit details, channel preferences, services or opt-outs (adding an opt-out: agent; lifting an "
      "email or Slack one: lead; an SMS one: only the customer, by START)", "agent",
@@ -122,39 +150,90 @@ OPERATIONS = [
     ("delete", "/status/maintenances/{maintenance_id}", "Cancel a maintenance window", "lead", None, [MAINTENANCE], "200"),
 ]
 
-ERROR = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-    "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message", "details"], "properties": {
+        "code": {"type": "string", "description": "machine-readable, e.g. validation_error, incident_not_found"},
+        "message": {"type": "string", "description": "safe to show to a person"},
+        "details": {"type": "object", "description": "e.g. each invalid field and what is wrong with it"}}}}}
+ERRORS = {"400": "Malformed: the body is not JSON, or not an object",
+          "401": "No token, or a bad one",
+          "403": "The token's user lacks the permission",
+          "404": "Unknown incident, ticket, customer, ...",
+          "409": "Conflicts with the current state (e.g. the incident is resolved or merged)",
+          "413": "The body, or the batch in it, is too large",
+          "415": "The body is not sent as application/json",
+          "422": "A value is invalid; details names each field",
+          "429": "Too many requests; Retry-After says when to try again"}
+ABOUT_THE_BODY = ("400", "413", "415")
+# Bodies that are one item or {key: [up to n items]}.
+BATCHES = {TicketIn: ("tickets", TICKET_BATCH), CustomerIn: ("customers", CUSTOMER_BATCH)}
+RESPONSES = responses()
 
 
-def _operation(method, summary, permission, schema, params, status) -> dict:
-    op = {"summary": summary, "description": f"Needs the `{permission}` permission.",
+def _ref(name: str, kind: str = "schemas") -> dict:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _error(code: str) -> dict:
+    response = {"description": ERRORS[code], "content": {"application/json": {"schema": _ref("Error")}}}
+    if code == "429":
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
+    return response
+
+
+def _body_name(schema) -> str:
+    if isinstance(schema, dict):
+        return schema["title"]
+    return f"{schema.__name__}Batch" if schema in BATCHES else schema.__name__
+
+
+def _operation(method, path, summary, permission, schema, params, status) -> dict:
+    media, shape = RESPONSES[(method, path)]
+    success = {"description": "Success", "content": {media: {"schema": shape}}}
+    if media == "text/csv":
+        success["headers"] = {"Content-Disposition": {"schema": {"type": "string"},
+                                                      "description": 'attachment; filename="INC-42-tickets.csv"'}}
+    op = {"operationId": method + "_" + "_".join(part.strip("{}") for part in path.strip("/").split("/")),
+          "summary": summary, "description": f"Needs the `{permission}` permission.",
           "parameters": params, "security": [{"bearer": []}],
-          "responses": {status: {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
-                        **{code: {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-                           for code, text in (("400", "Malformed JSON"), ("401", "No or bad token"),
-                                              ("403", "Permission missing"), ("404", "Unknown"),
-                                              ("409", "Conflict"), ("413", "Body larger than this endpoint accepts"),
-                                              ("415", "Not JSON"), ("422", "Invalid value"))}}}
+          "responses": {status: success, **{code: _ref(code, "responses") for code in ERRORS
+                                            if schema is not None or code not in ABOUT_THE_BODY}}}
     if schema is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{schema.__name__}"}}}}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(_body_name(schema))}}}
     return op
+
+
+def _request_schemas(schema) -> dict[str, dict]:
+    """The request body's schema and those it nests (pydantic's $defs), each under its own name."""
+    if isinstance(schema, dict):
+        return {_body_name(schema): schema}
+    body = schema.model_json_schema(ref_template="#/components/schemas/{model}")
+    named = {**body.pop("$defs", {}), schema.__name__: body}
+    if schema in BATCHES:
+        key, most = BATCHES[schema]
+        named[_body_name(schema)] = {"oneOf": [_ref(schema.__name__), {
+            "type": "object", "additionalProperties": False, "required": [key],
+            "properties": {key: {"type": "array", "items": _ref(schema.__name__), "minItems": 1, "maxItems": most}}}]}
+    return named
 
 
 def document() -> dict:
     """Build the whole document."""
     paths: dict = {}
-    schemas = {"Error": ERROR}
+    schemas = {"Error": ERROR, **SCHEMAS}
     for method, path, summary, permission, schema, params, status in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(method, summary, permission, schema, params, status)
+        paths.setdefault(path, {})[method] = _operation(method, path, summary, permission, schema, params, status)
         if schema is not None:
-            schemas[schema.__name__] = schema.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, body in _request_schemas(schema).items():
+                if schemas.setdefault(name, body) != body:
+                    raise ValueError(f"two different schemas are called {name}")
     return {"openapi": "3.1.0",
             "info": {"title": "Tocsin API", "version": "1.0.0",
                      "description": "Incident command: incidents, crisis roles, timeline."},
-            "servers": [{"url": "/api/v1"}], "paths": paths,
-            "components": {"schemas": schemas,
-                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}}
+            "servers": [{"url": "/api/v1"}], "paths": paths, "security": [{"bearer": []}],
+            "components": {"schemas": schemas, "responses": {code: _error(code) for code in ERRORS},
+                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                          "description": "an API token of a staff member"}}}}
 
 
 @bp.get("/api/openapi.json")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -68,6 +68,28 @@ def normalize_slug(raw: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(normalize_email)]
-Phone = Annotated[str, AfterValidator(normalize_phone)]
-Slug = Annotated[str, AfterValidator(normalize_slug)]
+# What the OpenAPI document says of each: the normalised form, which is always accepted (the
+# validators also take upper case and spaces around, and phone numbers with spaces or dashes).
+Email = Annotated[str, AfterValidator(normalize_email),
+                  WithJsonSchema({"type": "string", "format": "email", "maxLength": 254})]
+Phone = Annotated[str, AfterValidator(normalize_phone),
+                  WithJsonSchema({"type": "string", "pattern": r"^\+[1-9][0-9]{6,14}$",
+                                  "description": "E.164, e.g. +393471234567; it must be a valid number"})]
+Slug = Annotated[str, AfterValidator(normalize_slug),
+                 WithJsonSchema({"type": "string", "pattern": SLUG_RE.pattern})]
+
+
+def schema_rules(*, not_null: tuple[str, ...] = (), **rules):
+    """A model's `json_schema_extra`, so the OpenAPI document is as strict as its validators: fields
+    that may be left out but not sent as null, and rules across fields (minProperties, anyOf, ...)."""
+
+    def apply(schema: dict) -> None:
+        for name in not_null:
+            field = schema["properties"][name]
+            options = [option for option in field.pop("anyOf", []) if option.get("type") != "null"]
+            field.update(options[0] if len(options) == 1 else {"anyOf": options} if options else {})
+            if field.get("default", ...) is None:
+                del field["default"]
+        schema.update(rules)
+
+    return apply

@@ -55,7 +55,7 @@ def app(database_url, tmp_path_factory):
         db.engine.dispose()
 
 
-def _truncate(app) -> None:
+def truncate(app) -> None:
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
@@ -73,7 +73,7 @@ def _clean(request):
     yield
     clock.unfreeze()
     if "app" in request.fixturenames:
-        _truncate(request.getfixturevalue("app"))
+        truncate(request.getfixturevalue("app"))
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..clock import isoformat
-from ..validation import Email, Phone, Slug
-from .models import Customer
+from ..validation import SLUG_RE, Email, Phone, Slug
+from .models import CHANNELS, LOCALES, Customer
 from .policy import check_channels, normalize_locale
 
 MAX_BATCH = 10_000
@@ -32,10 +32,14 @@ def _services(names: list[str]) -> list[str]:
     return sorted(set(names))
 
 
-Locale = Annotated[str, AfterValidator(normalize_locale)]
-Channels = Annotated[list[str], Field(max_length=3), AfterValidator(check_channels)]
-SlackChannel = Annotated[str, AfterValidator(_slack_channel)]
-Segment = Annotated[Slug, AfterValidator(_segment)]
+Locale = Annotated[str, AfterValidator(normalize_locale),
+                   WithJsonSchema({"type": "string", "enum": list(LOCALES), "description": "it-IT and the like read as it"})]
+Channels = Annotated[list[str], Field(max_length=3), AfterValidator(check_channels), WithJsonSchema(
+    {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}, "maxItems": 3, "uniqueItems": True})]
+SlackChannel = Annotated[str, AfterValidator(_slack_channel),
+                         WithJsonSchema({"type": "string", "pattern": _SLACK_CHANNEL.pattern})]
+Segment = Annotated[Slug, AfterValidator(_segment),
+                    WithJsonSchema({"type": "string", "pattern": SLUG_RE.pattern.replace("{0,62}", "{0,39}")})]
 Services = Annotated[list[Slug], Field(max_length=50), AfterValidator(_services)]
 
 

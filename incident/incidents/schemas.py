@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ..api import Strict
 from ..clock import isoformat
 from .models import Incident, IncidentUpdate, TimelineEvent
 from .policy import SEVERITIES, STATUSES
-from ..validation import Email, Slug
+from ..validation import Email, Slug, schema_rules
 
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Status = Literal[STATUSES]  # type: ignore[valid-type]
@@ -25,6 +25,9 @@ class DeclareIncident(Strict):
 
 
 class EditIncident(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(
+        not_null=("title", "severity", "summary", "services", "solve_tickets_on_resolve"), minProperties=1))
+
     title: str | None = Field(None, min_length=1, max_length=200)
     severity: Severity | None = None
     summary: str | None = Field(None, max_length=10_000)
@@ -35,8 +38,8 @@ class EditIncident(Strict):
     def _something(self):
         if not self.model_fields_set:
             raise ValueError("nothing to change: give title, severity, summary, services or solve_tickets_on_resolve")
-        for name in ("title", "severity", "solve_tickets_on_resolve"):
-            if name in self.model_fields_set and getattr(self, name) is None:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
 

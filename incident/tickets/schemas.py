@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..clock import isoformat
 from ..validation import Email, Phone, Slug
 from .models import Ticket
-from .policy import TicketFilter, decode_words, normalize_tag
+from .policy import TAG_RE, TicketFilter, decode_words, normalize_tag
 
 MAX_BATCH = 10_000
-Tag = Annotated[str, AfterValidator(normalize_tag)]
+Tag = Annotated[str, AfterValidator(normalize_tag), WithJsonSchema({"type": "string", "pattern": TAG_RE.pattern})]
 ExternalId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -54,9 +54,10 @@ class FilterIn(Strict):
         return self
 
     def to_filter(self, **extra) -> TicketFilter:
-        return TicketFilter(tags=tuple(self.tags), services=tuple(self.services), text=self.text,
-                            since=self.since, until=self.until, source=self.source,
-                            unlinked_only=self.unlinked_only, **extra)
+        """The filter, with `extra` fields added or overriding (unlinking sets unlinked_only=False)."""
+        fields = dict(tags=tuple(self.tags), services=tuple(self.services), text=self.text, since=self.since,
+                      until=self.until, source=self.source, unlinked_only=self.unlinked_only)
+        return TicketFilter(**{**fields, **extra})
 
 
 class LinkIn(Strict):
