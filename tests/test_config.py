@@ -31,7 +31,8 @@ def clean_env(**values: str) -> dict[str, str]:
 
 def test_every_setting_has_its_documented_default_and_type(environ):
     s = load_settings()
-    assert (s.SCHEDULER_TICK_SECONDS, s.LOGIN_FAILURE_MIN_SECONDS, s.SESSION_COOKIE_SECURE) == (1.0, 0.75, False)
+    assert (s.SCHEDULER_TICK_SECONDS, s.LOGIN_FAILURES_PER_ACCOUNT, s.SESSION_COOKIE_SECURE) == (1.0, 5, False)
+    assert (s.MAX_BODY_BYTES, s.TRUSTED_PROXIES, s.STATUS_SMS_SIGNUPS_PER_DAY) == (256 * 1024, 0, 500)
     assert (s.HOST, s.PORT, s.PUBLIC_BASE_URL) == ("127.0.0.1", 5000, "http://127.0.0.1:5000")
     assert (s.LOG_LEVEL, s.LOG_FORMAT) == ("INFO", "text")
     assert (s.FLOOD_WINDOW_MINUTES, s.FLOOD_BASELINE_HOURS, s.FLOOD_FACTOR, s.FLOOD_MIN_TICKETS,
@@ -104,7 +105,7 @@ def test_flags_read_the_usual_words(environ, value, on):
     ("SCHEDULER_TICK_SECONDS", "abc", "SCHEDULER_TICK_SECONDS: expected a number, got 'abc'"),
     ("SCHEDULER_TICK_SECONDS", "0", "SCHEDULER_TICK_SECONDS: expected a number above 0, got '0'"),
     ("SCHEDULER_TICK_SECONDS", "nan", "SCHEDULER_TICK_SECONDS: expected a finite number, got 'nan'"),
-    ("LOGIN_FAILURE_MIN_SECONDS", "-1", "LOGIN_FAILURE_MIN_SECONDS: expected a number at least 0, got '-1'"),
+    ("TRUSTED_PROXIES", "-1", "TRUSTED_PROXIES: expected a number at least 0, got '-1'"),
     ("DISPATCH_THREADS", "lots", "DISPATCH_THREADS: expected a whole number, got 'lots'"),
     ("FLOOD_MIN_TICKETS", "2.5", "FLOOD_MIN_TICKETS: expected a whole number, got '2.5'"),
     ("PORT", "70000", "PORT: expected a number at most 65535, got '70000'"),
