@@ -38,6 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .broadcast import models as _broadcast_models  # noqa: F401
     from .incidents import models as _incident_models  # noqa: F401
     from .incidents import slack_rooms as _rooms  # noqa: F401  (registers how the outbox opens rooms)
+    from .escalation import triggers as _triggers  # noqa: F401  (trigger words listen for linked tickets)
+    from .status import hooks as _status_hooks  # noqa: F401  (the status page listens for incident changes)
+    from .tickets import service as _tickets  # noqa: F401  (linked tickets are solved on resolve)
     from .outbox import models as _outbox_models  # noqa: F401
     from .customers import models as _customer_models  # noqa: F401
     from .escalation import models as _escalation_models  # noqa: F401
