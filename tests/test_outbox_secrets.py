@@ -53,7 +53,8 @@ def sent(app, client, api, frozen, channels):
     [mail] = channels["email"].messages_to("mara@example.com")
     [sms] = channels["sms"].messages_to("+393471234567")
     client.get("/logout")
-    return {"incident": incident["id"], "ada": ada, "unsubscribe_tokens": sorted(tokens), "confirm_token": CONFIRM.search(mail.text).group(1),
+    return {"incident": incident["id"], "ada": ada, "unsubscribe_tokens": sorted(tokens),
+            "confirm_token": CONFIRM.search(mail.text).group(1),
             "code": CODE.search(sms.text).group(1), "verify": verify}
 
 

@@ -32,7 +32,7 @@ MAX_EXPONENT = 64
 MAX_LOOPS = 10_000           # loop turns in one render, all loops together
 MAX_RANGE_ITEMS = 10_000     # numbers all of one render's range() calls may hand out together
 MAX_WORK = 2_000_000         # units of work in one render: STEP_COST a step, 1 a character built
-STEP_COST = 20               # a step (a call, filter, operation, loop turn, an item measured) is slow next to a character
+STEP_COST = 20               # a step (call, filter, operation, loop turn, item measured) is slow next to a character
 MAX_JSON_INDENT = 8
 
 
@@ -129,8 +129,12 @@ def measure(value, limit: int = MAX_VALUE) -> int:
             size += 2 + 2 * len(item)
             if size <= limit:
                 stack.extend(item)
-        elif isinstance(item, Namespace):   # it prints its attributes
-            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+        elif isinstance(item, Namespace):   # it prints its attributes (Jinja keeps them in a private dict)
+            try:
+                stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+            except AttributeError:
+                size += limit + 1            # cannot tell: refuse rather than guess
+                break
         else:                               # dates, macros, the loop, generators: short when printed
             size += 40
         walked += 1
@@ -257,7 +261,7 @@ def check_method(method, args: tuple, kwargs: dict) -> tuple:
         if name in ("center", "ljust", "rjust", "zfill"):
             checked_width(arg(0, "width", 0))
         elif name == "expandtabs":
-            tabs = owner.count("\t" if isinstance(owner, str) else b"\t")
+            tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
             fits(len(owner) + tabs * checked_width(arg(0, "tabsize", 8)))
         elif name == "replace" and len(args) >= 2:
             fits(replaced_size(owner, args[0], args[1], arg(2, "count", -1)))

@@ -3,8 +3,8 @@
 Pure. Templates are data written by staff, rendered in `ImmutableSandboxedEnvironment`:
 no attribute starting with "_", no mutation of what they are given, no Python internals,
 and every loop, call, filter and operation held to a render's limits (`template_sandbox`).
-`StrictUndefined` makes a typo an error instead of a silent blank. Values are always data, never template source, so a customer
-writing "{{ 7*7 }}" sees "{{ 7*7 }}".
+`StrictUndefined` makes a typo an error instead of a silent blank. Values are always data,
+never template source, so a customer writing "{{ 7*7 }}" sees "{{ 7*7 }}".
 
 Three environments:
 - `text_env` — SMS, the email text part and subject, Slack's header: no escaping;

@@ -51,7 +51,7 @@ def _token_links() -> re.Pattern:
     return cached
 
 
-def mask_text(text: str | None, *, codes: bool = False) -> str | None:
+def mask_text(text: str, *, codes: bool = False) -> str:
     """`text` with the token of every acting link masked, and with `codes`, every 4-8 digit number."""
     if not text:
         return text
@@ -70,8 +70,8 @@ def mask_blocks(node, *, codes: bool = False):
 
 def mask_message(message: RenderedMessage) -> RenderedMessage:
     """A rendered message with every acting link masked, in every part."""
-    return replace(message, text=mask_text(message.text), subject=mask_text(message.subject),
-                   html=mask_text(message.html), blocks=mask_blocks(message.blocks),
+    return replace(message, text=mask_text(message.text), subject=mask_text(message.subject or ""),
+                   html=mask_text(message.html) if message.html else message.html, blocks=mask_blocks(message.blocks),
                    headers={key: mask_text(value) for key, value in message.headers.items()})
 
 
@@ -80,5 +80,5 @@ def shown_row(delivery, *, reveal: bool) -> dict:
     if reveal:
         return {"subject": delivery.subject, "text": delivery.text, "blocks": delivery.blocks}
     codes = delivery.purpose in CODE_PURPOSES and delivery.channel == "sms"
-    return {"subject": mask_text(delivery.subject), "text": mask_text(delivery.text, codes=codes),
+    return {"subject": mask_text(delivery.subject or ""), "text": mask_text(delivery.text or "", codes=codes),
             "blocks": mask_blocks(delivery.blocks)}
