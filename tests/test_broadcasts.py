@@ -495,3 +495,30 @@ def test_odd_input_is_a_4xx_never_a_500(app, api, crowd, method, path, body):
     assert count_rows(app, "broadcasts")["broadcasts"] == 1
     assert api.get(f"/api/v1/broadcasts/{created['id']}").get_json()["audience"] == {
         "linked_requesters": False, "service_subscribers": True, "segments": []}
+
+
+def test_a_costly_template_already_stored_is_refused_at_the_door_and_fails_its_send_with_the_reason(
+        app, api, crowd, channels):
+    """A template that would loop for minutes (saved before the limits existed) stops cleanly: the API
+    refuses a new broadcast with the reason, a send already scheduled fails with it, and the worker
+    goes on with the other sends."""
+    from incident.broadcast.models import MessageTemplate
+
+    incident, _ = crowd
+    costly = broadcast(api, incident["id"], kind="status", channels=["email"]).get_json()
+    healthy = broadcast(api, incident["id"], kind="apology", channels=["sms"]).get_json()
+    with app.app_context():
+        db.session.add(MessageTemplate(kind="status", channel="email", locale="en", subject="x", body=(
+            "{% for a in 'x' * 5000 %}{% for b in 'x' * 5000 %}{% endfor %}{% endfor %}Hello")))
+        db.session.commit()
+    response = broadcast(api, incident["id"], kind="status", channels=["email"])
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "template_error"
+    assert "loops would run more than 10,000 times" in response.get_json()["error"]["details"]["email.en"]
+    run_worker(app)
+    with app.app_context():
+        statuses = dict(db.session.execute(select(BroadcastSend.broadcast_id, BroadcastSend.status)).all())
+    assert statuses == {costly["id"]: "failed", healthy["id"]: "queued"}
+    assert len(channels["sms"].sent) == 3
+    events = api.get(f"/api/v1/incidents/{incident['id']}/timeline?per_page=500").get_json()["items"]
+    failed = [e for e in events if e["kind"] == "broadcast_failed"]
+    assert "loops would run more than 10,000 times" in failed[0]["data"]["reason"]

@@ -1,18 +1,17 @@
 """Compile and run one template source in a sandbox, turning any failure into a clear one."""
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 
 from jinja2 import Environment, TemplateSyntaxError
 from jinja2.sandbox import SecurityError
 
-from .wording import end_render_budget, start_render_budget
 from ..errors import ValidationFailed
+from .template_limits import end_budget, spend, start_budget
 
 SOURCE_NAME = "<template>"
 MAX_OUTPUT = 200_000    # characters one part may render to: far beyond any real email, never gigabytes
-MAX_SECONDS = 2.0       # a render still producing output after this long is stopped
+MAX_SECONDS = 2.0       # a render still running after this long is stopped (checked at every step)
 
 
 class TemplateFailed(Exception):
@@ -58,20 +57,21 @@ def render_source(env: Environment, source: str, values: dict, part: str = "body
         template = _compile(env, source)
     except TemplateSyntaxError as error:
         raise TemplateFailed(_reason(error.message or str(error)), error.lineno, part) from None
-    budget = start_render_budget()
+    except (RecursionError, MemoryError):   # brackets or blocks nested thousands deep
+        raise TemplateFailed("it is nested too deeply.", None, part) from None
+    budget = start_budget(MAX_SECONDS)   # loop turns, steps and the deadline (see template_limits)
     try:
-        chunks, size, deadline = [], 0, time.monotonic() + MAX_SECONDS
+        chunks, size = [], 0
         for chunk in template.generate(values):
             chunks.append(chunk)
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise TemplateFailed(f"it renders to more than {MAX_OUTPUT:,} characters.", None, part)
-            if time.monotonic() > deadline:
-                raise TemplateFailed(f"it takes longer than {MAX_SECONDS:g} s to render.", None, part)
+            spend(0)
         return "".join(chunks)
     except TemplateFailed:
         raise
     except Exception as error:  # the template is staff-written code: all it raises is its failure
         raise TemplateFailed(_reason(error), _line_of(error), part) from None
     finally:
-        end_render_budget(budget)
+        end_budget(budget)

@@ -2,9 +2,9 @@
 
 Pure. Templates are data written by staff, rendered in `ImmutableSandboxedEnvironment`:
 no attribute starting with "_", no mutation of what they are given, no Python internals,
-and no runaway string or list multiplication. `StrictUndefined` makes a typo an error
-instead of a silent blank. Values are always data, never template source, so a customer
-writing "{{ 7*7 }}" sees "{{ 7*7 }}".
+and every loop, call, filter and operation held to a render's limits (`template_sandbox`).
+`StrictUndefined` makes a typo an error instead of a silent blank. Values are always data,
+never template source, so a customer writing "{{ 7*7 }}" sees "{{ 7*7 }}".
 
 Three environments:
 - `text_env` — SMS, the email text part and subject, Slack's header: no escaping;
@@ -14,18 +14,13 @@ Three environments:
 """
 from __future__ import annotations
 
-import operator
 import re
-from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from jinja2 import StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-MAX_PRODUCT = 100_000          # longest string or list a template may build with "*"
-MAX_EXPONENT = 64
-MAX_RANGE_ITEMS = 10_000       # numbers all of one render's range() calls may hand out together
+from .template_sandbox import LimitedSandbox
 
 MONTHS = {
     "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
@@ -104,49 +99,6 @@ def next_update_phrase(value: datetime | None, locale: str = "en", *, now: datet
     return f"entro le {clock} del {value.day} {MONTHS['it'][value.month - 1]}"
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with "*" and "**" kept from building something enormous."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator_name, left, right):
-        if operator_name == "**":
-            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
-                raise OverflowError("exponent too large in a template")
-            return operator.pow(left, right)
-        result_size = 0
-        for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
-                result_size = len(seq) * count
-        if result_size > MAX_PRODUCT:
-            raise OverflowError("a template may not build a string or list that long")
-        return operator.mul(left, right)
-
-
-_range_left: ContextVar[list[int] | None] = ContextVar("template_range_budget", default=None)
-
-
-def start_render_budget():
-    """A fresh range() budget for one render; hand the token to end_render_budget()."""
-    return _range_left.set([MAX_RANGE_ITEMS])
-
-
-def end_render_budget(token) -> None:
-    _range_left.reset(token)
-
-
-def _budgeted_range(*args):
-    """range(), but all the range() calls of one render share MAX_RANGE_ITEMS numbers between
-    them, so loops nested inside loops cannot keep a worker busy for hours."""
-    numbers = range(*args)
-    left = _range_left.get()
-    if left is not None:
-        left[0] -= len(numbers)
-        if left[0] < 0:
-            raise OverflowError(f"a template may loop over at most {MAX_RANGE_ITEMS:,} numbers in all")
-    return numbers
-
-
 def _finalize_text(value):
     return "" if value is None else value
 
@@ -155,11 +107,9 @@ def _finalize_slack(value):
     return slack_escape(value)
 
 
-def _make(**kwargs) -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(undefined=StrictUndefined, keep_trailing_newline=False, **kwargs)
-    env.filters.update(sentence=sentence, slack=slack_escape, slack_link=slack_link,
-                       join_list=join_list)
-    env.globals["range"] = _budgeted_range
+def _make(**kwargs) -> LimitedSandbox:
+    env = LimitedSandbox(undefined=StrictUndefined, keep_trailing_newline=False, **kwargs)
+    env.add_filters(sentence=sentence, slack=slack_escape, slack_link=slack_link, join_list=join_list)
     return env
 
 

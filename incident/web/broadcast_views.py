@@ -25,6 +25,7 @@ from ..broadcast.models import BroadcastMessage
 from ..customers.models import LOCALES, Customer
 from ..extensions import db
 from .filters import security_headers
+from .masking import MASK, mask_message, mask_text
 
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "slack": "Slack"}
 LOCALE_NAMES = {"en": "English", "it": "Italiano"}
@@ -59,8 +60,8 @@ def preview(incident, data) -> dict:
                                              next_update_at=promise)
         context["customer_name"] = name
         for channel in data.channels:
-            context["unsubscribe_url"] = (broadcasts.unsubscribe_url(customer_id, channel) if customer_id
-                                          else f"{current_app.config['PUBLIC_BASE_URL']}/unsubscribe/…")
+            # the link's shape, never the sample customer's token: a preview is read, not received
+            context["unsubscribe_url"] = f"{current_app.config['PUBLIC_BASE_URL']}/unsubscribe/{MASK}"
             cell = templates.preview(data.kind, [channel], [locale], context, overrides)[channel][locale]
             messages.setdefault(channel, {})[locale] = cell
     return {"audience": broadcasts.count_audience(incident.id, audience), "sample_name": name,
@@ -69,8 +70,9 @@ def preview(incident, data) -> dict:
 
 # The outbox ----------------------------------------------------------------------------------
 
-def customer_copies(deliveries) -> dict[int, dict]:
-    """{delivery id: {"message", "sms"}} for broadcast rows: the stored message, personalised as sent."""
+def customer_copies(deliveries, *, reveal: bool = False) -> dict[int, dict]:
+    """{delivery id: {"message", "sms"}} for broadcast rows: the stored message, personalised as sent;
+    its unsubscribe link masked unless `reveal` (see `masking`)."""
     wanted = [d for d in deliveries if d.message_id is not None]
     if not wanted:
         return {}
@@ -85,7 +87,10 @@ def customer_copies(deliveries) -> dict[int, dict]:
             continue
         message = RenderedMessage(text=row.text, subject=row.subject, html=row.html, blocks=row.blocks)
         url = broadcasts.unsubscribe_url(d.customer_id, row.channel) if d.customer_id else ""
-        message = templates.personalize(message, name=names.get(d.customer_id) or "", unsubscribe_url=url)
+        message = templates.personalize(message, name=names.get(d.customer_id) or "",
+                                        unsubscribe_url=url if reveal else mask_text(url))
+        if not reveal:
+            message = mask_message(message)
         copies[d.id] = {"channel": row.channel, "locale": row.locale, "message": message,
                         "sms": templates.sms_info(message.text) if row.channel == "sms" else None}
     return copies

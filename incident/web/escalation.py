@@ -20,6 +20,7 @@ from ..incidents.policy import SEVERITIES
 from .broadcast_views import allow_email_styles, customer_copies
 from .blueprint import bp
 from .forms import flash_error
+from .masking import may_see_secrets, shown_row
 
 OUTBOX_PER_PAGE = 50
 
@@ -106,7 +107,10 @@ def outbox():
                               .offset((page - 1) * OUTBOX_PER_PAGE)).all()
     open_pages = escalation.paging_incident_ids({d.incident_id for d in rows if d.purpose == "page"})
     sandboxed = [name for name, channel in channels_for(current_app._get_current_object()).items() if getattr(channel, "sandbox", False)]
-    copies = customer_copies(rows)  # broadcast rows: the stored message, personalised as the customer got it
+    reveal = may_see_secrets(g.user)   # unsubscribe and confirmation links, codes: admins only
+    copies = customer_copies(rows, reveal=reveal)  # broadcast rows: the stored message, as the customer got it
+    shown = {d.id: shown_row(d, reveal=reveal) for d in rows}
     return allow_email_styles(make_response(render_template(
         "outbox.html", deliveries=rows, total=total, page=page, per_page=OUTBOX_PER_PAGE, open_pages=open_pages,
-        sandboxed=sandboxed, args=request.args, copies=copies)), [c["message"].html for c in copies.values()])
+        sandboxed=sandboxed, args=request.args, copies=copies, shown=shown)),
+        [c["message"].html for c in copies.values()])
