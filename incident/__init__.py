@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
+from .api import refuse_nul_in_url
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -42,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .tickets import models as _ticket_models  # noqa: F401
 
     errors.init_app(app)
+    app.before_request(refuse_nul_in_url)
     cli.init_app(app)
     app.url_map.converters["int"] = _KeyInt  # before any route is added
     _register_blueprints(app, csrf)

@@ -40,6 +40,13 @@ def json_body(*, keep: bool = True) -> dict:
     return data
 
 
+def refuse_nul_in_url() -> None:
+    """Before every request: PostgreSQL cannot compare text holding NUL, and no URL a person writes has one."""
+    if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
+                                     for key, values in request.args.lists()):
+        raise ValidationFailed("The URL may not contain the NUL character (%00).", details={"url": "NUL"})
+
+
 def parse(model: type[M], data: dict | None = None) -> M:
     """Validate a JSON object against a schema; 422 with every field's problem."""
     try:

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..clock import isoformat
-from ..validation import SLUG_RE, Email, Phone, Slug
+from ..validation import SLUG_RE, Email, Phone, Slug, schema_rules
 from .models import CHANNELS, LOCALES, Customer
 from .policy import check_channels, normalize_locale
 
@@ -70,6 +70,10 @@ class CustomerFields(BaseModel):
 
 class CustomerIn(CustomerFields):
     """A customer to create or update: found by external_id, else by email."""
+
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        {"required": ["external_id"], "properties": {"external_id": {"type": "string"}}},
+        {"required": ["email"], "properties": {"email": {"type": "string"}}}]))
 
     @model_validator(mode="after")
     def _identified(self):

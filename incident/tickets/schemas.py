@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..clock import isoformat
-from ..validation import Email, Phone, Slug
+from ..validation import Email, Instant, Phone, Slug, schema_rules
 from .models import Ticket
 from .policy import TAG_RE, TicketFilter, decode_words, normalize_tag
 
@@ -35,15 +35,15 @@ class TicketIn(Strict):
     services: list[Slug] = Field(default_factory=list, max_length=20)
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     status: Literal["new", "open", "pending", "hold", "solved", "closed"] = "open"
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
 
 
 class FilterIn(Strict):
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     services: list[Slug] = Field(default_factory=list, max_length=20)
     text: str = Field("", max_length=200)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     source: Slug | None = None
     unlinked_only: bool = True
 
@@ -61,6 +61,10 @@ class FilterIn(Strict):
 
 
 class LinkIn(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(oneOf=[
+        {"required": ["external_ids"], "properties": {"external_ids": {"type": "array"}}},
+        {"required": ["filter"], "properties": {"filter": {"type": "object"}}}]))
+
     external_ids: list[ExternalId] | None = Field(None, max_length=100_000)
     source: Slug | None = None
     filter: FilterIn | None = None
@@ -75,6 +79,11 @@ class LinkIn(Strict):
 
 
 class UnlinkIn(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(oneOf=[
+        {"required": ["external_ids"], "properties": {"external_ids": {"type": "array"}}},
+        {"required": ["filter"], "properties": {"filter": {"type": "object"}}},
+        {"required": ["all"], "properties": {"all": {"const": True}}}]))
+
     external_ids: list[ExternalId] | None = Field(None, max_length=100_000)
     source: Slug | None = None
     filter: FilterIn | None = None
@@ -88,6 +97,11 @@ class UnlinkIn(Strict):
 
 
 class LinkRuleIn(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        {"required": ["tags"], "properties": {"tags": {"minItems": 1}}},
+        {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+        {"required": ["services"], "properties": {"services": {"minItems": 1}}}]))
+
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     text: str = Field("", max_length=200)
     services: list[Slug] = Field(default_factory=list, max_length=20)
