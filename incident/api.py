@@ -30,12 +30,13 @@ def json_body(*, keep: bool = True) -> dict:
     keep=False: not cached on the request, so a big batch can be freed as soon as it is used."""
     if not request.is_json:
         raise UnsupportedMediaType("Send JSON with Content-Type: application/json.")
+    raw = request.get_data()   # read first: with cache=False, get_json leaves nothing to check for NUL below
     data = request.get_json(silent=True, cache=keep)
     if data is None:
         raise BadRequest("The body is not valid JSON.", code="malformed_json")
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="malformed_json")
-    if b"\\u0000" in request.get_data():  # PostgreSQL cannot store it in text; no person types it
+    if b"\\u0000" in raw:  # PostgreSQL cannot store it in text; no person types it
         raise ValidationFailed("Text may not contain the NUL character (\\u0000).", details={"body": "NUL"})
     return data
 

@@ -80,7 +80,8 @@ YEAR_1, YEAR_9999 = "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"   #
     ("get", "/api/v1/tickets?since=0001-01-01T00:00:00%2B23:59", None, "since"),
     ("get", "/api/v1/tickets?until=9999-12-31T23:59:59-23:59", None, "until"),
     ("post", "/api/v1/incidents/{id}/tickets", {"filter": {"since": YEAR_1}}, "filter.since"),
-    ("post", "/api/v1/incidents/{id}/broadcasts", {"kind": "status", "channels": ["email"], "send_at": YEAR_1}, "send_at"),
+    ("post", "/api/v1/incidents/{id}/broadcasts", {"kind": "status", "channels": ["email"], "send_at": YEAR_1},
+     "send_at"),
     ("post", "/api/v1/incidents/{id}/broadcasts/preview", {"kind": "status", "channels": ["email"], "send_at": YEAR_1,
                                                            "next_update_minutes": 30}, "send_at"),
     ("put", "/api/v1/rotations/support", {"users": ["lead@example.com"], "shift_hours": 24, "starts_at": YEAR_9999},
@@ -116,7 +117,8 @@ HUGE = 99999999999999999999   # more than SQLite's (and PostgreSQL's bigint) int
     ("get", f"/api/v1/status/maintenances/{HUGE}", None, 404),
     ("delete", f"/api/v1/status/maintenances/{HUGE}", None, 404),
     ("post", "/api/v1/status/maintenances", {"name": "Upgrade", "scheduled_for": "2027-01-01T00:00:00+00:00",
-                                             "scheduled_until": "2027-01-01T01:00:00+00:00", "components": [HUGE]}, 422),
+                                             "scheduled_until": "2027-01-01T01:00:00+00:00",
+                                             "components": [HUGE]}, 422),
     ("put", "/api/v1/incidents/{id}/status-impact", {"components": {str(HUGE): None}}, 422),
 ])
 def test_an_id_too_big_for_a_key_is_not_a_server_error(api, incident_id, method, path, body, status):
@@ -133,3 +135,21 @@ def test_a_nul_in_the_url_is_refused(api, incident_id, path):
     response = method(path.format(id=incident_id))
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["error"]["details"] == {"url": "NUL"}
+
+
+@pytest.mark.parametrize("unlink", [{"filter": {}}, {"filter": {"unlinked_only": False, "text": " "}}])
+def test_unlinking_by_a_filter_that_says_nothing_is_refused(app, api, incident_id, unlink):
+    """"Every ticket" is said with all: true; an empty filter was a server error."""
+    assert api.post("/api/v1/tickets", json={"tickets": tickets(1)}).status_code == 200
+    assert api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-1"]}).status_code == 200
+    response = api.post(f"/api/v1/incidents/{incident_id}/tickets/unlink", json=unlink)
+    assert response.status_code == 422, response.get_json()
+    assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["linked_tickets"] == 1
+
+
+def test_a_nul_in_a_ticket_batch_is_refused_and_nothing_written(app, api):
+    """The batch is parsed without keeping it on the request, which skipped the NUL check (a 500 on PostgreSQL)."""
+    response = api.post("/api/v1/tickets", json={"tickets": tickets(2) + tickets(1, start=3, description="a\u0000b")})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["error"]["details"] == {"body": "NUL"}
+    assert count_rows(app, "tickets") == {"tickets": 0}

@@ -32,8 +32,8 @@ def _services(names: list[str]) -> list[str]:
     return sorted(set(names))
 
 
-Locale = Annotated[str, AfterValidator(normalize_locale),
-                   WithJsonSchema({"type": "string", "enum": list(LOCALES), "description": "it-IT and the like read as it"})]
+Locale = Annotated[str, AfterValidator(normalize_locale), WithJsonSchema(
+    {"type": "string", "enum": list(LOCALES), "description": "it-IT and the like read as it"})]
 Channels = Annotated[list[str], Field(max_length=3), AfterValidator(check_channels), WithJsonSchema(
     {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}, "maxItems": 3, "uniqueItems": True})]
 SlackChannel = Annotated[str, AfterValidator(_slack_channel),

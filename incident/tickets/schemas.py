@@ -39,6 +39,12 @@ class TicketIn(Strict):
 
 
 class FilterIn(Strict):
+    # In a body (linking, unlinking) a filter must narrow: "every ticket" is said with all: true.
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        *({"required": [name], "properties": {name: {"minItems": 1}}} for name in ("tags", "services")),
+        {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+        *({"required": [name], "properties": {name: {"type": "string"}}} for name in ("since", "until", "source"))]))
+
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     services: list[Slug] = Field(default_factory=list, max_length=20)
     text: str = Field("", max_length=200)
@@ -93,6 +99,8 @@ class UnlinkIn(Strict):
     def _one_way(self):
         if sum([self.external_ids is not None, self.filter is not None, self.all]) != 1:
             raise ValueError("give exactly one of external_ids, filter or all: true")
+        if self.filter is not None and not self.filter.to_filter().narrows:
+            raise ValueError("the filter needs at least one of tags, services, text, since, until, source")
         return self
 
 
