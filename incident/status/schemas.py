@@ -49,7 +49,7 @@ class ImpactIn(Strict):
 
     impact: Literal[IMPACTS] | None = None  # type: ignore[valid-type]
     components: dict[Key, ComponentState | None] = Field(default_factory=dict, max_length=500, json_schema_extra={
-        "propertyNames": {"pattern": "^[1-9][0-9]{0,9}$"}})
+        "propertyNames": {"pattern": "^[1-9][0-9]{0,8}$"}})
 
     @model_validator(mode="after")
     def _something(self):
