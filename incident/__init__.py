@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from .api import refuse_nul_in_url
+from .validation import MAX_KEY
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -56,7 +57,7 @@ class _KeyInt(IntegerConverter):
 
     def to_python(self, value: str) -> int:
         number = super().to_python(value)
-        return number if number <= 2**31 - 1 else 0
+        return number if number <= MAX_KEY else 0
 
 
 def _register_blueprints(app: Flask, csrf) -> None:
