@@ -11,7 +11,9 @@ from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from . import security
+from .api import refuse_nul_in_url
 from .logconfig import configure_logging
+from .validation import MAX_KEY
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -49,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .tickets import models as _ticket_models  # noqa: F401
 
     errors.init_app(app)
+    app.before_request(refuse_nul_in_url)
     cli.init_app(app)
     app.url_map.converters["int"] = _KeyInt  # before any route is added
     _register_blueprints(app, csrf)
@@ -61,7 +64,7 @@ class _KeyInt(IntegerConverter):
 
     def to_python(self, value: str) -> int:
         number = super().to_python(value)
-        return number if number <= 2**31 - 1 else 0
+        return number if number <= MAX_KEY else 0
 
 
 def _register_blueprints(app: Flask, csrf) -> None:

@@ -30,6 +30,7 @@ def json_body(*, keep: bool = True) -> dict:
     keep=False: not cached on the request, so a big batch can be freed as soon as it is used."""
     if not request.is_json:
         raise UnsupportedMediaType("Send JSON with Content-Type: application/json.")
+    raw = request.get_data()   # read first: with cache=False, get_json leaves nothing to check for NUL below
     try:
         data = request.get_json(silent=True, cache=keep)
     except RecursionError:  # thousands of brackets: json stops at Python's recursion limit
@@ -39,9 +40,16 @@ def json_body(*, keep: bool = True) -> dict:
         raise BadRequest("The body is not valid JSON.", code="malformed_json")
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="malformed_json")
-    if b"\\u0000" in request.get_data():  # PostgreSQL cannot store it in text; no person types it
+    if b"\\u0000" in raw:  # PostgreSQL cannot store it in text; no person types it
         raise ValidationFailed("Text may not contain the NUL character (\\u0000).", details={"body": "NUL"})
     return data
+
+
+def refuse_nul_in_url() -> None:
+    """Before every request: PostgreSQL cannot compare text holding NUL, and no URL a person writes has one."""
+    if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
+                                     for key, values in request.args.lists()):
+        raise ValidationFailed("The URL may not contain the NUL character (%00).", details={"url": "NUL"})
 
 
 def parse(model: type[M], data: dict | None = None) -> M:

@@ -6,6 +6,7 @@ document cannot drift from what the API accepts. A test checks every /api/v1 rou
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from pydantic.json_schema import GenerateJsonSchema
 
 from .roles.schemas import AssignRole, TickItem
 from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
@@ -16,18 +17,17 @@ from .broadcast.schemas import BroadcastEdit, BroadcastIn
 from .status.schemas import ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn
 from .api import MAX_PAGE, MAX_PER_PAGE
 from .outbox.models import STATUSES as DELIVERY_STATUSES
-from .incidents.models import MAX_ID
 from .openapi_shapes import ESCALATION_POLICY_IN, SCHEMAS, responses
 from .roles.policy import ROLES
 from .tickets.policy import TAG_RE
-from .validation import SLUG_RE
+from .validation import MAX_KEY, SLUG_RE
 
 bp = Blueprint("openapi", __name__)
 
 
 def _key(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_KEY}}
 
 
 ID = _key("incident_id")
@@ -54,8 +54,8 @@ TICKET_FILTER = [
            "repeatable; every tag must be present"),
     _query("service", {"type": "array", "items": _SLUG, "maxItems": 20}, "repeatable; any of them"),
     _query("q", {"type": "string", "maxLength": 200}, "text in subject or description"),
-    _query("since", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset"),
-    _query("until", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset; not before since"),
+    _query("since", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset, between 1970 and 2999"),
+    _query("until", {"type": "string", "format": "date-time"}, "the same; not before since"),
     _query("source", _SLUG, "helpdesk"),
     _query("unlinked", {"type": "string", "enum": ["true", "false"]}, "true: only tickets on no incident")]
 _EMAIL = {"type": "string", "format": "email", "maxLength": 254}
@@ -117,7 +117,7 @@ OPERATIONS = [
      SimulateIn, [], "200"),
     ("put", "/rotations/{name}", "Create or replace an on-call rotation", "admin", RotationIn, [NAME], "200"),
     ("get", "/rotations/{name}", "A rotation and who is on call now (or ?at=)", "viewer", None,
-     [NAME, _query("at", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset; default now")], "200"),
+     [NAME, _query("at", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset, between 1970 and 2999; default now")], "200"),
     ("get", "/rotations", "Every rotation", "viewer", None, [], "200"),
     ("post", "/rotations/{name}/overrides", "Someone covers the rotation for a while", "lead", OverrideIn, [NAME], "201"),
     ("post", "/incidents/{incident_id}/escalate", "Escalate to the next level or a named one", "engineer",
@@ -203,11 +203,21 @@ def _operation(method, path, summary, permission, schema, params, status) -> dic
     return op
 
 
+class _Stripped(GenerateJsonSchema):
+    """Request text is stripped before it is checked, so text that may not be empty needs more than spaces."""
+
+    def str_schema(self, schema) -> dict:
+        json_schema = super().str_schema(schema)
+        if json_schema.get("minLength", 0) >= 1 and "pattern" not in json_schema:
+            json_schema["pattern"] = r"\S"
+        return json_schema
+
+
 def _request_schemas(schema) -> dict[str, dict]:
     """The request body's schema and those it nests (pydantic's $defs), each under its own name."""
     if isinstance(schema, dict):
         return {_body_name(schema): schema}
-    body = schema.model_json_schema(ref_template="#/components/schemas/{model}")
+    body = schema.model_json_schema(ref_template="#/components/schemas/{model}", schema_generator=_Stripped)
     named = {**body.pop("$defs", {}), schema.__name__: body}
     if schema in BATCHES:
         key, most = BATCHES[schema]

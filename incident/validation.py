@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Annotated
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+MAX_KEY = 2**31 - 1   # the largest id an integer key holds
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(3000, 1, 1, tzinfo=timezone.utc)
 
 
 # The plain ASCII addresses that make up nearly every real batch, which email-validator would
@@ -77,6 +80,24 @@ Phone = Annotated[str, AfterValidator(normalize_phone),
                                   "description": "E.164, e.g. +393471234567; it must be a valid number"})]
 Slug = Annotated[str, AfterValidator(normalize_slug),
                  WithJsonSchema({"type": "string", "pattern": SLUG_RE.pattern})]
+
+
+def check_instant(value: datetime) -> datetime:
+    """A time the API can compute with: a year 1 or 9999 with an offset cannot even be put in UTC."""
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError("must be between 1970 and 2999")
+    return value
+
+
+# Times that requests carry: ISO 8601 with an offset (pydantic's AwareDatetime), in a sane range.
+Instant = Annotated[AwareDatetime, AfterValidator(check_instant), WithJsonSchema(
+    {"type": "string", "format": "date-time", "description": "ISO 8601 with an offset, between 1970 and 2999"})]
+# An id in a request body: what an integer key holds.
+Key = Annotated[int, Field(ge=1, le=MAX_KEY)]
 
 
 def schema_rules(*, not_null: tuple[str, ...] = (), **rules):

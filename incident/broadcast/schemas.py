@@ -4,16 +4,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..clock import utcnow
 from ..api import Strict
+from ..validation import Instant, schema_rules
 
 Channel = Literal["slack", "sms", "email"]
 
 
 class AudienceIn(Strict):
     """Who hears it: the union of the sources asked for."""
+
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        {"required": ["linked_requesters"], "properties": {"linked_requesters": {"const": True}}},
+        {"required": ["service_subscribers"], "properties": {"service_subscribers": {"const": True}}},
+        {"required": ["segments"], "properties": {"segments": {"minItems": 1}}}]))
 
     linked_requesters: bool = False
     service_subscribers: bool = False
@@ -45,10 +51,10 @@ MAX_AHEAD = timedelta(days=366)
 
 class BroadcastIn(Strict):
     kind: Literal["apology", "status", "resolution"]
-    channels: list[Channel] = Field(min_length=1, max_length=3)
+    channels: list[Channel] = Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
     audience: AudienceIn = Field(default_factory=lambda: AudienceIn(linked_requesters=True))
     message: str = Field("", max_length=2000)
-    send_at: AwareDatetime | None = None
+    send_at: Instant | None = None
     repeat_every_minutes: int | None = Field(None, ge=5, le=24 * 60)
     next_update_minutes: int | None = Field(None, ge=5, le=7 * 24 * 60)
     important: bool = False
@@ -72,10 +78,12 @@ class BroadcastIn(Strict):
 class BroadcastEdit(Strict):
     """What can still change before a send goes: everything but the kind."""
 
-    channels: list[Channel] | None = Field(None, min_length=1, max_length=3)
+    model_config = ConfigDict(json_schema_extra=schema_rules(minProperties=1))
+
+    channels: list[Channel] | None = Field(None, min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
     audience: AudienceIn | None = None
     message: str | None = Field(None, max_length=2000)
-    send_at: AwareDatetime | None = None
+    send_at: Instant | None = None
     repeat_every_minutes: int | None = Field(None, ge=5, le=24 * 60)
     next_update_minutes: int | None = Field(None, ge=5, le=7 * 24 * 60)
     important: bool | None = None

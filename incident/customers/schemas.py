@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..clock import isoformat
-from ..validation import SLUG_RE, Email, Phone, Slug
+from ..validation import SLUG_RE, Email, Phone, Slug, schema_rules
 from .models import CHANNELS, LOCALES, Customer
 from .policy import check_channels, normalize_locale
 
@@ -32,8 +32,8 @@ def _services(names: list[str]) -> list[str]:
     return sorted(set(names))
 
 
-Locale = Annotated[str, AfterValidator(normalize_locale),
-                   WithJsonSchema({"type": "string", "enum": list(LOCALES), "description": "it-IT and the like read as it"})]
+Locale = Annotated[str, AfterValidator(normalize_locale), WithJsonSchema(
+    {"type": "string", "enum": list(LOCALES), "description": "it-IT and the like read as it"})]
 Channels = Annotated[list[str], Field(max_length=3), AfterValidator(check_channels), WithJsonSchema(
     {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}, "maxItems": 3, "uniqueItems": True})]
 SlackChannel = Annotated[str, AfterValidator(_slack_channel),
@@ -70,6 +70,10 @@ class CustomerFields(BaseModel):
 
 class CustomerIn(CustomerFields):
     """A customer to create or update: found by external_id, else by email."""
+
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        {"required": ["external_id"], "properties": {"external_id": {"type": "string"}}},
+        {"required": ["email"], "properties": {"email": {"type": "string"}}}]))
 
     @model_validator(mode="after")
     def _identified(self):

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..incidents.policy import SEVERITIES
+from ..validation import normalize_slug
+
 CHANNELS = ("slack", "sms", "email")
 MIN_TIMEOUT, MAX_TIMEOUT = 5, 30 * 24 * 3600
 MAX_REPEAT = 9
@@ -307,14 +310,35 @@ class Policy:
                 level = _level_from_dict(raw, f"levels.{i}", errors)
                 levels.append(level)
                 level_name = raw.get("name") if isinstance(raw, Mapping) else None
-                if isinstance(level_name, str) and level_name in seen:
-                    errors[f"levels.{i}.name"] = f"duplicate level name {level_name!r}"
-                seen.add(level_name)
+                if isinstance(level_name, str):
+                    if level_name in seen:
+                        errors[f"levels.{i}.name"] = f"duplicate level name {level_name!r}"
+                    seen.add(level_name)
         repeat = data.get("repeat", 0)
         if p := _repeat_problem(repeat):
             errors["repeat"] = p
         _raise_if(errors, "invalid escalation policy")
         return cls(name, tuple(levels), repeat)
+
+
+def applies_to_from_dict(raw) -> tuple[list[str], list[str]]:
+    """The severities and services a policy covers (`applies_to`), sorted and each once."""
+    if raw is None:
+        return [], []
+    if not isinstance(raw, Mapping):
+        raise PolicyError("invalid escalation policy", {"applies_to": "must be an object with severities and services"})
+    errors = {f"applies_to.{key}": "unknown field" for key in raw.keys() - {"severities", "services"}}
+    severities, services = raw.get("severities", []), raw.get("services", [])
+    if not isinstance(severities, list) or not all(severity in SEVERITIES for severity in severities):
+        errors["applies_to.severities"] = f"must be a list of {', '.join(SEVERITIES)}"
+    try:
+        services = [normalize_slug(service) for service in services] if isinstance(services, list) else None
+    except (AttributeError, ValueError):   # not a string, or a string that is no service name
+        services = None
+    if services is None:
+        errors["applies_to.services"] = "must be a list of service names (lowercase letters, digits, '.', '_', '-')"
+    _raise_if(errors, "invalid escalation policy")
+    return sorted(set(severities)), sorted(set(services))
 
 
 # ---------------------------------------------------------------- rotations

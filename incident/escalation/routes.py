@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ..api import json_body, parse
 from ..auth.access import api_auth
 from ..clock import isoformat, utcnow
 from ..errors import ValidationFailed
 from ..incidents.models import Incident
-from ..validation import normalize_slug
+from ..validation import Instant, normalize_slug
 from . import policy as pure, service
 from .schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 
@@ -70,9 +70,10 @@ def get_rotation(name):
     at = None
     if request.args.get("at"):
         try:
-            at = TypeAdapter(AwareDatetime).validate_python(request.args["at"])
+            at = TypeAdapter(Instant).validate_python(request.args["at"])
         except ValidationError:
-            raise ValidationFailed("at must be ISO 8601 with an offset.", details={"at": request.args["at"]}) from None
+            raise ValidationFailed("at must be ISO 8601 with an offset, between 1970 and 2999.",
+                                   details={"at": request.args["at"]}) from None
     return jsonify(rotation_to_dict(service.get_rotation_or_raise(name), at))
 
 

@@ -3,23 +3,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from ..api import Strict
-from ..validation import Email, Slug
+from ..validation import Email, Instant, Slug
 
 
 class RotationIn(Strict):
     users: list[Email] = Field(min_length=1, max_length=100)
-    shift_hours: float = Field(gt=0, le=24 * 90)
-    starts_at: AwareDatetime
+    shift_hours: float = Field(ge=1 / 60, le=24 * 90)   # a minute at least: shorter reads as no shift at all
+    starts_at: Instant
     timezone: str | None = Field(None, max_length=64)  # IANA name: shifts keep to its wall clock
 
 
 class OverrideIn(Strict):
     user: Email
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
     @model_validator(mode="after")
     def _order(self):
@@ -36,6 +36,6 @@ class EscalateIn(Strict):
 class SimulateIn(Strict):
     severity: Literal["SEV1", "SEV2", "SEV3", "SEV4"] = "SEV2"
     services: list[Slug] = Field(default_factory=list, max_length=50)
-    at: AwareDatetime | None = None
+    at: Instant | None = None
     mode: Literal["tiered", "swarm"] = "tiered"
     policy: str | None = None

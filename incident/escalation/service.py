@@ -43,9 +43,10 @@ def _check_people(policy: pure.Policy) -> None:
 
 def put_policy(actor: User, name: str, data: dict) -> EscalationPolicy:
     """Create or replace a policy; incidents already escalating keep the copy they froze."""
-    applies = data.pop("applies_to", None) or {}
+    applies = data.pop("applies_to", None)
     try:
         parsed = pure.Policy.from_dict(name, data)
+        severities, services = pure.applies_to_from_dict(applies)
     except pure.PolicyError as error:
         raise _policy_error(error) from None
     _check_people(parsed)
@@ -54,8 +55,7 @@ def put_policy(actor: User, name: str, data: dict) -> EscalationPolicy:
         row = EscalationPolicy(name=name)
         db.session.add(row)
     row.definition = parsed.to_dict()
-    row.severities = sorted(set(applies.get("severities", [])))
-    row.services = sorted(set(applies.get("services", [])))
+    row.severities, row.services = severities, services
     row.updated_at, row.updated_by = utcnow(), actor.email
     db.session.commit()
     return row

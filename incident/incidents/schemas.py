@@ -45,6 +45,10 @@ class EditIncident(Strict):
 
 
 class PostUpdate(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        {"required": ["status"], "properties": {"status": {"type": "string"}}},
+        {"required": ["message"], "properties": {"message": {"pattern": r"\S"}}}]))
+
     status: Status | None = None
     message: str = Field("", max_length=5_000)
     public: bool = True

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ..clock import isoformat
 from ..api import Strict
-from ..validation import Slug
+from ..validation import Instant, Key, Slug, schema_rules
 from .models import Maintenance, StatusComponent
 from .policy import IMPACT_STATUSES, IMPACTS
 
@@ -24,6 +24,9 @@ class ComponentIn(Strict):
 
 
 class ComponentEdit(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(
+        not_null=("name", "description", "position", "only_show_if_degraded"), minProperties=1))
+
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2_000)
     group: str | None = Field(None, max_length=100)
@@ -42,8 +45,11 @@ class ComponentEdit(Strict):
 
 
 class ImpactIn(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(minProperties=1))
+
     impact: Literal[IMPACTS] | None = None  # type: ignore[valid-type]
-    components: dict[int, ComponentState | None] = Field(default_factory=dict, max_length=500)
+    components: dict[Key, ComponentState | None] = Field(default_factory=dict, max_length=500, json_schema_extra={
+        "propertyNames": {"pattern": "^[1-9][0-9]{0,8}$"}})
 
     @model_validator(mode="after")
     def _something(self):
@@ -55,9 +61,9 @@ class ImpactIn(Strict):
 class MaintenanceIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     message: str = Field("", max_length=5_000)
-    scheduled_for: AwareDatetime
-    scheduled_until: AwareDatetime
-    components: list[int] = Field(min_length=1, max_length=500)
+    scheduled_for: Instant
+    scheduled_until: Instant
+    components: list[Key] = Field(min_length=1, max_length=500)
     notify_minutes_before: int = Field(60, ge=0, le=7 * 24 * 60)
 
 

@@ -16,6 +16,7 @@ from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..validation import MAX_KEY
 from . import i18n, policy
 from .history import record_open_incidents
 from .hooks import bump_version, incident_changed, is_published
@@ -40,9 +41,10 @@ class MaintenanceNotFound(NotFound):
 
 def _get(model, key, error):
     try:
-        row = db.session.get(model, int(key))
+        number = int(key)
     except (TypeError, ValueError):
-        row = None
+        number = 0
+    row = db.session.get(model, number) if 0 < number <= MAX_KEY else None
     if row is None:
         raise error(key)
     return row

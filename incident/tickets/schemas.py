@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from ..clock import isoformat
-from ..validation import Email, Phone, Slug
+from ..validation import Email, Instant, Phone, Slug, schema_rules
 from .models import Ticket
 from .policy import TAG_RE, TicketFilter, decode_words, normalize_tag
 
@@ -35,15 +35,21 @@ class TicketIn(Strict):
     services: list[Slug] = Field(default_factory=list, max_length=20)
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     status: Literal["new", "open", "pending", "hold", "solved", "closed"] = "open"
-    created_at: AwareDatetime | None = None
+    created_at: Instant | None = None
 
 
 class FilterIn(Strict):
+    # In a body (linking, unlinking) a filter must narrow: "every ticket" is said with all: true.
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        *({"required": [name], "properties": {name: {"minItems": 1}}} for name in ("tags", "services")),
+        {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+        *({"required": [name], "properties": {name: {"type": "string"}}} for name in ("since", "until", "source"))]))
+
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     services: list[Slug] = Field(default_factory=list, max_length=20)
     text: str = Field("", max_length=200)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     source: Slug | None = None
     unlinked_only: bool = True
 
@@ -61,6 +67,10 @@ class FilterIn(Strict):
 
 
 class LinkIn(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(oneOf=[
+        {"required": ["external_ids"], "properties": {"external_ids": {"type": "array"}}},
+        {"required": ["filter"], "properties": {"filter": {"type": "object"}}}]))
+
     external_ids: list[ExternalId] | None = Field(None, max_length=100_000)
     source: Slug | None = None
     filter: FilterIn | None = None
@@ -75,6 +85,11 @@ class LinkIn(Strict):
 
 
 class UnlinkIn(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(oneOf=[
+        {"required": ["external_ids"], "properties": {"external_ids": {"type": "array"}}},
+        {"required": ["filter"], "properties": {"filter": {"type": "object"}}},
+        {"required": ["all"], "properties": {"all": {"const": True}}}]))
+
     external_ids: list[ExternalId] | None = Field(None, max_length=100_000)
     source: Slug | None = None
     filter: FilterIn | None = None
@@ -84,10 +99,17 @@ class UnlinkIn(Strict):
     def _one_way(self):
         if sum([self.external_ids is not None, self.filter is not None, self.all]) != 1:
             raise ValueError("give exactly one of external_ids, filter or all: true")
+        if self.filter is not None and not self.filter.to_filter().narrows:
+            raise ValueError("the filter needs at least one of tags, services, text, since, until, source")
         return self
 
 
 class LinkRuleIn(Strict):
+    model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
+        {"required": ["tags"], "properties": {"tags": {"minItems": 1}}},
+        {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+        {"required": ["services"], "properties": {"services": {"minItems": 1}}}]))
+
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     text: str = Field("", max_length=200)
     services: list[Slug] = Field(default_factory=list, max_length=20)
