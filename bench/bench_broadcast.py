@@ -189,8 +189,8 @@ def run_dispatcher(config: dict) -> None:
 # ================================================================ seeding (Core inserts, not timed)
 
 def _services(names: list[str]) -> dict[str, int]:
-    from incident.extensions import db
     from incident.catalog import ensure_services
+    from incident.extensions import db
     found = ensure_services(names)
     db.session.commit()
     return {s.name: s.id for s in found}
@@ -329,8 +329,8 @@ def send_rows(bench, broadcast_id: int) -> dict:
     from sqlalchemy import func, select
 
     from incident.broadcast.models import BroadcastSend
-    from incident.outbox.models import Delivery
     from incident.extensions import db
+    from incident.outbox.models import Delivery
     with bench.app.app_context():
         rows = db.session.execute(select(Delivery.status, Delivery.channel, func.count())
                                   .join(BroadcastSend, BroadcastSend.id == Delivery.send_id)

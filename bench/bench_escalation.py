@@ -130,9 +130,9 @@ def results(bench) -> list[dict]:
     """Per incident: the L1 deadline, when the tick saw it, the L2 rows' created_at and sent_at."""
     from sqlalchemy import select
 
-    from incident.outbox.models import Delivery
     from incident.escalation.models import EscalationStep
     from incident.extensions import db
+    from incident.outbox.models import Delivery
 
     with bench.app.app_context():
         l1 = {s.incident_id: s for s in db.session.scalars(select(EscalationStep).where(EscalationStep.level_name == "L1"))}

@@ -19,8 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (Timer, batch_body, bench_app, load, machine, make_tickets, median,  # noqa: E402
-                    parser, table)
+from common import Timer, batch_body, bench_app, load, machine, make_tickets, median, parser, table  # noqa: E402
 
 TARGET = 20_000
 

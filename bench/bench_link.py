@@ -24,9 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (RssSampler, Timer, bench_app, load, load_tickets, machine, median,  # noqa: E402
-                    parser, table, vacuum)
-
+from common import RssSampler, Timer, bench_app, load, load_tickets, machine, median, parser, table, vacuum  # noqa: E402
 from sqlalchemy import bindparam, event, text  # noqa: E402
 
 TARGET_SECONDS, TARGET_RATIO, TARGET_MB = 2.0, 1.5, 100

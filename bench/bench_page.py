@@ -30,8 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (Timer, bench_app, load, load_tickets, machine, median, parser, percentile,  # noqa: E402
-                    table, vacuum, web_login)
+from common import Timer, bench_app, load, load_tickets, machine, median, parser, percentile, table, vacuum, web_login  # noqa: E402
 
 TARGET_MS = 150
 PASSWORD = "bench-password-123"
@@ -39,10 +38,10 @@ PASSWORD = "bench-password-123"
 
 def furnish(bench, incident_id: int) -> None:
     """What an incident has an hour into an outage: roles, updates, notes, a rule, an escalation."""
-    from incident.incidents import service
     from incident.auth.service import create_user
     from incident.escalation import service as escalation
     from incident.extensions import db
+    from incident.incidents import service
     from incident.incidents.models import Incident
     from incident.roles import service as roles
     from incident.tickets import service as tickets

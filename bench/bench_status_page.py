@@ -45,9 +45,9 @@ def seed(database_url: str, subscribers: int) -> int:
 
     from incident import clock, create_app
     from incident.auth.service import create_user
+    from incident.catalog import Service
     from incident.customers.models import Customer, customer_services
     from incident.extensions import db
-    from incident.catalog import Service
     from incident.flows import declare_incident
     from incident.incidents.service import post_update
     from incident.status import service as status
@@ -180,7 +180,7 @@ def main() -> None:
         progress = [(float(a), int(b)) for a, b in (line.split() for line in lines if line[:1].isdigit())]
         print(f"\nwrk -t{args.wrk_threads} -c{args.connections} -d{args.seconds}s; gunicorn --workers {args.workers} "
               f"--worker-class gthread --threads {args.threads}; dispatcher sending {queued:,} outbox rows\n")
-        print(f"| path | requests/s | p50 ms | p90 ms | p99 ms | errors | deliveries sent meanwhile | target met |")
+        print("| path | requests/s | p50 ms | p90 ms | p99 ms | errors | deliveries sent meanwhile | target met |")
         print("|---|---:|---:|---:|---:|---:|---:|---|")
         for r in results:
             a, b = r["window"]

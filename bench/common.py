@@ -361,7 +361,7 @@ def table(title: str, rows: list[tuple], headers: tuple) -> str:
     out = [title, line]
     for index, row in enumerate(cells):
         out.append("| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
-                                     enumerate(zip(row, widths))) + " |")
+                                     enumerate(zip(row, widths, strict=True))) + " |")
         if index == 0:
             out.append(line)
     out.append(line)

@@ -9,12 +9,41 @@ import os
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
+# Wiring only: importing a package has no side effect beyond defining its models and views, plus
+# the few registrations named below.
+from . import catalog, cli, errors, health, heartbeat, openapi, security  # noqa: F401  (models register their tables)
 from . import config as config_module
-from . import security
 from .api import refuse_nul_in_url
+from .broadcast import models as _broadcast_models  # noqa: F401
+from .broadcast import routes as broadcast_routes
+from .customers import models as _customer_models  # noqa: F401
+from .customers import routes as customer_routes
+from .escalation import models as _escalation_models  # noqa: F401
+from .escalation import routes as escalation_routes
+from .escalation import triggers as _triggers  # noqa: F401  (trigger words listen for linked tickets)
+from .extensions import csrf, db, migrate
+from .incidents import models as _incident_models  # noqa: F401
+from .incidents import routes as incident_routes
+from .incidents import slack_rooms as _rooms  # noqa: F401  (registers how the outbox opens rooms)
+from .integrations import slack as slack_hooks
+from .integrations import twilio as twilio_hooks
 from .logconfig import configure_logging
+from .outbox import models as _outbox_models  # noqa: F401
+from .roles import models as _role_models  # noqa: F401
+from .roles import routes as role_routes
+from .status import api as status_api
+from .status import hooks as _status_hooks  # noqa: F401  (the status page listens for incident changes)
+from .status import models as _status_models  # noqa: F401
+from .status import routes as status_routes
+from .status import snapshot as status_snapshot
+from .status import web as status_web
+from .tickets import models as _ticket_models  # noqa: F401
+from .tickets import routes as ticket_routes
+from .tickets import service as _tickets  # noqa: F401  (linked tickets are solved on resolve)
 from .validation import MAX_KEY
+from .web import init_app as init_web
 
+MIGRATIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations"))
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app from the environment (or `test_config`)."""
@@ -29,32 +58,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update({key: value for key, value in test_config.items() if key not in settings_names})
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, secrets=settings.secret_values())
 
-    from .extensions import csrf, db, migrate
-
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations")), render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     security.init_app(app)  # the body limit goes ahead of CSRF, which reads the form
-
-    from . import catalog, cli, errors, heartbeat  # noqa: F401  (models register their tables)
-    from .broadcast import models as _broadcast_models  # noqa: F401
-    from .incidents import models as _incident_models  # noqa: F401
-    from .incidents import slack_rooms as _rooms  # noqa: F401  (registers how the outbox opens rooms)
-    from .escalation import triggers as _triggers  # noqa: F401  (trigger words listen for linked tickets)
-    from .status import hooks as _status_hooks  # noqa: F401  (the status page listens for incident changes)
-    from .tickets import service as _tickets  # noqa: F401  (linked tickets are solved on resolve)
-    from .outbox import models as _outbox_models  # noqa: F401
-    from .customers import models as _customer_models  # noqa: F401
-    from .escalation import models as _escalation_models  # noqa: F401
-    from .roles import models as _role_models  # noqa: F401
-    from .status import models as _status_models  # noqa: F401
-    from .tickets import models as _ticket_models  # noqa: F401
 
     errors.init_app(app)
     app.before_request(refuse_nul_in_url)
     cli.init_app(app)
     app.url_map.converters["int"] = _KeyInt  # before any route is added
-    _register_blueprints(app, csrf)
+    _register_blueprints(app)
     return app
 
 
@@ -67,19 +80,8 @@ class _KeyInt(IntegerConverter):
         return number if number <= MAX_KEY else 0
 
 
-def _register_blueprints(app: Flask, csrf) -> None:
-    from . import health, openapi
-    from .incidents import routes
-    from .broadcast import routes as broadcast_routes
-    from .customers import routes as customer_routes
-    from .escalation import routes as escalation_routes
-    from .integrations import slack as slack_hooks
-    from .integrations import twilio as twilio_hooks
-    from .roles import routes as role_routes
-    from .tickets import routes as ticket_routes
-    from .web import init_app as init_web
-
-    for blueprint in (routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
+def _register_blueprints(app: Flask) -> None:
+    for blueprint in (incident_routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
                       broadcast_routes.bp, customer_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
@@ -89,7 +91,6 @@ def _register_blueprints(app: Flask, csrf) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
     init_web(app)
-    from .status import api as status_api, routes as status_routes, snapshot as status_snapshot, web as status_web
     csrf.exempt(status_api.bp)  # bearer tokens, like the rest of /api/v1
     for blueprint in (status_api.bp, status_routes.bp, status_web.bp):
         app.register_blueprint(blueprint)

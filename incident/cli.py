@@ -8,17 +8,14 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .errors import AppError
-from .customers.cli import customers_cli
-from .tickets.cli import tickets_cli
-from .auth.service import create_user
-from .auth.service import get_user_by_email, set_password
-from .auth.models import User
-from .extensions import db
-from .auth.service import create_token
-from .auth.service import revoke_token
 from . import worker
+from .auth.models import User
+from .auth.service import create_token, create_user, deactivate_user, get_user_by_email, revoke_token, set_password
+from .customers.cli import customers_cli
 from .demo import login_banner, seed
+from .errors import AppError
+from .extensions import db
+from .tickets.cli import tickets_cli
 
 users = AppGroup("users", help="Staff accounts.")
 tokens = AppGroup("tokens", help="API tokens.")
@@ -67,8 +64,6 @@ def users_set_password(email):
 @click.argument("email")
 def users_deactivate(email):
     """Take a staff member's access away: no more logins, and their open web sessions end."""
-    from .auth.service import deactivate_user, get_user_by_email
-
     user = get_user_by_email(email)
     if user is None:
         click.echo(f"Error: no staff member {email}.", err=True)

@@ -8,25 +8,24 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from . import clock
-from . import flows
-from .incidents import service
+from . import clock, flows
 from .auth.models import User
 from .auth.service import create_user, get_user_by_email, set_password
-from .extensions import db
-from .incidents.models import Incident
-from .escalation.service import escalate
-from .roles.service import assign_role
-from .tickets.ingest import ingest_tickets
-from .tickets.policy import TicketFilter
-from .tickets.schemas import TicketIn
-from .tickets.service import add_link_rule, link_by_filter
-from .escalation import service as escalation
-from .status import service as status
 from .broadcast.schemas import BroadcastIn
 from .broadcast.service import create_broadcast
 from .customers.schemas import CustomerIn
 from .customers.upsert import upsert_customers
+from .escalation import service as escalation
+from .escalation.service import escalate
+from .extensions import db
+from .incidents import service
+from .incidents.models import Incident
+from .roles.service import assign_role
+from .status import service as status
+from .tickets.ingest import ingest_tickets
+from .tickets.policy import TicketFilter
+from .tickets.schemas import TicketIn
+from .tickets.service import add_link_rule, link_by_filter
 
 DEMO_LOGIN = "ana@example.com"
 STAFF = [

@@ -9,6 +9,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+
 from .extensions import db
 
 logger = logging.getLogger(__name__)

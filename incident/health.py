@@ -11,8 +11,8 @@ from sqlalchemy import func, select, text
 
 from .auth.access import api_auth
 from .clock import isoformat, utcnow
-from .extensions import db
 from .escalation.service import overdue_count
+from .extensions import db
 from .heartbeat import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)

@@ -8,18 +8,20 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from pydantic.json_schema import GenerateJsonSchema
 
-from .roles.schemas import AssignRole, TickItem
-from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
-from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
-from .tickets.schemas import MAX_BATCH as TICKET_BATCH, LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
-from .customers.schemas import MAX_BATCH as CUSTOMER_BATCH, CustomerIn, CustomerPatch
-from .broadcast.schemas import BroadcastEdit, BroadcastIn
-from .status.schemas import ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn
 from .api import MAX_PAGE, MAX_PER_PAGE
-from .outbox.models import STATUSES as DELIVERY_STATUSES
+from .broadcast.schemas import BroadcastEdit, BroadcastIn
+from .customers.schemas import MAX_BATCH as CUSTOMER_BATCH
+from .customers.schemas import CustomerIn, CustomerPatch
+from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
+from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from .openapi_shapes import ESCALATION_POLICY_IN, SCHEMAS, responses
+from .outbox.models import STATUSES as DELIVERY_STATUSES
 from .roles.policy import ROLES
+from .roles.schemas import AssignRole, TickItem
+from .status.schemas import ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn
 from .tickets.policy import TAG_RE
+from .tickets.schemas import MAX_BATCH as TICKET_BATCH
+from .tickets.schemas import LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
 from .validation import MAX_KEY, SLUG_RE
 
 bp = Blueprint("openapi", __name__)
@@ -63,8 +65,15 @@ _EMAIL = {"type": "string", "format": "email", "maxLength": 254}
 # (method, path, summary, permission, request schema, parameters, success status)
 OPERATIONS = [
     ("post", "/incidents", "Declare an incident", "lead", DeclareIncident, [], "201"),
-    ("get", "/incidents", "List incidents", "viewer", None,
-     [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "resolved", "all"]}}, *PAGE], "200"),
+    (
+        "get",
+        "/incidents",
+        "List incidents",
+        "viewer",
+        None,
+        [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "resolved", "all"]}}, *PAGE],
+        "200",
+    ),
     ("get", "/incidents/{incident_id}", "Get an incident", "viewer", None, [ID], "200"),
     ("patch", "/incidents/{incident_id}", "Edit title, severity, summary or services", "lead", EditIncident, [ID], "200"),
     ("post", "/incidents/{incident_id}/updates", "Post a status update (moves the status)", "lead", PostUpdate, [ID], "201"),
@@ -72,98 +81,305 @@ OPERATIONS = [
     ("post", "/incidents/{incident_id}/notes", "Add a note to the timeline", "agent", Note, [ID], "201"),
     ("get", "/incidents/{incident_id}/timeline", "The timeline, oldest first", "viewer", None, [ID, *PAGE], "200"),
     ("get", "/incidents/{incident_id}/roles", "Current role holders, gaps and every term", "viewer", None, [ID], "200"),
-    ("put", "/incidents/{incident_id}/roles/{role}", "Assign or hand over a crisis role", "lead", AssignRole, [ID, ROLE], "200"),
-    ("delete", "/incidents/{incident_id}/roles/{role}", "Relieve a role's holder(s)", "lead", None,
-     [ID, ROLE, _query("user", _EMAIL, "only this holder")], "200"),
-    ("get", "/incidents/{incident_id}/checklists", "Runbook checklists per role", "viewer", None,
-     [ID, _query("role", {"type": "array", "items": ROLE["schema"]}, "repeatable; default every role")], "200"),
-    ("post", "/incidents/{incident_id}/checklists", "Tick or untick a checklist item", "role holder or lead",
-     TickItem, [ID], "200"),
-    ("post", "/tickets", "Ingest one ticket, or {\"tickets\": [...]} with up to 10,000 (upsert on source + external_id)",
-     "agent", TicketIn, [], "200"),
-    ("get", "/tickets", "List tickets, newest first", "viewer", None, [*TICKET_FILTER, *PAGE,
-     _query("incident_id", ID["schema"], "only tickets linked to it")], "200"),
-    ("get", "/incidents/{incident_id}/tickets", "The incident's linked tickets", "viewer", None,
-     [ID, *TICKET_FILTER, *PAGE], "200"),
+    (
+        "put",
+        "/incidents/{incident_id}/roles/{role}",
+        "Assign or hand over a crisis role",
+        "lead",
+        AssignRole,
+        [ID, ROLE],
+        "200",
+    ),
+    (
+        "delete",
+        "/incidents/{incident_id}/roles/{role}",
+        "Relieve a role's holder(s)",
+        "lead",
+        None,
+        [ID, ROLE, _query("user", _EMAIL, "only this holder")],
+        "200",
+    ),
+    (
+        "get",
+        "/incidents/{incident_id}/checklists",
+        "Runbook checklists per role",
+        "viewer",
+        None,
+        [ID, _query("role", {"type": "array", "items": ROLE["schema"]}, "repeatable; default every role")],
+        "200",
+    ),
+    (
+        "post",
+        "/incidents/{incident_id}/checklists",
+        "Tick or untick a checklist item",
+        "role holder or lead",
+        TickItem,
+        [ID],
+        "200",
+    ),
+    (
+        "post",
+        "/tickets",
+        'Ingest one ticket, or {"tickets": [...]} with up to 10,000 (upsert on source + external_id)',
+        "agent",
+        TicketIn,
+        [],
+        "200",
+    ),
+    (
+        "get",
+        "/tickets",
+        "List tickets, newest first",
+        "viewer",
+        None,
+        [*TICKET_FILTER, *PAGE, _query("incident_id", ID["schema"], "only tickets linked to it")],
+        "200",
+    ),
+    (
+        "get",
+        "/incidents/{incident_id}/tickets",
+        "The incident's linked tickets",
+        "viewer",
+        None,
+        [ID, *TICKET_FILTER, *PAGE],
+        "200",
+    ),
     ("post", "/incidents/{incident_id}/tickets", "Bulk link by external ids or by filter", "agent", LinkIn, [ID], "200"),
-    ("delete", "/incidents/{incident_id}/tickets/{external_id}", "Unlink one ticket", "agent", None,
-     [ID, {"name": "external_id", "in": "path", "required": True,
-           "schema": {"type": "string", "minLength": 1, "maxLength": 100}},
-      _query("source", _SLUG, "the ticket's helpdesk, when ids repeat across them")], "200"),
-    ("post", "/incidents/{incident_id}/tickets/unlink", "Unlink many: by ids, filter or all", "agent", UnlinkIn, [ID], "200"),
+    (
+        "delete",
+        "/incidents/{incident_id}/tickets/{external_id}",
+        "Unlink one ticket",
+        "agent",
+        None,
+        [
+            ID,
+            {
+                "name": "external_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+            },
+            _query("source", _SLUG, "the ticket's helpdesk, when ids repeat across them"),
+        ],
+        "200",
+    ),
+    (
+        "post",
+        "/incidents/{incident_id}/tickets/unlink",
+        "Unlink many: by ids, filter or all",
+        "agent",
+        UnlinkIn,
+        [ID],
+        "200",
+    ),
     ("get", "/incidents/{incident_id}/tickets.csv", "Export the linked tickets as CSV", "viewer", None, [ID], "200"),
-    ("post", "/incidents/{incident_id}/link-rules", "Add a rule that links matching new tickets", "agent",
-     LinkRuleIn, [ID], "201"),
+    (
+        "post",
+        "/incidents/{incident_id}/link-rules",
+        "Add a rule that links matching new tickets",
+        "agent",
+        LinkRuleIn,
+        [ID],
+        "201",
+    ),
     ("get", "/incidents/{incident_id}/link-rules", "List link rules", "viewer", None, [ID], "200"),
-    ("delete", "/incidents/{incident_id}/link-rules/{rule_id}", "Stop a link rule", "agent", None,
-     [ID, {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}}], "200"),
+    (
+        "delete",
+        "/incidents/{incident_id}/link-rules/{rule_id}",
+        "Stop a link rule",
+        "agent",
+        None,
+        [ID, {"name": "rule_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "200",
+    ),
     ("post", "/incidents/{incident_id}/merge", "Merge this duplicate into another incident", "lead", MergeIn, [ID], "200"),
-    ("post", "/incidents/{incident_id}/broadcasts", "Schedule a broadcast to customers (now, at send_at, or on a cadence)",
-     "lead", BroadcastIn, [ID], "201"),
-    ("get", "/incidents/{incident_id}/broadcasts", "The incident's broadcasts with their delivery counts", "viewer",
-     None, [ID], "200"),
-    ("post", "/incidents/{incident_id}/broadcasts/preview", "Each channel's message in each locale; saves nothing",
-     "agent", BroadcastIn, [ID], "200"),
+    (
+        "post",
+        "/incidents/{incident_id}/broadcasts",
+        "Schedule a broadcast to customers (now, at send_at, or on a cadence)",
+        "lead",
+        BroadcastIn,
+        [ID],
+        "201",
+    ),
+    (
+        "get",
+        "/incidents/{incident_id}/broadcasts",
+        "The incident's broadcasts with their delivery counts",
+        "viewer",
+        None,
+        [ID],
+        "200",
+    ),
+    (
+        "post",
+        "/incidents/{incident_id}/broadcasts/preview",
+        "Each channel's message in each locale; saves nothing",
+        "agent",
+        BroadcastIn,
+        [ID],
+        "200",
+    ),
     ("get", "/broadcasts/{broadcast_id}", "A broadcast with its delivery counts", "viewer", None, [BROADCAST], "200"),
     ("patch", "/broadcasts/{broadcast_id}", "Edit what has not gone out yet", "lead", BroadcastEdit, [BROADCAST], "200"),
     ("delete", "/broadcasts/{broadcast_id}", "Cancel what has not gone out", "lead", None, [BROADCAST], "200"),
-    ("get", "/broadcasts/{broadcast_id}/deliveries", "Each customer's delivery: channel, status, reason", "viewer", None,
-     [BROADCAST, _query("status", {"type": "string", "enum": list(DELIVERY_STATUSES)}), *PAGE], "200"),
-    ("put", "/escalation-policies/{name}", "Create or replace an escalation policy (levels, repeat, applies_to)",
-     "admin", ESCALATION_POLICY_IN, [NAME], "200"),
+    (
+        "get",
+        "/broadcasts/{broadcast_id}/deliveries",
+        "Each customer's delivery: channel, status, reason",
+        "viewer",
+        None,
+        [BROADCAST, _query("status", {"type": "string", "enum": list(DELIVERY_STATUSES)}), *PAGE],
+        "200",
+    ),
+    (
+        "put",
+        "/escalation-policies/{name}",
+        "Create or replace an escalation policy (levels, repeat, applies_to)",
+        "admin",
+        ESCALATION_POLICY_IN,
+        [NAME],
+        "200",
+    ),
     ("get", "/escalation-policies/{name}", "An escalation policy", "viewer", None, [NAME], "200"),
     ("get", "/escalation-policies", "Every escalation policy", "viewer", None, [], "200"),
-    ("post", "/escalation-policies/simulate", "Who is paged, when and on what, if nobody acknowledges", "viewer",
-     SimulateIn, [], "200"),
+    (
+        "post",
+        "/escalation-policies/simulate",
+        "Who is paged, when and on what, if nobody acknowledges",
+        "viewer",
+        SimulateIn,
+        [],
+        "200",
+    ),
     ("put", "/rotations/{name}", "Create or replace an on-call rotation", "admin", RotationIn, [NAME], "200"),
-    ("get", "/rotations/{name}", "A rotation and who is on call now (or ?at=)", "viewer", None,
-     [NAME, _query("at", {"type": "string", "format": "date-time"}, "ISO 8601 with an offset, between 1970 and 2999; default now")], "200"),
+    (
+        "get",
+        "/rotations/{name}",
+        "A rotation and who is on call now (or ?at=)",
+        "viewer",
+        None,
+        [
+            NAME,
+            _query(
+                "at",
+                {"type": "string", "format": "date-time"},
+                "ISO 8601 with an offset, between 1970 and 2999; default now",
+            ),
+        ],
+        "200",
+    ),
     ("get", "/rotations", "Every rotation", "viewer", None, [], "200"),
     ("post", "/rotations/{name}/overrides", "Someone covers the rotation for a while", "lead", OverrideIn, [NAME], "201"),
-    ("post", "/incidents/{incident_id}/escalate", "Escalate to the next level or a named one", "engineer",
-     EscalateIn, [ID], "200"),
+    (
+        "post",
+        "/incidents/{incident_id}/escalate",
+        "Escalate to the next level or a named one",
+        "engineer",
+        EscalateIn,
+        [ID],
+        "200",
+    ),
     ("post", "/incidents/{incident_id}/acknowledge", "Acknowledge as the calling user", "engineer", None, [ID], "200"),
-    ("get", "/incidents/{incident_id}/escalation", "The escalation: level, clocks, breaches, acknowledgements",
-     "viewer", None, [ID], "200"),
-    ("post", "/customers", "Create or update one customer, or {\"customers\": [...]} with up to 10,000 (upsert on "
-     "external_id, else email; fields left out keep their value)", "agent", CustomerIn, [], "200"),
-    ("get", "/customers", "List customers by id", "viewer", None, [
-        _query("segment", {"type": "string", "maxLength": 40}, "exact segment"),
-        _query("service", {"type": "string", "maxLength": 63}, "subscribed to this service"),
-        _query("email", _EMAIL, "exact email"), *PAGE], "200"),
+    (
+        "get",
+        "/incidents/{incident_id}/escalation",
+        "The escalation: level, clocks, breaches, acknowledgements",
+        "viewer",
+        None,
+        [ID],
+        "200",
+    ),
+    (
+        "post",
+        "/customers",
+        'Create or update one customer, or {"customers": [...]} with up to 10,000 (upsert on '
+        "external_id, else email; fields left out keep their value)",
+        "agent",
+        CustomerIn,
+        [],
+        "200",
+    ),
+    (
+        "get",
+        "/customers",
+        "List customers by id",
+        "viewer",
+        None,
+        [
+            _query("segment", {"type": "string", "maxLength": 40}, "exact segment"),
+            _query("service", {"type": "string", "maxLength": 63}, "subscribed to this service"),
+            _query("email", _EMAIL, "exact email"),
+            *PAGE,
+        ],
+        "200",
+    ),
     ("get", "/customers/{customer_id}", "Get a customer", "viewer", None, [CUSTOMER], "200"),
-    ("patch", "/customers/{customer_id}", "Edit details, channel preferences, services or opt-outs (adding an opt-out: agent; lifting an "
-     "email or Slack one: lead; an SMS one: only the customer, by START)", "agent",
-     CustomerPatch, [CUSTOMER], "200"),
+    (
+        "patch",
+        "/customers/{customer_id}",
+        "Edit details, channel preferences, services or opt-outs (adding an opt-out: agent; lifting an "
+        "email or Slack one: lead; an SMS one: only the customer, by START)",
+        "agent",
+        CustomerPatch,
+        [CUSTOMER],
+        "200",
+    ),
     # The status page (staff side; the public side is /status and /api/v2, Statuspage-compatible).
     ("get", "/status/components", "Status page components, in page order, with their state", "viewer", None, [], "200"),
     ("post", "/status/components", "Add a component (or a group, named by `group`)", "lead", ComponentIn, [], "201"),
     ("patch", "/status/components/{component_id}", "Edit a component", "lead", ComponentEdit, [COMPONENT], "200"),
     ("delete", "/status/components/{component_id}", "Remove a component from the page", "lead", None, [COMPONENT], "200"),
-    ("get", "/incidents/{incident_id}/status-impact", "How the incident reads on the status page", "viewer", None,
-     [ID], "200"),
-    ("put", "/incidents/{incident_id}/status-impact", "Override the incident's impact and component states", "lead",
-     ImpactIn, [ID], "200"),
+    (
+        "get",
+        "/incidents/{incident_id}/status-impact",
+        "How the incident reads on the status page",
+        "viewer",
+        None,
+        [ID],
+        "200",
+    ),
+    (
+        "put",
+        "/incidents/{incident_id}/status-impact",
+        "Override the incident's impact and component states",
+        "lead",
+        ImpactIn,
+        [ID],
+        "200",
+    ),
     ("get", "/status/maintenances", "Maintenance windows, latest first", "viewer", None, [], "200"),
     ("post", "/status/maintenances", "Schedule a maintenance window", "lead", MaintenanceIn, [], "201"),
     ("get", "/status/maintenances/{maintenance_id}", "A maintenance window", "viewer", None, [MAINTENANCE], "200"),
     ("delete", "/status/maintenances/{maintenance_id}", "Cancel a maintenance window", "lead", None, [MAINTENANCE], "200"),
 ]
 
-ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
-    "type": "object", "required": ["code", "message", "details"], "properties": {
-        "code": {"type": "string", "description": "machine-readable, e.g. validation_error, incident_not_found"},
-        "message": {"type": "string", "description": "safe to show to a person"},
-        "details": {"type": "object", "description": "e.g. each invalid field and what is wrong with it"}}}}}
-ERRORS = {"400": "Malformed: the body is not JSON, or not an object",
-          "401": "No token, or a bad one",
-          "403": "The token's user lacks the permission",
-          "404": "Unknown incident, ticket, customer, ...",
-          "409": "Conflicts with the current state (e.g. the incident is resolved or merged)",
-          "413": "The body, or the batch in it, is too large",
-          "415": "The body is not sent as application/json",
-          "422": "A value is invalid; details names each field",
-          "429": "Too many requests; Retry-After says when to try again"}
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "description": "machine-readable, e.g. validation_error, incident_not_found"},
+                "message": {"type": "string", "description": "safe to show to a person"},
+                "details": {"type": "object", "description": "e.g. each invalid field and what is wrong with it"},
+            },
+        }
+    },
+}
+ERRORS = {
+    "400": "Malformed: the body is not JSON, or not an object",
+    "401": "No token, or a bad one",
+    "403": "The token's user lacks the permission",
+    "404": "Unknown incident, ticket, customer, ...",
+    "409": "Conflicts with the current state (e.g. the incident is resolved or merged)",
+    "413": "The body, or the batch in it, is too large",
+    "415": "The body is not sent as application/json",
+    "422": "A value is invalid; details names each field",
+    "429": "Too many requests; Retry-After says when to try again",
+}
 ABOUT_THE_BODY = ("400", "413", "415")
 # Bodies that are one item or {key: [up to n items]}.
 BATCHES = {TicketIn: ("tickets", TICKET_BATCH), CustomerIn: ("customers", CUSTOMER_BATCH)}
@@ -191,13 +407,20 @@ def _operation(method, path, summary, permission, schema, params, status) -> dic
     media, shape = RESPONSES[(method, path)]
     success = {"description": "Success", "content": {media: {"schema": shape}}}
     if media == "text/csv":
-        success["headers"] = {"Content-Disposition": {"schema": {"type": "string"},
-                                                      "description": 'attachment; filename="INC-42-tickets.csv"'}}
-    op = {"operationId": method + "_" + "_".join(part.strip("{}") for part in path.strip("/").split("/")),
-          "summary": summary, "description": f"Needs the `{permission}` permission.",
-          "parameters": params, "security": [{"bearer": []}],
-          "responses": {status: success, **{code: _ref(code, "responses") for code in ERRORS
-                                            if schema is not None or code not in ABOUT_THE_BODY}}}
+        success["headers"] = {
+            "Content-Disposition": {"schema": {"type": "string"}, "description": 'attachment; filename="INC-42-tickets.csv"'}
+        }
+    op = {
+        "operationId": method + "_" + "_".join(part.strip("{}") for part in path.strip("/").split("/")),
+        "summary": summary,
+        "description": f"Needs the `{permission}` permission.",
+        "parameters": params,
+        "security": [{"bearer": []}],
+        "responses": {
+            status: success,
+            **{code: _ref(code, "responses") for code in ERRORS if schema is not None or code not in ABOUT_THE_BODY},
+        },
+    }
     if schema is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(_body_name(schema))}}}
     return op
@@ -221,9 +444,17 @@ def _request_schemas(schema) -> dict[str, dict]:
     named = {**body.pop("$defs", {}), schema.__name__: body}
     if schema in BATCHES:
         key, most = BATCHES[schema]
-        named[_body_name(schema)] = {"oneOf": [_ref(schema.__name__), {
-            "type": "object", "additionalProperties": False, "required": [key],
-            "properties": {key: {"type": "array", "items": _ref(schema.__name__), "minItems": 1, "maxItems": most}}}]}
+        named[_body_name(schema)] = {
+            "oneOf": [
+                _ref(schema.__name__),
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": [key],
+                    "properties": {key: {"type": "array", "items": _ref(schema.__name__), "minItems": 1, "maxItems": most}},
+                },
+            ]
+        }
     return named
 
 
@@ -237,13 +468,24 @@ def document() -> dict:
             for name, body in _request_schemas(schema).items():
                 if schemas.setdefault(name, body) != body:
                     raise ValueError(f"two different schemas are called {name}")
-    return {"openapi": "3.1.0",
-            "info": {"title": "Tocsin API", "version": "1.0.0",
-                     "description": "Incident command: incidents, crisis roles, timeline."},
-            "servers": [{"url": "/api/v1"}], "paths": paths, "security": [{"bearer": []}],
-            "components": {"schemas": schemas, "responses": {code: _error(code) for code in ERRORS},
-                           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                          "description": "an API token of a staff member"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tocsin API",
+            "version": "1.0.0",
+            "description": "Incident command: incidents, crisis roles, timeline.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": paths,
+        "security": [{"bearer": []}],
+        "components": {
+            "schemas": schemas,
+            "responses": {code: _error(code) for code in ERRORS},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "an API token of a staff member"}
+            },
+        },
+    }
 
 
 @bp.get("/api/openapi.json")

@@ -14,9 +14,16 @@ from datetime import datetime, timedelta, timezone
 from flask import Flask
 from sqlalchemy import select
 
+from .broadcast.reminders import remind_due
+from .broadcast.sender import dispatch_broadcasts
+from .broadcast.service import prepare_due
 from .clock import utcnow
+from .escalation.service import process_due
 from .extensions import db
 from .heartbeat import WorkerHeartbeat
+from .outbox.dispatch import BATCH, dispatch_due
+from .status.jobs import status_page
+from .tickets.floods import refresh_flood_signals
 
 logger = logging.getLogger(__name__)
 
@@ -118,15 +125,8 @@ def broadcast_reminders(app: Flask) -> None:
 # What every tick runs, in order: deadlines first, so a page queued now leaves this tick.
 TICK_JOBS = [heartbeat, escalations, dispatch]
 # Slower periodic jobs: (job, seconds between runs).
-PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600), (broadcast_reminders, 60)]
-from .status.jobs import status_page  # noqa: E402  (maintenance windows move on their own; notices before)
-from .tickets.floods import refresh_flood_signals
-from .escalation.service import process_due
-from .outbox.dispatch import BATCH, dispatch_due
-from .broadcast.sender import dispatch_broadcasts
-from .broadcast.service import prepare_due
-from .broadcast.reminders import remind_due
-PERIODIC_JOBS.append((status_page, 15))
+# (maintenance windows move on their own, and their notices go out before they start)
+PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600), (broadcast_reminders, 60), (status_page, 15)]
 
 
 def tick(app: Flask) -> None:

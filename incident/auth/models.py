@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from ..extensions import Model, db
+from ..extensions import Model
 from ..types import UTCDateTime
 from .policy import has_permission
 

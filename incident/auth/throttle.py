@@ -74,7 +74,7 @@ def begin_attempt(email: str, *, client: str) -> Attempt:
     db.session.add_all(rows)
     db.session.commit()  # seen by parallel attempts before this one's password is checked
     ids = tuple(row.id for row in rows)
-    for (kind, (key, limit)), row in zip(limits.items(), rows):
+    for (kind, (key, limit)), row in zip(limits.items(), rows, strict=True):
         earlier = db.session.scalars(select(LoginFailure.failed_at).where(
             LoginFailure.key == key, LoginFailure.id < row.id, LoginFailure.failed_at > now - window)).all()
         wait = login_retry_after(list(earlier), limit=limit, window=window, now=now)

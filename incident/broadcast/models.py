@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import Model, db
+from ..extensions import Model
 from ..types import UTCDateTime
 
 KINDS = ("apology", "status", "resolution")

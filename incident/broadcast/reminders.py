@@ -16,10 +16,10 @@ from ..clock import utcnow
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.policy import OPEN_STATUSES
-from ..roles.service import holders_by_incident
 from ..incidents.timeline import record
-from .models import Broadcast, BroadcastSend
 from ..outbox.models import Delivery
+from ..roles.service import holders_by_incident
+from .models import Broadcast, BroadcastSend
 
 logger = logging.getLogger(__name__)
 REMINDER_LEAD = timedelta(minutes=10)

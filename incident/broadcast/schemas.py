@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ..clock import utcnow
 from ..api import Strict
+from ..clock import utcnow
 from ..validation import Instant, schema_rules
 
 Channel = Literal["slack", "sms", "email"]

@@ -23,11 +23,11 @@ from sqlalchemy import select
 from ..clock import utcnow
 from ..customers.models import Customer
 from ..extensions import db
-from . import templates
 from ..outbox.channels import CHANNEL_NAMES, RenderedMessage, SendResult
 from ..outbox.dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, write_outcomes
-from .models import Broadcast, BroadcastMessage, BroadcastSend
 from ..outbox.models import Delivery
+from . import templates
+from .models import Broadcast, BroadcastMessage, BroadcastSend
 from .service import unsubscribe_url
 
 logger = logging.getLogger(__name__)
@@ -80,11 +80,21 @@ def undelivered(delivery_id: int, error: str, now) -> dict | None:
     to the customer's next preferred channel, or None (it stays failed) when no channel is left or
     the broadcast has been cancelled."""
     row = db.session.execute(
-        select(Delivery.headers, Delivery.send_id, Broadcast.status.label("broadcast_status"), BroadcastMessage.locale,
-               Customer.email, Customer.phone, Customer.slack_channel)
-        .join(BroadcastSend, BroadcastSend.id == Delivery.send_id).join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
+        select(
+            Delivery.headers,
+            Delivery.send_id,
+            Broadcast.status.label("broadcast_status"),
+            BroadcastMessage.locale,
+            Customer.email,
+            Customer.phone,
+            Customer.slack_channel,
+        )
+        .join(BroadcastSend, BroadcastSend.id == Delivery.send_id)
+        .join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
         .join(BroadcastMessage, BroadcastMessage.id == Delivery.message_id)
-        .outerjoin(Customer, Customer.id == Delivery.customer_id).where(Delivery.id == delivery_id)).first()
+        .outerjoin(Customer, Customer.id == Delivery.customer_id)
+        .where(Delivery.id == delivery_id)
+    ).first()
     if row is None or row.broadcast_status == "cancelled":
         return None
     addresses = {"email": row.email, "sms": row.phone, "slack": row.slack_channel}
@@ -127,8 +137,12 @@ class Sender:
     def _message(self, message_id: int) -> tuple[RenderedMessage, str, str, int]:
         if message_id not in self._messages:
             row = db.session.get(BroadcastMessage, message_id)
-            self._messages[message_id] = (RenderedMessage(text=row.text, subject=row.subject, html=row.html,
-                                                          blocks=row.blocks), row.channel, row.locale, row.send_id)
+            self._messages[message_id] = (
+                RenderedMessage(text=row.text, subject=row.subject, html=row.html, blocks=row.blocks),
+                row.channel,
+                row.locale,
+                row.send_id,
+            )
         return self._messages[message_id]
 
     def _claim(self, room: dict[str, int]) -> list[Job]:
@@ -139,21 +153,45 @@ class Sender:
         if not ids:
             return []
         rows = db.session.execute(
-            select(Delivery.id, Delivery.channel, Delivery.recipient, Delivery.attempts, Delivery.message_id,
-                   Delivery.headers, Delivery.customer_id, Delivery.send_id, Customer.name, Customer.email,
-                   Customer.phone, Customer.slack_channel, Customer.opted_out)
-            .outerjoin(Customer, Customer.id == Delivery.customer_id).where(Delivery.id.in_(ids))).all()
+            select(
+                Delivery.id,
+                Delivery.channel,
+                Delivery.recipient,
+                Delivery.attempts,
+                Delivery.message_id,
+                Delivery.headers,
+                Delivery.customer_id,
+                Delivery.send_id,
+                Customer.name,
+                Customer.email,
+                Customer.phone,
+                Customer.slack_channel,
+                Customer.opted_out,
+            )
+            .outerjoin(Customer, Customer.id == Delivery.customer_id)
+            .where(Delivery.id.in_(ids))
+        ).all()
         jobs = []
         for row in rows:
             message, _, locale, _ = self._message(row.message_id)
             customer = {"id": row.customer_id, "email": row.email, "sms": row.phone, "slack": row.slack_channel}
-            job = Job(row.id, row.channel, row.recipient, row.attempts, None, list((row.headers or {}).get("fallback", [])),
-                      customer, row.send_id, locale)
+            job = Job(
+                row.id,
+                row.channel,
+                row.recipient,
+                row.attempts,
+                None,
+                list((row.headers or {}).get("fallback", [])),
+                customer,
+                row.send_id,
+                locale,
+            )
             if row.channel in (row.opted_out or ()):
                 job.skip = OPTED_OUT
             else:
-                job.message = templates.personalize(message, name=row.name or "",
-                                                    unsubscribe_url=unsubscribe_url(row.customer_id, row.channel))
+                job.message = templates.personalize(
+                    message, name=row.name or "", unsubscribe_url=unsubscribe_url(row.customer_id, row.channel)
+                )
             jobs.append(job)
         db.session.rollback()
         return jobs
@@ -184,8 +222,9 @@ class Sender:
             if result is None:
                 values.append({"status": "skipped", "error": job.skip})
             elif result.ok:
-                values.append({"status": "sent", "provider_id": result.provider_id, "sent_at": now,
-                               "sandbox": sandbox[job.channel]})  # error: the history, if any
+                values.append(
+                    {"status": "sent", "provider_id": result.provider_id, "sent_at": now, "sandbox": sandbox[job.channel]}
+                )  # error: the history, if any
             elif job.send_id in cancelled:
                 values.append({"status": "cancelled", "error": f"{job.channel}: {result.error}; broadcast cancelled"})
             elif result.retryable and job.attempts < MAX_ATTEMPTS:
@@ -198,8 +237,13 @@ class Sender:
         db.session.commit()
 
     def _cancelled_sends(self, send_ids: set[int]) -> set[int]:
-        return set(db.session.scalars(select(BroadcastSend.id).join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
-                                      .where(BroadcastSend.id.in_(send_ids), Broadcast.status == "cancelled")))
+        return set(
+            db.session.scalars(
+                select(BroadcastSend.id)
+                .join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
+                .where(BroadcastSend.id.in_(send_ids), Broadcast.status == "cancelled")
+            )
+        )
 
     def _failed(self, job: Job, result: SendResult, now) -> dict:
         error = f"{job.channel}: {result.error or 'failed'}"[:300]
@@ -217,7 +261,7 @@ class Sender:
         inflight: dict[Future, Job] = {}
         held = {name: 0 for name in CHANNEL_NAMES}
         self.channels = channels_for(self.app)
-        self._messages.clear()   # rendered messages are cached for one run only
+        self._messages.clear()  # rendered messages are cached for one run only
         with self.app.app_context():
             while True:
                 jobs = []

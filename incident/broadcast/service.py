@@ -25,12 +25,12 @@ from ..dbutil import dialect, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import MAX_ID, Incident, incident_services
-from ..tickets.models import Ticket
 from ..incidents.timeline import record
+from ..outbox.models import Delivery
+from ..tickets.models import Ticket
 from . import audience as rules
 from . import templates
 from .models import Broadcast, BroadcastMessage, BroadcastSend
-from ..outbox.models import Delivery
 from .schemas import BroadcastEdit, BroadcastIn
 
 logger = logging.getLogger(__name__)

@@ -28,7 +28,24 @@ from jinja2.utils import pass_context
 from markupsafe import Markup
 
 from . import template_limits as limits
-from .template_limits import TemplateTooCostly, check_format_spec, check_method, check_printf, check_product, check_power, check_sum, check_value, checked_width, counted, fits, joined_size, measure, produced, replaced_size, spend
+from .template_limits import (
+    TemplateTooCostly,
+    check_format_spec,
+    check_method,
+    check_power,
+    check_printf,
+    check_product,
+    check_sum,
+    check_value,
+    checked_width,
+    counted,
+    fits,
+    joined_size,
+    measure,
+    produced,
+    replaced_size,
+    spend,
+)
 
 __all__ = ["LimitedSandbox", "TemplateTooCostly"]
 

@@ -5,8 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from ..tickets.cli import column_option, report_skipped, run_import
-from .csv_import import field_name
-from .csv_import import import_csv
+from .csv_import import field_name, import_csv
 
 customers_cli = AppGroup("customers", help="Customers who hear from us during outages.")
 

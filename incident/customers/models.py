@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalog import Service
 from ..clock import utcnow
 from ..extensions import Model, db
-from ..catalog import Service
 from ..types import UTCDateTime
 from ..vocabulary import Locale
 

@@ -10,15 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
+from ..catalog import Service, ensure_services
 from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
-from ..catalog import Service
 from ..validation import normalize_phone
 from .models import CHANNELS, Customer, customer_services
 from .policy import default_channels, missing_addresses
-from ..catalog import ensure_services
 
 logger = logging.getLogger(__name__)
 

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..catalog import Service, ensure_services
 from ..clock import utcnow
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
-from ..catalog import Service
 from .models import Customer, customer_services
 from .policy import default_channels, missing_addresses
 from .schemas import CustomerIn
-from ..catalog import ensure_services
 
 logger = logging.getLogger(__name__)
 CHUNK = 2_000
@@ -143,7 +142,7 @@ def _write(plan: _Plan, good: dict, result: UpsertResult) -> dict:
         for chunk in _chunks(new_keys):
             rows = [dict({f: plan.records[k][f] for f in FIELDS}, opted_out=[], created_at=now, updated_at=now)
                     for k in chunk]
-            ids.update(zip(chunk, connection.execute(statement, rows).scalars().all()))
+            ids.update(zip(chunk, connection.execute(statement, rows).scalars().all(), strict=True))
     if changed:
         statement = update(Customer).where(Customer.id == bindparam("_id")).values(
             updated_at=now, **{f: bindparam(f) for f in FIELDS})

@@ -33,17 +33,38 @@ def page_blocks(facts: PageFacts, *, acknowledged: str | None = None) -> list[di
     fields = [{"type": "mrkdwn", "text": f"*Status*\n{facts.status}"},
               {"type": "mrkdwn", "text": f"*Level*\n{facts.level}"},
               {"type": "mrkdwn", "text": f"*Commander*\n{facts.commander or 'nobody yet'}"}]
-    blocks = [{"type": "header", "text": {"type": "plain_text", "text": _cut(header, 150)}},
-              {"type": "section", "text": {"type": "mrkdwn", "text": _cut(_slack_escape(facts.summary) or "_No summary yet._", 2900)},
-               "fields": fields}]
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(header, 150)}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _cut(_slack_escape(facts.summary) or "_No summary yet._", 2900)},
+            "fields": fields,
+        },
+    ]
     if acknowledged:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":white_check_mark: {acknowledged}"}]})
     else:
-        blocks.append({"type": "actions", "block_id": f"page-{facts.incident_id}", "elements": [
-            {"type": "button", "action_id": "acknowledge", "value": str(facts.incident_id), "style": "primary",
-             "text": {"type": "plain_text", "text": "Acknowledge"}},
-            {"type": "button", "action_id": "open_incident", "url": facts.url,
-             "text": {"type": "plain_text", "text": f"Open {facts.reference}"}}]})
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"page-{facts.incident_id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "acknowledge",
+                        "value": str(facts.incident_id),
+                        "style": "primary",
+                        "text": {"type": "plain_text", "text": "Acknowledge"},
+                    },
+                    {
+                        "type": "button",
+                        "action_id": "open_incident",
+                        "url": facts.url,
+                        "text": {"type": "plain_text", "text": f"Open {facts.reference}"},
+                    },
+                ],
+            }
+        )
     return blocks
 
 
@@ -58,18 +79,25 @@ def page_message(facts: PageFacts, channel: str) -> RenderedMessage:
     if channel == "slack":
         return RenderedMessage(text=f"Page: {headline}", blocks=page_blocks(facts))
     if channel == "sms":
-        return RenderedMessage(text=f"{facts.severity} {facts.reference} {_cut(facts.title, SMS_TITLE)} "
-                                    f"({facts.level}). Reply ACK {facts.incident_id}")
-    text = (f"{headline}\n\nLevel: {facts.level}\nStatus: {facts.status}\nCommander: {facts.commander or 'nobody yet'}\n\n"
-            f"{facts.summary}\n\nAcknowledge: {facts.url}\nor reply ACK {facts.incident_id} by SMS.")
-    html = (f"<h2>{escape(headline)}</h2><p><b>Level:</b> {escape(facts.level)}<br><b>Status:</b> {escape(facts.status)}"
-            f"<br><b>Commander:</b> {escape(facts.commander or 'nobody yet')}</p><p>{escape(facts.summary)}</p>"
-            f'<p><a href="{escape(facts.url)}">Open and acknowledge {escape(facts.reference)}</a></p>')
+        return RenderedMessage(
+            text=f"{facts.severity} {facts.reference} {_cut(facts.title, SMS_TITLE)} "
+            f"({facts.level}). Reply ACK {facts.incident_id}"
+        )
+    text = (
+        f"{headline}\n\nLevel: {facts.level}\nStatus: {facts.status}\nCommander: {facts.commander or 'nobody yet'}\n\n"
+        f"{facts.summary}\n\nAcknowledge: {facts.url}\nor reply ACK {facts.incident_id} by SMS."
+    )
+    html = (
+        f"<h2>{escape(headline)}</h2><p><b>Level:</b> {escape(facts.level)}<br><b>Status:</b> {escape(facts.status)}"
+        f"<br><b>Commander:</b> {escape(facts.commander or 'nobody yet')}</p><p>{escape(facts.summary)}</p>"
+        f'<p><a href="{escape(facts.url)}">Open and acknowledge {escape(facts.reference)}</a></p>'
+    )
     return RenderedMessage(text=text, subject=f"[Page] {headline}", html=html)
 
 
 def acknowledged_update(facts: PageFacts, who: str, when: str) -> RenderedMessage:
     """The Slack page, edited to say who acknowledged and when."""
     note = f"Acknowledged by {who} at {when}"
-    return RenderedMessage(text=f"{facts.severity} {facts.reference} {facts.title}: {note}",
-                           blocks=page_blocks(facts, acknowledged=note))
+    return RenderedMessage(
+        text=f"{facts.severity} {facts.reference} {facts.title}: {note}", blocks=page_blocks(facts, acknowledged=note)
+    )

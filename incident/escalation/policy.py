@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..incidents.policy import SEVERITIES
@@ -408,7 +409,8 @@ def _scheduled(rotation: Rotation, at: datetime) -> str | None:
 
 
 def on_call(rotation: Rotation, at: datetime) -> str | None:
-    """Who is on call at `at` (an override covering `at` wins; the latest-starting override if several); None before starts_at."""
+    """Who is on call at `at`: an override covering `at` wins (the latest-starting one if several);
+    None before starts_at."""
     at = _utc(at)
     covering = [o for o in rotation.overrides if o.covers(at)]
     if covering:
@@ -433,7 +435,7 @@ def shifts(rotation: Rotation, start: datetime, end: datetime) -> list[tuple[str
         cuts.update({_utc(override.starts_at), _utc(override.ends_at)})
     points = sorted(cut for cut in cuts if start <= cut <= end)
     timeline: list[tuple[str, datetime, datetime]] = []
-    for begin, finish in zip(points, points[1:]):
+    for begin, finish in pairwise(points):
         user = on_call(rotation, begin)
         if user is None:
             continue
@@ -446,11 +448,12 @@ def shifts(rotation: Rotation, start: datetime, end: datetime) -> list[tuple[str
 
 # ---------------------------------------------------------------- paging
 
+
 @dataclass(frozen=True)
 class Recipient:
-    kind: str                # "user" | "slack_channel"
-    value: str               # email or channel id
-    via: str | None = None   # the rotation name it came through, if any
+    kind: str  # "user" | "slack_channel"
+    value: str  # email or channel id
+    via: str | None = None  # the rotation name it came through, if any
 
 
 def recipients(level: Level, rotations: Mapping[str, Rotation], at: datetime) -> list[Recipient]:
@@ -466,8 +469,10 @@ def recipients(level: Level, rotations: Mapping[str, Rotation], at: datetime) ->
         else:
             rotation = rotations.get(target.rotation)
             if rotation is None:
-                raise PolicyError(f"unknown rotation {target.rotation!r} in level {level.name!r}",
-                                  {"rotation": f"no rotation named {target.rotation!r}"})
+                raise PolicyError(
+                    f"unknown rotation {target.rotation!r} in level {level.name!r}",
+                    {"rotation": f"no rotation named {target.rotation!r}"},
+                )
             user = on_call(rotation, at)
             if user is None:
                 continue
@@ -481,14 +486,14 @@ def recipients(level: Level, rotations: Mapping[str, Rotation], at: datetime) ->
 
 @dataclass(frozen=True)
 class Step:
-    at: datetime                 # when this level is paged (UTC)
+    at: datetime  # when this level is paged (UTC)
     level_index: int
     level_name: str
-    round: int                   # 0 for the first pass
+    round: int  # 0 for the first pass
     recipients: tuple[Recipient, ...]
     channels: tuple[str, ...]
-    deadline: datetime | None    # when it breaches if nobody acknowledges (None for a skipped level)
-    skipped: str | None = None   # OUTSIDE_BUSINESS_HOURS or NOBODY_ON_CALL
+    deadline: datetime | None  # when it breaches if nobody acknowledges (None for a skipped level)
+    skipped: str | None = None  # OUTSIDE_BUSINESS_HOURS or NOBODY_ON_CALL
 
 
 def _step(policy: Policy, rotations, index: int, round_: int, at: datetime, timeout: timedelta | None = None) -> Step:
@@ -532,8 +537,9 @@ def _check_mode(mode: str) -> None:
         raise PolicyError(f"unknown mode {mode!r}", {"mode": f"one of {', '.join(MODES)}"})
 
 
-def first_step(policy: Policy, rotations: Mapping[str, Rotation], *, start: datetime, mode: str = "tiered",
-               level: int | None = None) -> list[Step]:
+def first_step(
+    policy: Policy, rotations: Mapping[str, Rotation], *, start: datetime, mode: str = "tiered", level: int | None = None
+) -> list[Step]:
     """The page(s) to send when an escalation starts at `start`.
 
     tiered: the level given (default 0), with skipped levels returned as Steps (skipped set, no
@@ -550,8 +556,11 @@ def first_step(policy: Policy, rotations: Mapping[str, Rotation], *, start: date
     return _walk(policy, rotations, index, 0, start)
 
 
-def next_steps(policy: Policy, rotations: Mapping[str, Rotation], *, level_index: int, round: int,
-               at: datetime, mode: str = "tiered") -> list[Step]:
+def next_steps(
+    policy: Policy, rotations: Mapping[str, Rotation], *, level_index: int,
+    round: int,  # noqa: A002  (the step's round, as the column and the API name it)
+    at: datetime, mode: str = "tiered",
+) -> list[Step]:
     """What to page when the step at (level_index, round) breaches at `at`; [] when the policy is exhausted."""
     _check_mode(mode)
     at = _utc(at)
@@ -566,8 +575,15 @@ def next_steps(policy: Policy, rotations: Mapping[str, Rotation], *, level_index
     return _walk(policy, rotations, 0, round + 1, at) if round < policy.repeat else []
 
 
-def simulate(policy: Policy, rotations: Mapping[str, Rotation], *, start: datetime, mode: str = "tiered",
-             level: int | None = None, limit: int = 100) -> list[Step]:
+def simulate(
+    policy: Policy,
+    rotations: Mapping[str, Rotation],
+    *,
+    start: datetime,
+    mode: str = "tiered",
+    level: int | None = None,
+    limit: int = 100,
+) -> list[Step]:
     """The whole schedule if nobody ever acknowledges: first_step, then next_steps at each deadline."""
     batch = first_step(policy, rotations, start=start, mode=mode, level=level)
     schedule = list(batch)
@@ -576,7 +592,6 @@ def simulate(policy: Policy, rotations: Mapping[str, Rotation], *, start: dateti
         if not paged:
             break
         last = paged[-1]
-        batch = next_steps(policy, rotations, level_index=last.level_index, round=last.round,
-                           at=last.deadline, mode=mode)
+        batch = next_steps(policy, rotations, level_index=last.level_index, round=last.round, at=last.deadline, mode=mode)
         schedule.extend(batch)
     return schedule[:limit]

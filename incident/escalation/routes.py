@@ -10,7 +10,8 @@ from ..clock import isoformat, utcnow
 from ..errors import ValidationFailed
 from ..incidents.models import Incident
 from ..validation import Instant, normalize_slug
-from . import policy as pure, service
+from . import policy as pure
+from . import service
 from .schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 
 bp = Blueprint("api_escalation", __name__, url_prefix="/api/v1")

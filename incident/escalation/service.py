@@ -10,15 +10,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
-from ..outbox.models import Delivery
 from ..clock import isoformat, utcnow
 from ..dbutil import dialect
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import Incident
-from ..roles.service import holders_by_incident
 from ..incidents.timeline import record
-from . import messages, policy as pure
+from ..outbox.models import Delivery
+from ..roles.service import holders_by_incident
+from . import messages
+from . import policy as pure
 from .models import Acknowledgement, EscalationPolicy, EscalationStep, IncidentEscalation, Rotation, RotationOverride
 
 logger = logging.getLogger(__name__)
@@ -166,19 +167,29 @@ def _snapshot(row: EscalationPolicy) -> dict:
 
 
 def _thaw(esc: IncidentEscalation) -> tuple[pure.Policy, dict[str, pure.Rotation]]:
-    rotations = {name: pure.Rotation(
-        name=name, users=tuple(r["users"]), shift_hours=r["shift_hours"], starts_at=datetime.fromisoformat(r["starts_at"]),
-        overrides=tuple(pure.Override(u, datetime.fromisoformat(a), datetime.fromisoformat(b)) for u, a, b in r["overrides"]),
-        timezone=r.get("timezone"))  # snapshots frozen before rotations had timezones have none
-        for name, r in esc.snapshot["rotations"].items()}
+    rotations = {
+        name: pure.Rotation(
+            name=name,
+            users=tuple(r["users"]),
+            shift_hours=r["shift_hours"],
+            starts_at=datetime.fromisoformat(r["starts_at"]),
+            overrides=tuple(
+                pure.Override(u, datetime.fromisoformat(a), datetime.fromisoformat(b)) for u, a, b in r["overrides"]
+            ),
+            timezone=r.get("timezone"),
+        )  # snapshots frozen before rotations had timezones have none
+        for name, r in esc.snapshot["rotations"].items()
+    }
     return pure.Policy.from_dict(esc.policy_name, esc.snapshot["policy"]), rotations
 
 
 # Paging ----------------------------------------------------------------------------------
 
+
 @dataclass
 class _Known:
     """What paging looks up, loaded once for a batch of escalations rather than once for each."""
+
     commanders: dict[int, str | None] = field(default_factory=dict)
     users: dict[str, User | None] = field(default_factory=dict)
 
@@ -197,10 +208,17 @@ class _Known:
 
 def _facts(incident: Incident, level: str, known: _Known | None = None) -> messages.PageFacts:
     commander = (known or _Known()).commander(incident.id)
-    return messages.PageFacts(incident_id=incident.id, reference=incident.reference, severity=incident.severity,
-                              title=incident.title, summary=incident.summary, status=incident.status,
-                              commander=commander, level=level,
-                              url=f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}")
+    return messages.PageFacts(
+        incident_id=incident.id,
+        reference=incident.reference,
+        severity=incident.severity,
+        title=incident.title,
+        summary=incident.summary,
+        status=incident.status,
+        commander=commander,
+        level=level,
+        url=f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}",
+    )
 
 
 def _address(recipient: pure.Recipient, channel: str, users: dict[str, User]) -> tuple[str | None, User | None]:
@@ -222,23 +240,47 @@ def _queue_pages(incident: Incident, step_row: EscalationStep, step: pure.Step, 
             if address is None:
                 continue
             message = messages.page_message(facts, channel)
-            db.session.add(Delivery(
-                purpose="page", dedupe_key=f"page:{step_row.id}:{channel}:{address}", incident_id=incident.id,
-                step_id=step_row.id, user_id=user.id if user else None, channel=channel, recipient=address,
-                subject=message.subject, text=message.text, html=message.html, blocks=message.blocks,
-                status="queued", next_attempt_at=step.at, created_at=utcnow(), updated_at=utcnow()))
+            db.session.add(
+                Delivery(
+                    purpose="page",
+                    dedupe_key=f"page:{step_row.id}:{channel}:{address}",
+                    incident_id=incident.id,
+                    step_id=step_row.id,
+                    user_id=user.id if user else None,
+                    channel=channel,
+                    recipient=address,
+                    subject=message.subject,
+                    text=message.text,
+                    html=message.html,
+                    blocks=message.blocks,
+                    status="queued",
+                    next_attempt_at=step.at,
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+            )
             queued += 1
     return queued
 
 
-def _add_steps(incident: Incident, esc: IncidentEscalation, steps: list[pure.Step]) -> list[tuple[EscalationStep, pure.Step]]:
+def _add_steps(
+    incident: Incident, esc: IncidentEscalation, steps: list[pure.Step]
+) -> list[tuple[EscalationStep, pure.Step]]:
     """The steps' rows (skipped ones too) and the escalation's next deadline. No flush, no commit."""
     rows = []
     for step in steps:
-        row = EscalationStep(incident_id=incident.id, level_index=step.level_index, level_name=step.level_name,
-                             round=step.round, paged_at=step.at, deadline=step.deadline, skipped=step.skipped,
-                             recipients=[r.value for r in step.recipients], channels=list(step.channels),
-                             ended_at=step.at if step.skipped else None)
+        row = EscalationStep(
+            incident_id=incident.id,
+            level_index=step.level_index,
+            level_name=step.level_name,
+            round=step.round,
+            paged_at=step.at,
+            deadline=step.deadline,
+            skipped=step.skipped,
+            recipients=[r.value for r in step.recipients],
+            channels=list(step.channels),
+            ended_at=step.at if step.skipped else None,
+        )
         db.session.add(row)
         rows.append((row, step))
     live = [s for s in steps if not s.skipped]
@@ -251,17 +293,28 @@ def _add_steps(incident: Incident, esc: IncidentEscalation, steps: list[pure.Ste
     return rows
 
 
-def _page_steps(incident: Incident, esc: IncidentEscalation, rows: list[tuple[EscalationStep, pure.Step]], actor,
-                known: _Known) -> None:
+def _page_steps(
+    incident: Incident, esc: IncidentEscalation, rows: list[tuple[EscalationStep, pure.Step]], actor, known: _Known
+) -> None:
     """Once a flush has given the steps their ids: queue their pages, write the timeline. No commit."""
     for row, step in rows:
         if step.skipped:
             record(incident, "escalation_skipped", actor, {"level": step.level_name, "reason": step.skipped})
             continue
         pages = _queue_pages(incident, row, step, known)
-        record(incident, "paged", actor, {"level": step.level_name, "round": step.round, "pages": pages,
-                                          "recipients": [r.value for r in step.recipients],
-                                          "channels": list(step.channels), "deadline": isoformat(step.deadline)})
+        record(
+            incident,
+            "paged",
+            actor,
+            {
+                "level": step.level_name,
+                "round": step.round,
+                "pages": pages,
+                "recipients": [r.value for r in step.recipients],
+                "channels": list(step.channels),
+                "deadline": isoformat(step.deadline),
+            },
+        )
     if all(step.skipped for _, step in rows):
         record(incident, "escalation_exhausted", actor, {"policy": esc.policy_name})
 
@@ -289,8 +342,16 @@ def _frozen_or_new(incident: Incident, now: datetime) -> IncidentEscalation:
         row = policy_for(incident.severity, [s.name for s in incident.services])
         if row is None:
             raise Conflict("No escalation policy applies: create one named 'default'.", code="no_policy")
-        esc = IncidentEscalation(incident_id=incident.id, policy_name=row.name, snapshot=_snapshot(row),
-                                 mode=incident.mode, started_at=now, state="paging", level_index=-1, round=0)
+        esc = IncidentEscalation(
+            incident_id=incident.id,
+            policy_name=row.name,
+            snapshot=_snapshot(row),
+            mode=incident.mode,
+            started_at=now,
+            state="paging",
+            level_index=-1,
+            round=0,
+        )
         db.session.add(esc)
         incident.escalation_policy = row.name
     return esc
@@ -306,8 +367,9 @@ def _escalate(actor: User | None, incident: Incident, *, level: str | None, reas
         raise ValidationFailed(f"No level {level!r} in policy {esc.policy_name!r}.", details={"level": f"one of {names}"})
     target = names.index(level) if level else min(esc.level_index + 1, len(names) - 1)
     _end_current(incident.id, now)
-    record(incident, "escalated", actor, {"to": names[target], "reason": reason, "policy": esc.policy_name,
-                                          "mode": esc.mode})
+    record(
+        incident, "escalated", actor, {"to": names[target], "reason": reason, "policy": esc.policy_name, "mode": esc.mode}
+    )
     _start_steps(incident, esc, pure.first_step(frozen, rotations, start=now, mode=esc.mode, level=target), actor)
     return esc
 
@@ -317,8 +379,12 @@ def escalate_for_trigger(incident: Incident, *, word: str, ticket: str) -> bool:
     try:
         esc = _frozen_or_new(incident, utcnow())
     except Conflict:
-        record(incident, "trigger_matched", None, {"word": word, "ticket": ticket, "escalated": False,
-                                                   "reason": "no escalation policy applies"})
+        record(
+            incident,
+            "trigger_matched",
+            None,
+            {"word": word, "ticket": ticket, "escalated": False, "reason": "no escalation policy applies"},
+        )
         return False
     names = [lv["name"] for lv in esc.snapshot["policy"]["levels"]]
     target = names.index("engineering") if "engineering" in names else len(names) - 1
@@ -331,17 +397,24 @@ def escalate_for_trigger(incident: Incident, *, word: str, ticket: str) -> bool:
 
 def _end_current(incident_id: int, now: datetime, *, acknowledged: bool = False) -> None:
     values = {"ended_at": now, **({"acknowledged_at": now} if acknowledged else {})}
-    db.session.execute(update(EscalationStep).where(EscalationStep.incident_id == incident_id,
-                                                    EscalationStep.ended_at.is_(None)).values(**values)
-                       .execution_options(synchronize_session=False))
+    db.session.execute(
+        update(EscalationStep)
+        .where(EscalationStep.incident_id == incident_id, EscalationStep.ended_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _breach(esc: IncidentEscalation, incident: Incident, running: list[EscalationStep], now: datetime) -> None:
     """A deadline passed: the steps still running are breached, and a late tick says so. No commit."""
     for step in running:
         step.breached_at, step.ended_at = now, now
-        record(incident, "escalation_breached", None, {"level": step.level_name, "round": step.round,
-                                                       "deadline": isoformat(step.deadline)})
+        record(
+            incident,
+            "escalation_breached",
+            None,
+            {"level": step.level_name, "round": step.round, "deadline": isoformat(step.deadline)},
+        )
     late = (now - esc.next_deadline_at).total_seconds()
     tick = current_app.config["SCHEDULER_TICK_SECONDS"]
     if late > max(5 * tick, 5):
@@ -384,9 +457,12 @@ def process_due(*, limit: int = 100) -> int:
 
 
 def _due(now: datetime, limit: int, incident_id: int | None = None):
-    query = (select(IncidentEscalation).where(IncidentEscalation.state == "paging",
-                                              IncidentEscalation.next_deadline_at <= now)
-             .order_by(IncidentEscalation.next_deadline_at).limit(limit))
+    query = (
+        select(IncidentEscalation)
+        .where(IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at <= now)
+        .order_by(IncidentEscalation.next_deadline_at)
+        .limit(limit)
+    )
     return query if incident_id is None else query.where(IncidentEscalation.incident_id == incident_id)
 
 
@@ -399,16 +475,18 @@ def _advance_batch(now: datetime, limit: int, incident_id: int | None = None) ->
     ids = [esc.incident_id for esc in batch]
     incidents = {i.id: i for i in db.session.scalars(select(Incident).where(Incident.id.in_(ids)))}
     running: dict[int, list[EscalationStep]] = {i: [] for i in ids}
-    for step in db.session.scalars(select(EscalationStep).where(
-            EscalationStep.incident_id.in_(ids), EscalationStep.ended_at.is_(None)).order_by(EscalationStep.id)):
+    for step in db.session.scalars(
+        select(EscalationStep)
+        .where(EscalationStep.incident_id.in_(ids), EscalationStep.ended_at.is_(None))
+        .order_by(EscalationStep.id)
+    ):
         running[step.incident_id].append(step)
     plans = []
     for esc in batch:
         incident = incidents[esc.incident_id]
         try:
             frozen, rotations = _thaw(esc)
-            steps = pure.next_steps(frozen, rotations, level_index=esc.level_index, round=esc.round,
-                                    at=now, mode=esc.mode)
+            steps = pure.next_steps(frozen, rotations, level_index=esc.level_index, round=esc.round, at=now, mode=esc.mode)
         except Exception:  # noqa: BLE001 -- stays due; the watchdog reports it if it keeps failing
             logger.exception("escalation of %s could not advance; it is tried again next tick", incident.reference)
             continue
@@ -425,17 +503,22 @@ def _advance_batch(now: datetime, limit: int, incident_id: int | None = None) ->
 def overdue_count(*, seconds: float) -> int:
     """Escalations whose deadline passed more than `seconds` ago (the watchdog's view)."""
     cutoff = utcnow() - timedelta(seconds=seconds)
-    return db.session.scalar(select(func.count()).select_from(IncidentEscalation).where(
-        IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at < cutoff))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(IncidentEscalation)
+        .where(IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at < cutoff)
+    )
 
 
 # Acknowledgement -------------------------------------------------------------------------
 
+
 def refuse_acknowledgement(incident_id: int | None, *, who: str, via: str, reason: str) -> None:
     """Record an acknowledgement we could not accept (unknown sender, missing permission)."""
     if incident_id is not None and db.session.get(Incident, incident_id) is not None:
-        db.session.add(Acknowledgement(incident_id=incident_id, who=who, via=via, at=utcnow(), outcome="refused",
-                                       detail=reason[:200]))
+        db.session.add(
+            Acknowledgement(incident_id=incident_id, who=who, via=via, at=utcnow(), outcome="refused", detail=reason[:200])
+        )
         db.session.commit()
     logger.info("acknowledgement refused via %s: %s", via, reason)
 
@@ -459,8 +542,16 @@ def _acknowledge(actor: User, incident: Incident, via: str) -> str:
     now = utcnow()
     esc = db.session.get(IncidentEscalation, incident.id)
     first = esc.state != "acknowledged" if esc is not None else incident.acknowledged_at is None
-    db.session.add(Acknowledgement(incident_id=incident.id, user_id=actor.id, who=actor.email, via=via, at=now,
-                                   outcome="first" if first else "duplicate"))
+    db.session.add(
+        Acknowledgement(
+            incident_id=incident.id,
+            user_id=actor.id,
+            who=actor.email,
+            via=via,
+            at=now,
+            outcome="first" if first else "duplicate",
+        )
+    )
     if first:
         incident.acknowledged_at = incident.acknowledged_at or now
         level = None
@@ -476,21 +567,42 @@ def _acknowledge(actor: User, incident: Incident, via: str) -> str:
 
 def _settle_pages(incident: Incident, actor: User, now: datetime, level: str) -> None:
     """Cancel pages not sent yet; queue an edit of every Slack page sent, saying who acknowledged."""
-    db.session.execute(update(Delivery).where(Delivery.incident_id == incident.id, Delivery.purpose == "page",
-                                              Delivery.status == "queued")
-                       .values(status="cancelled", error="acknowledged before sending", updated_at=now)
-                       .execution_options(synchronize_session=False))
-    sent = db.session.scalars(select(Delivery).where(Delivery.incident_id == incident.id, Delivery.purpose == "page",
-                                                     Delivery.channel == "slack", Delivery.provider_id.is_not(None))).all()
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.incident_id == incident.id, Delivery.purpose == "page", Delivery.status == "queued")
+        .values(status="cancelled", error="acknowledged before sending", updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    sent = db.session.scalars(
+        select(Delivery).where(
+            Delivery.incident_id == incident.id,
+            Delivery.purpose == "page",
+            Delivery.channel == "slack",
+            Delivery.provider_id.is_not(None),
+        )
+    ).all()
     update_message = messages.acknowledged_update(_facts(incident, level), actor.label, now.strftime("%H:%M UTC"))
     for page in sent:
-        db.session.add(Delivery(purpose="page_update", dedupe_key=f"ack:{page.id}:{now.timestamp()}",
-                                incident_id=incident.id, channel="slack", recipient=page.recipient, ref=page.provider_id,
-                                text=update_message.text, blocks=update_message.blocks, status="queued",
-                                next_attempt_at=now, created_at=now, updated_at=now))
+        db.session.add(
+            Delivery(
+                purpose="page_update",
+                dedupe_key=f"ack:{page.id}:{now.timestamp()}",
+                incident_id=incident.id,
+                channel="slack",
+                recipient=page.recipient,
+                ref=page.provider_id,
+                text=update_message.text,
+                blocks=update_message.blocks,
+                status="queued",
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
 
 
 # Reading ---------------------------------------------------------------------------------
+
 
 def frozen_policy(incident_id: int) -> dict:
     """The policy as frozen onto the incident's escalation."""
@@ -504,13 +616,21 @@ def paging_incident_ids(incident_ids: set[int]) -> set[int]:
     """Which of these incidents are waiting for an acknowledgement now."""
     if not incident_ids:
         return set()
-    return set(db.session.scalars(select(IncidentEscalation.incident_id).where(
-        IncidentEscalation.incident_id.in_(incident_ids), IncidentEscalation.state == "paging")))
+    return set(
+        db.session.scalars(
+            select(IncidentEscalation.incident_id).where(
+                IncidentEscalation.incident_id.in_(incident_ids), IncidentEscalation.state == "paging"
+            )
+        )
+    )
 
 
 def acknowledgements(incident_id: int) -> list[dict]:
-    rows = db.session.scalars(select(Acknowledgement).where(Acknowledgement.incident_id == incident_id)
-                              .order_by(Acknowledgement.at, Acknowledgement.id))
+    rows = db.session.scalars(
+        select(Acknowledgement)
+        .where(Acknowledgement.incident_id == incident_id)
+        .order_by(Acknowledgement.at, Acknowledgement.id)
+    )
     return [{"who": a.who, "via": a.via, "at": isoformat(a.at), "outcome": a.outcome, "detail": a.detail} for a in rows]
 
 
@@ -518,15 +638,42 @@ def escalation_view(incident: Incident) -> dict:
     """Where the escalation stands, every step with its clock, for the API and the page."""
     esc = db.session.get(IncidentEscalation, incident.id)
     if esc is None:
-        return {"level": None, "policy": incident.escalation_policy, "next_deadline_at": None, "state": None,
-                "round": 0, "steps": []}
-    steps = db.session.scalars(select(EscalationStep).where(EscalationStep.incident_id == incident.id)
-                               .order_by(EscalationStep.id)).all()
-    level = pure.Policy.from_dict(esc.policy_name, esc.snapshot["policy"]).levels[esc.level_index].name \
-        if esc.level_index >= 0 else None
-    return {"level": level, "policy": esc.policy_name, "next_deadline_at": isoformat(esc.next_deadline_at),
-            "state": esc.state, "round": esc.round, "mode": esc.mode,
-            "steps": [{"level": s.level_name, "round": s.round, "paged_at": isoformat(s.paged_at),
-                       "deadline": isoformat(s.deadline), "breached_at": isoformat(s.breached_at),
-                       "acknowledged_at": isoformat(s.acknowledged_at), "ended_at": isoformat(s.ended_at),
-                       "skipped": s.skipped, "recipients": s.recipients, "channels": s.channels} for s in steps]}
+        return {
+            "level": None,
+            "policy": incident.escalation_policy,
+            "next_deadline_at": None,
+            "state": None,
+            "round": 0,
+            "steps": [],
+        }
+    steps = db.session.scalars(
+        select(EscalationStep).where(EscalationStep.incident_id == incident.id).order_by(EscalationStep.id)
+    ).all()
+    level = (
+        pure.Policy.from_dict(esc.policy_name, esc.snapshot["policy"]).levels[esc.level_index].name
+        if esc.level_index >= 0
+        else None
+    )
+    return {
+        "level": level,
+        "policy": esc.policy_name,
+        "next_deadline_at": isoformat(esc.next_deadline_at),
+        "state": esc.state,
+        "round": esc.round,
+        "mode": esc.mode,
+        "steps": [
+            {
+                "level": s.level_name,
+                "round": s.round,
+                "paged_at": isoformat(s.paged_at),
+                "deadline": isoformat(s.deadline),
+                "breached_at": isoformat(s.breached_at),
+                "acknowledged_at": isoformat(s.acknowledged_at),
+                "ended_at": isoformat(s.ended_at),
+                "skipped": s.skipped,
+                "recipients": s.recipients,
+                "channels": s.channels,
+            }
+            for s in steps
+        ],
+    }

@@ -4,14 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from .. import flows
-from . import service
 from ..api import page_args, paginated, parse
 from ..auth.access import api_auth
 from ..escalation.service import escalation_view
-from .models import Incident
 from ..roles.service import holders_by_incident
-from .schemas import DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict, incident_to_dict, update_to_dict
 from ..tickets.service import linked_counts
+from . import service
+from .models import Incident
+from .schemas import DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict, incident_to_dict, update_to_dict
 
 bp = Blueprint("api_incidents", __name__, url_prefix="/api/v1")
 

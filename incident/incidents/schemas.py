@@ -7,9 +7,9 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ..api import Strict
 from ..clock import isoformat
+from ..validation import Email, Slug, schema_rules
 from .models import Incident, IncidentUpdate, TimelineEvent
 from .policy import SEVERITIES, STATUSES
-from ..validation import Email, Slug, schema_rules
 
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 Status = Literal[STATUSES]  # type: ignore[valid-type]

@@ -7,7 +7,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
-from ..extensions import Model, db
+from ..extensions import Model
 from ..types import UTCDateTime
 
 

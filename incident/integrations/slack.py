@@ -22,10 +22,10 @@ from ..errors import BadRequest, Unauthorized
 from ..escalation.models import SlackEvent
 from ..escalation.service import escalation_view
 from ..extensions import db
+from ..flows import declare_incident
 from ..incidents.models import Incident
 from ..incidents.policy import SEVERITIES
 from ..roles.service import holders_by_incident
-from ..flows import declare_incident
 from . import AckResult, acknowledge_as, parse_incident_ref
 
 logger = logging.getLogger(__name__)

@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 
 from ..auth.models import User
-from ..outbox.models import Delivery
 from ..broadcast.sender import undelivered
 from ..clock import utcnow
 from ..customers.policy import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from ..customers.service import opt_in, opt_out
 from ..errors import Unauthorized
 from ..extensions import db
+from ..outbox.models import Delivery
 from ..validation import mask_phone
 from . import AckResult, acknowledge_as, parse_incident_ref
 from .models import TwilioEvent

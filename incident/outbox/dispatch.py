@@ -130,8 +130,8 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
         now = utcnow()
         write_outcomes([{"row_id": row["id"], **outcome(row["attempts"], result,
                                                         getattr(channels[row["channel"]], "sandbox", False), now)}
-                        for row, result in zip(rows, results)], now)
-        for row, result in zip(rows, results):
+                        for row, result in zip(rows, results, strict=True)], now)
+        for row, result in zip(rows, results, strict=True):
             special = purpose_for(row["purpose"])
             if result.ok and special is not None and special.on_sent is not None:
                 special.on_sent(row, result)

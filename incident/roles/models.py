@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
 from ..clock import utcnow
-from ..extensions import Model, db
+from ..extensions import Model
 from ..types import UTCDateTime
 
 

@@ -95,7 +95,7 @@ def parse_runbook(path: Path) -> Runbook:
     severities = _string_list(meta, "severities", SEVERITIES.__contains__, SEVERITIES, where)
     services = _string_list(meta, "services", lambda s: bool(SLUG_RE.match(s)), (), where)
     intro, sections, title, items, seen = [], [], None, [], set()
-    for number, line in enumerate(post.content.splitlines(), start=1):
+    for line in post.content.splitlines():
         if line.startswith("## "):
             if title is not None or items:
                 sections.append(Section(title or "Checklist", tuple(items)))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..clock import isoformat
 from ..api import Strict
+from ..clock import isoformat
 from ..validation import Email
 from .models import RoleAssignment
 

@@ -9,13 +9,13 @@ from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
 from ..auth.service import get_user_by_email_or_raise
-from ..incidents import slack_rooms
 from ..clock import utcnow
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
-from ..uow import use_case
+from ..incidents import slack_rooms
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..uow import use_case
 from . import runbooks as rb
 from .models import ChecklistTick, RoleAssignment
 from .policy import ROLES, is_multi_holder, missing_roles

@@ -7,9 +7,9 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..catalog import Service
 from ..clock import utcnow
 from ..extensions import Model, db
-from ..catalog import Service
 from ..types import UTCDateTime
 
 
@@ -32,7 +32,7 @@ class StatusComponent(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     service: Mapped[Service | None] = relationship()
-    group: Mapped["StatusComponent | None"] = relationship(remote_side=[id])
+    group: Mapped["StatusComponent | None"] = relationship(remote_side="StatusComponent.id")
 
 
 class StatusIncident(Model):

@@ -17,7 +17,14 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..incidents.models import Incident, IncidentUpdate
 from . import history, policy
-from .models import Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident, StatusIncidentComponent, StatusPageState
+from .models import (
+    Maintenance,
+    MaintenanceUpdate,
+    StatusComponent,
+    StatusIncident,
+    StatusIncidentComponent,
+    StatusPageState,
+)
 
 RECENT = 50
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -5,8 +5,8 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ..clock import isoformat
 from ..api import Strict
+from ..clock import isoformat
 from ..validation import Instant, Key, Slug, schema_rules
 from .models import Maintenance, StatusComponent
 from .policy import IMPACT_STATUSES, IMPACTS

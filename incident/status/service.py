@@ -10,21 +10,20 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from ..auth.models import User
+from ..catalog import ensure_services
 from ..clock import utcnow
+from ..customers.models import Customer, customer_services
 from ..dbutil import insert_ignoring_conflicts
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..outbox.models import Delivery
 from ..validation import MAX_KEY
 from . import i18n, policy
 from .history import record_open_incidents
 from .hooks import bump_version, incident_changed, is_published
 from .models import Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident, StatusIncidentComponent
-from ..catalog import ensure_services
-from ..outbox.models import Delivery
-from ..customers.models import Customer
-from ..customers.models import customer_services
 
 logger = logging.getLogger(__name__)
 
@@ -278,29 +277,50 @@ def _message_row(m: Maintenance, kind: str, customer_id: int, channel: str, reci
                       message=f"\n\n{m.message}" if m.message else "")
         key = f"maintenance:{m.id}:customer:{customer_id}"
     else:
-        text, key = i18n.t(locale, "cancelled.text", name=m.name, **when, link=link), f"maintenance:{m.id}:cancelled:{customer_id}"
-    return {"purpose": "maintenance", "dedupe_key": key, "customer_id": customer_id, "channel": channel,
-            "recipient": recipient, "subject": i18n.t(locale, f"{kind}.subject", name=m.name)[:300], "text": text,
-            "status": "queued", "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
-            "sandbox": False}
+        text = i18n.t(locale, "cancelled.text", name=m.name, **when, link=link)
+        key = f"maintenance:{m.id}:cancelled:{customer_id}"
+    return {
+        "purpose": "maintenance",
+        "dedupe_key": key,
+        "customer_id": customer_id,
+        "channel": channel,
+        "recipient": recipient,
+        "subject": i18n.t(locale, f"{kind}.subject", name=m.name)[:300],
+        "text": text,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "sandbox": False,
+    }
 
 
 def _queue_messages(rows: list[dict]) -> None:
     """Into the outbox, once each (a dedupe key already there is left alone). No commit."""
     for start in range(0, len(rows), 1000):
-        db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start:start + 1000])
+        db.session.execute(insert_ignoring_conflicts(Delivery, ["dedupe_key"]), rows[start : start + 1000])
 
 
 def _notice_rows(m: Maintenance, now: datetime) -> list[dict]:
     service_ids = {c.service_id for c in m.components if c.service_id}
     if not service_ids:
         return []
-    customers = db.session.scalars(select(Customer).where(Customer.id.in_(
-        select(customer_services.c.customer_id).where(customer_services.c.service_id.in_(service_ids)))))
+    customers = db.session.scalars(
+        select(Customer).where(
+            Customer.id.in_(select(customer_services.c.customer_id).where(customer_services.c.service_id.in_(service_ids)))
+        )
+    )
     rows = []
     for customer in customers:
-        channel = next((c for c in (customer.channels or []) if c in ("email", "sms")
-                        and c not in (customer.opted_out or []) and customer.address(c)), None)
+        channel = next(
+            (
+                c
+                for c in (customer.channels or [])
+                if c in ("email", "sms") and c not in (customer.opted_out or []) and customer.address(c)
+            ),
+            None,
+        )
         if channel is not None:
             rows.append(_message_row(m, "notice", customer.id, channel, customer.address(channel), customer.locale, now))
     return rows
@@ -310,9 +330,11 @@ def queue_maintenance_notices() -> int:
     """Queue one outbox row per subscriber of a window's components, once, before it starts."""
     now = utcnow()
     queued = 0
-    due = db.session.scalars(select(Maintenance).where(Maintenance.status.in_(("scheduled", "in_progress")),
-                                                       Maintenance.notice_queued_at.is_(None))
-                             .with_for_update(skip_locked=True))
+    due = db.session.scalars(
+        select(Maintenance)
+        .where(Maintenance.status.in_(("scheduled", "in_progress")), Maintenance.notice_queued_at.is_(None))
+        .with_for_update(skip_locked=True)
+    )
     for m in due:
         if not policy.notice_due(m.scheduled_for, m.scheduled_until, m.notify_minutes_before, now):
             continue

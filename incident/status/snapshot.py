@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..clock import utcnow
-from . import fastpath, feed, i18n, statuspage
+from . import fastpath, feed, statuspage
 from .hooks import CHANGED
 from .public import collect, read_version
 from .view import page_view

@@ -15,13 +15,13 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..clock import utcnow
+from ..customers.models import Customer
 from ..errors import AppError, ValidationFailed
 from ..extensions import db
+from ..outbox.models import Delivery
 from ..validation import mask_phone, normalize_email, normalize_phone
 from . import i18n
 from .models import StatusComponent, StatusSubscription
-from ..outbox.models import Delivery
-from ..customers.models import Customer
 
 logger = logging.getLogger(__name__)
 EMAIL_TTL = timedelta(hours=24)

@@ -7,8 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from ..errors import AppError
-from .csv_import import field_name
-from .csv_import import import_csv
+from .csv_import import field_name, import_csv
 
 tickets_cli = AppGroup("tickets", help="Helpdesk tickets.")
 MAX_LISTED = 50

@@ -131,7 +131,7 @@ def _tally(arrivals, *, now: datetime, window_start: datetime,
         in_window = window_start <= created_at <= now
         if not in_window and not baseline_start <= created_at < window_start:
             continue
-        for kind, names in zip(KINDS, (tags, services)):
+        for kind, names in zip(KINDS, (tags, services), strict=True):
             for name in _distinct(names):
                 tally = tallies.setdefault((kind, name), _Tally())
                 if in_window:

@@ -163,14 +163,16 @@ def _link_by_rules(new_rows: list[dict], ids: dict[tuple[str, str], int]) -> int
         rule = by_rule[rule_id]
         incident = db.session.get(Incident, rule.incident_id)
         count = apply_link(incident, None, ticket_ids=ticket_ids, method="rule",
-                           criteria={"rule": rule.id, **TicketFilter(tuple(rule.tags), tuple(rule.services), rule.text).as_dict()})
+                           criteria={"rule": rule.id,
+                                     **TicketFilter(tuple(rule.tags), tuple(rule.services), rule.text).as_dict()})
         rule.linked += count
         linked += count
     return linked
 
 
-def ingest_tickets(actor: User | None, items: list[TicketIn], *, apply_rules: bool = True,
-                   commit: bool = True) -> IngestResult:
+def ingest_tickets(
+    actor: User | None, items: list[TicketIn], *, apply_rules: bool = True, commit: bool = True
+) -> IngestResult:
     """Upsert tickets on (source, external id); re-sending the same ticket changes nothing.
 
     New tickets that a link rule matches are linked (unless `apply_rules` is off, as for an
@@ -187,8 +189,8 @@ def ingest_tickets(actor: User | None, items: list[TicketIn], *, apply_rules: bo
     result = IngestResult(unchanged=len(rows) - len(new) - len(changed))
 
     todo = new + changed
-    for row, customer_id in zip(todo, ensure_requesters(
-            [(r["requester_name"], r["requester_email"], r["requester_phone"]) for r in todo])):
+    requesters = ensure_requesters([(r["requester_name"], r["requester_email"], r["requester_phone"]) for r in todo])
+    for row, customer_id in zip(todo, requesters, strict=True):
         row["customer_id"] = customer_id
     connection = db.session.connection()
     ids: dict[tuple[str, str], int] = {}
@@ -200,8 +202,7 @@ def ingest_tickets(actor: User | None, items: list[TicketIn], *, apply_rules: bo
         result.updated += len(new) - len(ids)  # a concurrent batch inserted them first
     if changed:
         values = {f: bindparam(f) for f in (*FIELDS, "content_hash", "customer_id")}
-        connection.execute(update(Ticket).where(Ticket.id == bindparam("_id")).values(updated_at=now, **values),
-                           changed)
+        connection.execute(update(Ticket).where(Ticket.id == bindparam("_id")).values(updated_at=now, **values), changed)
         result.updated += len(changed)
     arrived = [r for r in new if (r["source"], r["external_id"]) in ids]
     if apply_rules and arrived:

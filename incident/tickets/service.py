@@ -16,10 +16,10 @@ from ..auth.models import User
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
-from ..uow import use_case
 from ..incidents.models import Incident, TimelineEvent
 from ..incidents.signals import incident_changed, incident_resolved
 from ..incidents.timeline import record
+from ..uow import use_case
 from . import queries
 from .models import IncidentTicketStats, LinkAction, LinkRule, Ticket
 from .policy import TicketFilter
@@ -166,36 +166,50 @@ def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, s
            ticket_filter: TicketFilter | None = None) -> dict:
     """Unlink named tickets, those a filter matches, or (neither) all of them."""
     incident = Incident.get_or_raise(incident_id)
-    criteria = ticket_filter.as_dict() if ticket_filter else {"external_ids": len(external_ids)} if external_ids is not None else {"all": True}
+    if ticket_filter:
+        criteria = ticket_filter.as_dict()
+    else:
+        criteria = {"external_ids": len(external_ids)} if external_ids is not None else {"all": True}
     action = _action(incident, actor, action="unlink", method="manual", criteria=criteria)
     if external_ids is not None:
-        chunks = [queries.by_external_ids(external_ids[s:s + CHUNK], source) for s in range(0, len(external_ids), CHUNK)]
+        chunks = [queries.by_external_ids(external_ids[s : s + CHUNK], source) for s in range(0, len(external_ids), CHUNK)]
     else:
         chunks = [and_(*queries.where(ticket_filter))] if ticket_filter else [true()]
     count, found = 0, set()
     for clause in chunks:
         if external_ids is not None:
             found.update(db.session.scalars(select(Ticket.external_id).where(clause, Ticket.incident_id == incident.id)))
-        count += db.session.execute(update(Ticket).where(clause, Ticket.incident_id == incident.id).values(
-            incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
-            .execution_options(synchronize_session=False)).rowcount
+        count += db.session.execute(
+            update(Ticket)
+            .where(clause, Ticket.incident_id == incident.id)
+            .values(incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
     _finish(incident, actor, action, count)
     return {"unlinked": count, "not_found": [e for e in (external_ids or []) if e not in found]}
 
 
 @use_case
-def add_link_rule(actor: User, incident_id, *, tags: list[str], text: str, services: list[str],
-                  link_existing: bool = False) -> tuple[LinkRule, int]:
+def add_link_rule(
+    actor: User, incident_id, *, tags: list[str], text: str, services: list[str], link_existing: bool = False
+) -> tuple[LinkRule, int]:
     """A rule that links matching tickets as they arrive, while the incident is open."""
     if not (tags or text or services):
         raise ValidationFailed("A rule needs tags, text or services.", details={"rule": "empty"})
     incident = get_open_incident_or_raise(incident_id)
-    rule = LinkRule(incident_id=incident.id, tags=sorted(set(tags)), text=text, services=sorted(set(services)),
-                    created_by_id=actor.id, created_at=utcnow(), active=True, linked=0)
+    rule = LinkRule(
+        incident_id=incident.id,
+        tags=sorted(set(tags)),
+        text=text,
+        services=sorted(set(services)),
+        created_by_id=actor.id,
+        created_at=utcnow(),
+        active=True,
+        linked=0,
+    )
     db.session.add(rule)
     db.session.flush()
-    record(incident, "link_rule_added", actor, {"rule": rule.id, "tags": rule.tags, "text": text,
-                                                "services": rule.services})
+    record(incident, "link_rule_added", actor, {"rule": rule.id, "tags": rule.tags, "text": text, "services": rule.services})
     linked = 0
     if link_existing:
         rule_filter = TicketFilter(tags=tuple(rule.tags), services=tuple(rule.services), text=text, unlinked_only=True)
@@ -226,9 +240,12 @@ def remove_link_rule(actor: User, incident_id, rule_id: int) -> None:
 def solve_linked(incident: Incident, actor: User | None) -> int:
     """Mark the incident's linked tickets solved (flush, no commit); returns how many."""
     now = utcnow()
-    count = db.session.execute(update(Ticket).where(
-        Ticket.incident_id == incident.id, Ticket.status.not_in(("solved", "closed"))).values(
-        status="solved", solved_at=now, updated_at=now).execution_options(synchronize_session=False)).rowcount
+    count = db.session.execute(
+        update(Ticket)
+        .where(Ticket.incident_id == incident.id, Ticket.status.not_in(("solved", "closed")))
+        .values(status="solved", solved_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if count:
         incident.tickets_version += 1
         record(incident, "tickets_solved", actor, {"count": count})
@@ -251,19 +268,36 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
     if duplicate.merged_into_id:
         raise Conflict(f"{duplicate.reference} was merged already.", code="incident_merged")
     now = utcnow()
-    tickets = db.session.execute(update(Ticket).where(Ticket.incident_id == duplicate.id).values(
-        incident_id=parent.id, link_method="merge").execution_options(synchronize_session=False)).rowcount
-    rules = db.session.execute(update(LinkRule).where(LinkRule.incident_id == duplicate.id).values(
-        incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
-    events = db.session.execute(update(TimelineEvent).where(TimelineEvent.incident_id == duplicate.id).values(
-        incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
+    tickets = db.session.execute(
+        update(Ticket)
+        .where(Ticket.incident_id == duplicate.id)
+        .values(incident_id=parent.id, link_method="merge")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    rules = db.session.execute(
+        update(LinkRule)
+        .where(LinkRule.incident_id == duplicate.id)
+        .values(incident_id=parent.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    events = db.session.execute(
+        update(TimelineEvent)
+        .where(TimelineEvent.incident_id == duplicate.id)
+        .values(incident_id=parent.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     duplicate.merged_into_id = parent.id
     if duplicate.is_open:
         duplicate.status, duplicate.resolved_at = "resolved", now
     duplicate.tickets_version += 1
     parent.tickets_version += 1
-    summary = {"duplicate": duplicate.reference, "parent": parent.reference, "tickets": tickets,
-               "rules": rules, "events": events}
+    summary = {
+        "duplicate": duplicate.reference,
+        "parent": parent.reference,
+        "tickets": tickets,
+        "rules": rules,
+        "events": events,
+    }
     record(parent, "merged", actor, summary)
     record(duplicate, "merged", actor, summary)
     incident_changed.send(duplicate.id)  # a published duplicate now reads resolved on the page
@@ -278,14 +312,20 @@ def list_tickets(ticket_filter: TicketFilter, *, page: int = 1, per_page: int = 
     if skip >= total:
         return [], total
     if skip <= total // 2:
-        rows = db.session.scalars(select(Ticket).where(*clauses).order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                                  .limit(per_page).offset(skip)).all()
+        rows = db.session.scalars(
+            select(Ticket).where(*clauses).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(per_page).offset(skip)
+        ).all()
         return list(rows), total
     # Past the middle, count from the oldest end: the database walks at most half the list
     # (the last of 5,000 pages took 250 ms on PostgreSQL, the first 20 ms).
     first_from_end = max(total - skip - per_page, 0)
-    rows = db.session.scalars(select(Ticket).where(*clauses).order_by(Ticket.created_at, Ticket.id)
-                              .limit(min(per_page, total - skip)).offset(first_from_end)).all()
+    rows = db.session.scalars(
+        select(Ticket)
+        .where(*clauses)
+        .order_by(Ticket.created_at, Ticket.id)
+        .limit(min(per_page, total - skip))
+        .offset(first_from_end)
+    ).all()
     return list(reversed(rows)), total
 
 
@@ -293,20 +333,42 @@ def linked_counts(incident_ids: list[int]) -> dict[int, int]:
     """{incident id: linked tickets} in one query."""
     if not incident_ids:
         return {}
-    rows = db.session.execute(select(Ticket.incident_id, func.count()).where(
-        Ticket.incident_id.in_(incident_ids)).group_by(Ticket.incident_id))
+    rows = db.session.execute(
+        select(Ticket.incident_id, func.count()).where(Ticket.incident_id.in_(incident_ids)).group_by(Ticket.incident_id)
+    )
     return dict(rows.all())
 
 
 def export_rows(incident_id) -> Iterable[tuple]:
     """The incident's linked tickets as CSV rows, streamed, header first."""
     incident = Incident.get_or_raise(incident_id)
-    yield ("source", "external_id", "subject", "requester_name", "requester_email", "status",
-           "created_at", "linked_at", "link_method")
-    query = (select(Ticket.source, Ticket.external_id, Ticket.subject, Ticket.requester_name,
-                    Ticket.requester_email, Ticket.status, Ticket.created_at, Ticket.linked_at, Ticket.link_method)
-             .where(Ticket.incident_id == incident.id).order_by(Ticket.created_at, Ticket.id)
-             .execution_options(yield_per=2_000))
+    yield (
+        "source",
+        "external_id",
+        "subject",
+        "requester_name",
+        "requester_email",
+        "status",
+        "created_at",
+        "linked_at",
+        "link_method",
+    )
+    query = (
+        select(
+            Ticket.source,
+            Ticket.external_id,
+            Ticket.subject,
+            Ticket.requester_name,
+            Ticket.requester_email,
+            Ticket.status,
+            Ticket.created_at,
+            Ticket.linked_at,
+            Ticket.link_method,
+        )
+        .where(Ticket.incident_id == incident.id)
+        .order_by(Ticket.created_at, Ticket.id)
+        .execution_options(yield_per=2_000)
+    )
     for row in db.session.execute(query):
         yield tuple(_cell(v) for v in row)
 

@@ -19,11 +19,12 @@ from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
-from ..broadcast import service as broadcasts, templates
-from ..outbox.channels import RenderedMessage
+from ..broadcast import service as broadcasts
+from ..broadcast import templates
 from ..broadcast.models import BroadcastMessage
 from ..customers.models import LOCALES, Customer
 from ..extensions import db
+from ..outbox.channels import RenderedMessage
 from .filters import security_headers
 from .masking import MASK, mask_message, mask_text
 

@@ -10,14 +10,14 @@ from pydantic import BaseModel
 from ..auth.access import login_required
 from ..broadcast import service as broadcasts
 from ..broadcast.models import KINDS
-from ..outbox.models import STATUSES
 from ..broadcast.schemas import BroadcastEdit, BroadcastIn
 from ..clock import isoformat, utcnow
 from ..errors import AppError, ValidationFailed
 from ..incidents.models import Incident
-from .filters import when as utc_label
-from .broadcast_views import CHANNEL_LABELS, LOCALE_NAMES, allow_email_styles, emoji, mrkdwn, preview
+from ..outbox.models import STATUSES
 from .blueprint import bp
+from .broadcast_views import CHANNEL_LABELS, LOCALE_NAMES, allow_email_styles, emoji, mrkdwn, preview
+from .filters import when as utc_label
 from .forms import flash_error, parse_form
 
 DELIVERIES_PER_PAGE = 50

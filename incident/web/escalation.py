@@ -8,17 +8,18 @@ from sqlalchemy import func, select
 
 from ..api import validation_details
 from ..auth.access import login_required
-from ..outbox.dispatch import channels_for
-from ..outbox.models import Delivery
 from ..clock import utcnow
 from ..errors import AppError, ValidationFailed
-from ..escalation import policy as pure, service as escalation
+from ..escalation import policy as pure
+from ..escalation import service as escalation
 from ..escalation.schemas import SimulateIn
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.policy import SEVERITIES
-from .broadcast_views import allow_email_styles, customer_copies
+from ..outbox.dispatch import channels_for
+from ..outbox.models import Delivery
 from .blueprint import bp
+from .broadcast_views import allow_email_styles, customer_copies
 from .forms import flash_error
 from .masking import may_see_secrets, shown_row
 
@@ -106,11 +107,28 @@ def outbox():
     rows = db.session.scalars(query.order_by(Delivery.id.desc()).limit(OUTBOX_PER_PAGE)
                               .offset((page - 1) * OUTBOX_PER_PAGE)).all()
     open_pages = escalation.paging_incident_ids({d.incident_id for d in rows if d.purpose == "page"})
-    sandboxed = [name for name, channel in channels_for(current_app._get_current_object()).items() if getattr(channel, "sandbox", False)]
-    reveal = may_see_secrets(g.user)   # unsubscribe and confirmation links, codes: admins only
+    sandboxed = [
+        name
+        for name, channel in channels_for(current_app._get_current_object()).items()
+        if getattr(channel, "sandbox", False)
+    ]
+    reveal = may_see_secrets(g.user)  # unsubscribe and confirmation links, codes: admins only
     copies = customer_copies(rows, reveal=reveal)  # broadcast rows: the stored message, as the customer got it
     shown = {d.id: shown_row(d, reveal=reveal) for d in rows}
-    return allow_email_styles(make_response(render_template(
-        "outbox.html", deliveries=rows, total=total, page=page, per_page=OUTBOX_PER_PAGE, open_pages=open_pages,
-        sandboxed=sandboxed, args=request.args, copies=copies, shown=shown)),
-        [c["message"].html for c in copies.values()])
+    return allow_email_styles(
+        make_response(
+            render_template(
+                "outbox.html",
+                deliveries=rows,
+                total=total,
+                page=page,
+                per_page=OUTBOX_PER_PAGE,
+                open_pages=open_pages,
+                sandboxed=sandboxed,
+                args=request.args,
+                copies=copies,
+                shown=shown,
+            )
+        ),
+        [c["message"].html for c in copies.values()],
+    )

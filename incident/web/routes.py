@@ -8,7 +8,6 @@ from sqlalchemy import select
 from werkzeug.urls import iri_to_uri
 
 from .. import flows
-from ..incidents import service
 from ..auth.access import login_required
 from ..auth.models import User
 from ..auth.service import WrongCredentials, log_in
@@ -16,16 +15,18 @@ from ..auth.sessions import end_session
 from ..auth.throttle import TooManyLoginAttempts
 from ..errors import AppError
 from ..extensions import db
+from ..incidents import service
 from ..incidents.models import Incident
 from ..incidents.policy import MODES, SEVERITIES, SEVERITY_LABELS, STATUSES
+from ..incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from ..roles import service as roles
 from ..roles.policy import ROLES, is_multi_holder
-from ..incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from ..tickets.floods import current_signals
 from ..tickets.service import linked_counts
 from .blueprint import bp
 from .forms import flash_error, parse_form
 from .incident_page import incident_sections
+
 
 def _safe_next(target: str | None) -> str:
     """A page of this site to go to after login, else the dashboard. Checked as Werkzeug will send
@@ -125,11 +126,24 @@ def incident(incident_id):
     timeline, total = service.list_timeline(incident.id, per_page=200, newest_first=True)
     staff = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name, User.email)).all()
     return render_template(
-        "incident.html", **incident_sections(incident), incident=incident, holders=holders, roles=ROLES, is_multi=is_multi_holder,
-        missing=roles.missing_required(incident, holders), history=roles.role_history(incident.id),
-        my_checklists=roles.checklists(incident, mine), other_checklists=roles.checklists(incident, others),
-        updates=service.list_updates(incident.id), timeline=timeline, timeline_total=total,
-        staff=staff, statuses=STATUSES, severities=SEVERITIES, severity_labels=SEVERITY_LABELS)
+        "incident.html",
+        **incident_sections(incident),
+        incident=incident,
+        holders=holders,
+        roles=ROLES,
+        is_multi=is_multi_holder,
+        missing=roles.missing_required(incident, holders),
+        history=roles.role_history(incident.id),
+        my_checklists=roles.checklists(incident, mine),
+        other_checklists=roles.checklists(incident, others),
+        updates=service.list_updates(incident.id),
+        timeline=timeline,
+        timeline_total=total,
+        staff=staff,
+        statuses=STATUSES,
+        severities=SEVERITIES,
+        severity_labels=SEVERITY_LABELS,
+    )
 
 
 def _act(incident_id: int, action, success: str):
@@ -148,51 +162,75 @@ def _act(incident_id: int, action, success: str):
 @login_required("lead")
 def post_update(incident_id):
     form = request.form
-    data = {"status": form.get("status") or None, "message": form.get("message", ""),
-            "public": form.get("public") == "on"}
-    return _act(incident_id, lambda: service.post_update(
-        g.user, incident_id, **parse_form(PostUpdate, data).model_dump()), "Update posted.")
+    data = {"status": form.get("status") or None, "message": form.get("message", ""), "public": form.get("public") == "on"}
+    return _act(
+        incident_id,
+        lambda: service.post_update(g.user, incident_id, **parse_form(PostUpdate, data).model_dump()),
+        "Update posted.",
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/edit")
 @login_required("lead")
 def edit(incident_id):
     form = request.form
-    data = {"title": form.get("title"), "severity": form.get("severity"), "summary": form.get("summary", ""),
-            "services": [s for s in form.get("services", "").replace(",", " ").split() if s],
-            "solve_tickets_on_resolve": form.get("solve_tickets_on_resolve") == "on"}
-    return _act(incident_id, lambda: service.edit_incident(
-        g.user, incident_id, parse_form(EditIncident, data).model_dump()), "Incident updated.")
+    data = {
+        "title": form.get("title"),
+        "severity": form.get("severity"),
+        "summary": form.get("summary", ""),
+        "services": [s for s in form.get("services", "").replace(",", " ").split() if s],
+        "solve_tickets_on_resolve": form.get("solve_tickets_on_resolve") == "on",
+    }
+    return _act(
+        incident_id,
+        lambda: service.edit_incident(g.user, incident_id, parse_form(EditIncident, data).model_dump()),
+        "Incident updated.",
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/roles")
 @login_required("lead")
 def assign_role(incident_id):
     role, user = request.form.get("role", ""), request.form.get("user", "")
-    return _act(incident_id, lambda: roles.assign_role(g.user, incident_id, role, user_email=user),
-                f"{ROLES.get(role, role)}: {user}.")
+    return _act(
+        incident_id,
+        lambda: roles.assign_role(g.user, incident_id, role, user_email=user),
+        f"{ROLES.get(role, role)}: {user}.",
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/roles/relieve")
 @login_required("lead")
 def relieve_role(incident_id):
     role, user = request.form.get("role", ""), request.form.get("user") or None
-    return _act(incident_id, lambda: roles.relieve_role(g.user, incident_id, role, user_email=user),
-                f"{ROLES.get(role, role)} relieved.")
+    return _act(
+        incident_id,
+        lambda: roles.relieve_role(g.user, incident_id, role, user_email=user),
+        f"{ROLES.get(role, role)} relieved.",
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/notes")
 @login_required("agent")
 def add_note(incident_id):
     text = request.form.get("text", "")
-    return _act(incident_id, lambda: service.add_note(g.user, incident_id, parse_form(Note, {"text": text}).text),
-                "Note added.")
+    return _act(
+        incident_id, lambda: service.add_note(g.user, incident_id, parse_form(Note, {"text": text}).text), "Note added."
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/checklist")
 @login_required()
 def tick(incident_id):
     form = request.form
-    return _act(incident_id, lambda: roles.set_checklist_item(
-        g.user, incident_id, runbook=form.get("runbook", ""), item=form.get("item", ""),
-        checked=form.get("checked") == "1"), "Checklist updated.")
+    return _act(
+        incident_id,
+        lambda: roles.set_checklist_item(
+            g.user,
+            incident_id,
+            runbook=form.get("runbook", ""),
+            item=form.get("item", ""),
+            checked=form.get("checked") == "1",
+        ),
+        "Checklist updated.",
+    )

@@ -5,14 +5,15 @@ from flask import flash, g, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from .. import flows
-from ..incidents import service as incidents
 from ..api import validation_details
 from ..auth.access import login_required
 from ..errors import AppError, ValidationFailed
+from ..incidents import service as incidents
 from ..incidents.models import Incident
 from ..security import body_limit
 from ..tickets import service as tickets
 from ..tickets.chart import flood_chart_svg
+from ..tickets.csv_import import import_csv
 from ..tickets.policy import decode_words
 from ..tickets.routes import csv_download
 from ..tickets.schemas import FilterIn
@@ -20,7 +21,6 @@ from ..tickets.service import linked_counts
 from ..tickets.stats import chart_buckets, chart_markers, ticket_stats
 from .blueprint import bp
 from .forms import flash_error
-from ..tickets.csv_import import import_csv
 
 PER_PAGE = 50
 ROOM_PER_PAGE = 20
