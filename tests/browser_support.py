@@ -2,10 +2,12 @@
 driven by Playwright (sync API).
 
 tests/conftest.py registers them once for every test module (a module importing them
-itself would start a second Playwright); mark the tests with ``pytest.mark.browser``. Without /usr/bin/chromium (or the playwright
-package) the tests are skipped; set REQUIRE_BROWSER=1 to make that a failure instead (CI).
+itself would start a second Playwright); mark the tests with ``pytest.mark.browser``.
+Without /usr/bin/chromium (or the playwright package) the tests are skipped; set REQUIRE_BROWSER=1
+to make that a failure instead (CI).
 Playwright's bundled browsers are never used: ``playwright install`` needs the internet.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import json
+import logging
 import socket
 import threading
 from collections import defaultdict, deque

@@ -172,8 +172,8 @@ def test_failures_per_client_address_are_limited(client, make_user, frozen, chea
 
 
 def test_limits_are_settings(app, client, frozen, cheap_hashing, monkeypatch):
-    monkeypatch.setitem(app.config, "LOGIN_FAILURES_PER_ACCOUNT", "2")
-    monkeypatch.setitem(app.config, "LOGIN_FAILURE_WINDOW_MINUTES", "1")
+    monkeypatch.setitem(app.config, "LOGIN_FAILURES_PER_ACCOUNT", 2)  # typed: Settings parsed the environment at start
+    monkeypatch.setitem(app.config, "LOGIN_FAILURE_WINDOW_MINUTES", 1.0)
     for _ in range(2):
         assert attempt(client, "ghost@example.com", "guess").status_code == 401
     assert attempt(client, "ghost@example.com", "guess").headers["Retry-After"] == "60"

@@ -15,16 +15,14 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from incident import clock
-from incident.outbox.models import Delivery
 from incident.broadcast.sender import Sender
 from incident.broadcast.service import prepare_due
 from incident.customers.models import Customer
 from incident.extensions import db
+from incident.outbox.models import Delivery
 
 from .conftest import TEST_DATABASE_URL
-from .stand_ins import smtp_server  # noqa: F401  (the fixture)
-from .test_incidents_api import declare
-from .test_worker_restart import ROOT, wait_for
+from .helpers import ROOT, declare, wait_for
 
 RECIPIENTS = 10_000
 

@@ -9,15 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from incident import clock
+from incident.extensions import db
 from incident.outbox.channels import build_channels
 from incident.outbox.models import Delivery
-from incident.extensions import db
 
-from .stand_ins import SLACK_TOKEN, TWILIO_SID, slack_server, smtp_server, twilio_api  # noqa: F401
-from .test_broadcasts import add_customers, broadcast, run_worker
-from .test_incidents_api import declare
-from .test_twilio_webhooks import post, receipt
-from .test_slack_webhooks import hooks, hooks_app  # noqa: F401
+from .helpers import add_customers, broadcast, declare, post, receipt, run_worker
+from .stand_ins import SLACK_TOKEN, TWILIO_SID
 
 
 @pytest.fixture

@@ -196,7 +196,8 @@ def test_sandbox_refuses_reaching_into_python(source):
 
 def test_a_render_stops_at_its_size_and_loop_budgets():
     with pytest.raises(ValidationFailed, match="at most 10,000 numbers"):
-        T.validate_template("status", "sms", "en", "", "{% for i in range(200) %}{% for j in range(200) %}.{% endfor %}{% endfor %}")
+        T.validate_template("status", "sms", "en", "",
+                            "{% for i in range(200) %}{% for j in range(200) %}.{% endfor %}{% endfor %}")
     with pytest.raises(ValidationFailed, match="more than 200,000 characters"):
         T.validate_template("status", "email", "en", "S", "{% for i in range(50) %}{{ 'x' * 5000 }}{% endfor %}")
     # what real templates do is well inside both, and every render gets a fresh budget
@@ -243,28 +244,32 @@ def test_a_failing_template_at_send_time_is_a_clear_error():
 
 # --- SMS counting -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, encoding, units, segments", [
-    ("", "GSM-7", 0, 0),
-    ("Hello", "GSM-7", 5, 1),
-    ("a" * 160, "GSM-7", 160, 1),
-    ("a" * 161, "GSM-7", 161, 2),
-    ("a" * 306, "GSM-7", 306, 2),
-    ("a" * 307, "GSM-7", 307, 3),
-    ("€" * 80, "GSM-7", 160, 1),
-    ("€" * 81, "GSM-7", 162, 2),
-    ("{}[]~^|\\", "GSM-7", 16, 1),
-    ("a" * 152 + "€" + "a" * 152, "GSM-7", 306, 3),   # an escape pair never straddles two parts
-    ("àèéìòù ÄÖÑÜäöñü ÉÇ £¥§¿¡ ΔΦΓΛΩΠΨΣΘΞ", "GSM-7", 35, 1),
-    ("È", "UCS-2", 1, 1),                             # only É is in the table, not È
-    ("ç", "UCS-2", 1, 1),                             # only Ç is
-    ("l’app", "UCS-2", 5, 1),                         # a curly apostrophe
-    ("😀", "UCS-2", 2, 1),
-    ("È" * 70, "UCS-2", 70, 1),
-    ("È" * 71, "UCS-2", 71, 2),
-    ("È" * 134, "UCS-2", 134, 2),
-    ("È" * 135, "UCS-2", 135, 3),
-    ("a" * 66 + "😀" + "a" * 66, "UCS-2", 134, 3),   # a surrogate pair is never split
-])
+
+@pytest.mark.parametrize(
+    "text, encoding, units, segments",
+    [
+        ("", "GSM-7", 0, 0),
+        ("Hello", "GSM-7", 5, 1),
+        ("a" * 160, "GSM-7", 160, 1),
+        ("a" * 161, "GSM-7", 161, 2),
+        ("a" * 306, "GSM-7", 306, 2),
+        ("a" * 307, "GSM-7", 307, 3),
+        ("€" * 80, "GSM-7", 160, 1),
+        ("€" * 81, "GSM-7", 162, 2),
+        ("{}[]~^|\\", "GSM-7", 16, 1),
+        ("a" * 152 + "€" + "a" * 152, "GSM-7", 306, 3),  # an escape pair never straddles two parts
+        ("àèéìòù ÄÖÑÜäöñü ÉÇ £¥§¿¡ ΔΦΓΛΩΠΨΣΘΞ", "GSM-7", 35, 1),
+        ("È", "UCS-2", 1, 1),  # only É is in the table, not È
+        ("ç", "UCS-2", 1, 1),  # only Ç is
+        ("l’app", "UCS-2", 5, 1),  # a curly apostrophe
+        ("😀", "UCS-2", 2, 1),
+        ("È" * 70, "UCS-2", 70, 1),
+        ("È" * 71, "UCS-2", 71, 2),
+        ("È" * 134, "UCS-2", 134, 2),
+        ("È" * 135, "UCS-2", 135, 3),
+        ("a" * 66 + "😀" + "a" * 66, "UCS-2", 134, 3),  # a surrogate pair is never split
+    ],
+)
 def test_sms_info(text, encoding, units, segments):
     info = sms_info(text)
     assert (info["encoding"], info["units"], info["segments"]) == (encoding, units, segments)
@@ -273,6 +278,7 @@ def test_sms_info(text, encoding, units, segments):
 
 
 # --- locales, overrides, preview ----------------------------------------------------------
+
 
 def test_missing_locale_falls_back_to_english_and_regions_are_ignored():
     english = T.render("apology", "email", "en", context())
@@ -283,8 +289,7 @@ def test_missing_locale_falls_back_to_english_and_regions_are_ignored():
 
 def test_overrides_replace_the_shipped_wording_per_locale():
     overrides = {("status", "sms", "fr"): ("", "Mise à jour {{ incident.reference }}: {{ status_label }}")}
-    assert T.render("status", "sms", "fr", context("fr"), overrides=overrides).text == \
-        "Mise à jour INC-42: investigating"
+    assert T.render("status", "sms", "fr", context("fr"), overrides=overrides).text == "Mise à jour INC-42: investigating"
     assert T.render("status", "sms", "it", context(), overrides=overrides).text.startswith("Aggiornamento")
 
 
@@ -305,11 +310,13 @@ def test_preview_shows_each_channel_and_locale_as_the_customer_gets_it():
 
 
 def test_slack_link_cannot_be_broken_out_of():
-    assert slack_link("https://x.test/a|b>c", "Status <page> | now") == \
-        "<https://x.test/a%7Cb%3Ec|Status &lt;page&gt; ¦ now>"
+    assert (
+        slack_link("https://x.test/a|b>c", "Status <page> | now") == "<https://x.test/a%7Cb%3Ec|Status &lt;page&gt; ¦ now>"
+    )
 
 
 # --- staff edits in the database ----------------------------------------------------------
+
 
 @pytest.fixture
 def lead(app, ctx, make_user):
@@ -353,6 +360,7 @@ def test_saving_the_shipped_wording_removes_the_edit(ctx, lead):
 
 # --- the staff page -----------------------------------------------------------------------
 
+
 def test_templates_page_edits_previews_and_resets(app, client, make_user):
     from .test_web import logged_in
     from .web_helpers import post_form
@@ -369,7 +377,7 @@ def test_templates_page_edits_previews_and_resets(app, client, make_user):
     response = post_form(client, path, {"action": "preview", "body": draft}, page=path)
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "line 2" in page and "titel" in page
-    assert "&lt;b&gt;{{ message }}&lt;/b&gt;" in page           # the draft is shown back, escaped
+    assert "&lt;b&gt;{{ message }}&lt;/b&gt;" in page  # the draft is shown back, escaped
     response = post_form(client, path, {"action": "save", "body": draft}, page=path)
     assert response.status_code == 422
     with app.app_context():
@@ -385,7 +393,7 @@ def test_templates_page_edits_previews_and_resets(app, client, make_user):
         assert T.load_overrides() == {}
 
     email = client.get("/templates/apology/email/en").get_data(as_text=True)
-    assert '<iframe sandbox title="HTML part"' in email and "srcdoc=\"&lt;!DOCTYPE html&gt;" in email
+    assert '<iframe sandbox title="HTML part"' in email and 'srcdoc="&lt;!DOCTYPE html&gt;' in email
     assert client.get("/templates/teaser/sms/en").status_code == 404
 
 

@@ -3,48 +3,21 @@ channel, in their language; cadence, cancel, edit, fall-back, opt-out, reminders
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from incident import clock
 from incident.broadcast import reminders
-from incident.outbox.channels import SendResult
-from incident.broadcast.models import Broadcast, BroadcastSend
-from incident.outbox.models import Delivery
+from incident.broadcast.models import BroadcastSend
 from incident.broadcast.sender import Pace, dispatch_broadcasts
 from incident.broadcast.service import prepare_due
 from incident.config import parse_rates
 from incident.customers.models import Customer
 from incident.extensions import db
-from incident.catalog import Service
+from incident.outbox.channels import SendResult
+from incident.outbox.models import Delivery
 
 from .conftest import count_rows
-from .test_incidents_api import declare
-
-
-def add_customers(app, *specs: dict) -> list[int]:
-    """Customers straight into the database: {"name", "email", "phone", "slack", "locale", "segment", "channels",
-    "services", "opted_out"}."""
-    ids = []
-    with app.app_context():
-        for spec in specs:
-            services = [db.session.scalar(select(Service).where(Service.name == name)) or Service(name=name)
-                        for name in spec.get("services", [])]
-            customer = Customer(name=spec.get("name", ""), email=spec.get("email"), phone=spec.get("phone"),
-                                slack_channel=spec.get("slack"), locale=spec.get("locale", "en"),
-                                segment=spec.get("segment"), channels=spec.get("channels", []),
-                                opted_out=spec.get("opted_out", []), services=services)
-            db.session.add(customer)
-            db.session.flush()
-            ids.append(customer.id)
-        db.session.commit()
-    return ids
-
-
-def run_worker(app):
-    """What the worker's broadcast job does: prepare due sends, then send until nothing is due."""
-    with app.app_context():
-        prepared = prepare_due()
-    return prepared, dispatch_broadcasts(app, budget=30)
+from .helpers import broadcast, run_worker
 
 
 def rows(app, **where):
@@ -60,30 +33,8 @@ def all_sent(channels) -> list[tuple[str, str, object]]:
     return [(name, to, message) for name, channel in channels.items() for to, message in channel.sent]
 
 
-@pytest.fixture
-def crowd(app, api, frozen):
-    """An incident on `login` and five customers with different wishes."""
-    incident = declare(api, services=["login"])
-    ids = add_customers(
-        app,
-        {"name": "Ada", "email": "ada@example.com", "phone": "+393471000001", "channels": ["email", "sms"],
-         "services": ["login"]},
-        {"name": "Bruno", "phone": "+393471000002", "channels": ["sms"], "locale": "it", "services": ["login"]},
-        {"name": "Acme", "slack": "C0ACME", "email": "ops@acme.example", "channels": ["slack", "email"],
-         "segment": "enterprise", "services": ["login"]},
-        {"name": "Carla", "email": "carla@example.com", "locale": "it", "channels": ["email"], "services": ["login"]},
-        {"name": "Dev", "email": "dev@example.com", "phone": "+393471000005", "channels": ["email", "sms"],
-         "opted_out": ["email"], "services": ["login"]},
-        {"name": "Elsewhere", "email": "else@example.com", "channels": ["email"], "services": ["billing"]},
-    )
-    return incident, ids
 
 
-def broadcast(api, incident_id, **body):
-    body.setdefault("kind", "apology")
-    body.setdefault("channels", ["email", "sms", "slack"])
-    body.setdefault("audience", {"service_subscribers": True})
-    return api.post(f"/api/v1/incidents/{incident_id}/broadcasts", json=body)
 
 
 def test_an_apology_reaches_each_customer_once_on_their_channel_in_their_language(app, api, crowd, channels):

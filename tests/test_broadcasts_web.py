@@ -9,8 +9,7 @@ import pytest
 from incident import clock
 
 from .conftest import count_rows
-from .test_broadcasts import add_customers, broadcast, crowd, run_worker  # noqa: F401  (crowd: a fixture)
-from .test_web import logged_in
+from .helpers import broadcast, logged_in, run_worker
 from .web_helpers import csrf_from, post_form
 
 XSS = "<script>alert(1)</script>"

@@ -9,9 +9,7 @@ import pytest
 from incident.broadcast.sender import dispatch_broadcasts
 from incident.broadcast.service import prepare_due
 
-from .test_broadcasts import add_customers
-from .test_browser_incident_room import console_errors, log_in  # noqa: F401  (console_errors: a fixture)
-from .test_incidents_api import declare
+from .helpers import add_customers, declare, log_in
 
 try:
     from playwright.sync_api import expect

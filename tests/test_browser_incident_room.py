@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from .helpers import log_in
 
 try:
     from playwright.sync_api import expect
@@ -24,25 +25,8 @@ def staff(make_user):
     make_user("bo@example.com", role="engineer", name="Bo")
 
 
-@pytest.fixture
-def console_errors(page):  # noqa: F811
-    """Errors the page reports (script errors, CSP violations, failed loads)."""
-    errors: list[str] = []
-
-    def on_console(message):
-        # The app serves no /favicon.ico; Chromium asks for one anyway and reports the 404.
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-            errors.append(f"{message.text} ({message.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
 
 
-def log_in(page, email, password):  # noqa: F811
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_wrong_password_stays_on_login_and_deep_link_survives_login(page, live_server, staff):  # noqa: F811

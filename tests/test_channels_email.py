@@ -10,7 +10,7 @@ import pytest
 from incident.outbox.channels import RenderedMessage, SendResult
 from incident.outbox.channels.email import SmtpEmail
 
-from .stand_ins import closed_port, smtp_server  # noqa: F401
+from .stand_ins import closed_port
 
 UNSUBSCRIBE = "<https://tocsin.test/unsubscribe/abc>, <mailto:unsubscribe@tocsin.test>"
 MESSAGE = RenderedMessage(

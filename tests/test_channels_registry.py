@@ -11,8 +11,7 @@ from incident.outbox.channels.sandbox import SandboxChannel
 from incident.outbox.channels.slack import SlackChannel
 from incident.outbox.channels.sms import TwilioSms
 
-from .stand_ins import (SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN, slack_server,  # noqa: F401
-                        smtp_server, twilio_api)
+from .stand_ins import SLACK_TOKEN, TWILIO_SID, TWILIO_TOKEN
 
 MESSAGE = RenderedMessage(text="INC-42: login failing", subject="INC-42")
 TWILIO = {"TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}

@@ -8,7 +8,7 @@ import pytest
 from incident.outbox.channels import RenderedMessage, SendResult
 from incident.outbox.channels.slack import SlackChannel, channel_name
 
-from .stand_ins import SLACK_TOKEN, closed_port, slack_server  # noqa: F401
+from .stand_ins import SLACK_TOKEN, closed_port
 
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*SEV1* Login failing"}}]
 MESSAGE = RenderedMessage(text="SEV1 Login failing", blocks=BLOCKS)

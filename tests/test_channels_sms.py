@@ -10,7 +10,7 @@ import requests
 from incident.outbox.channels import RenderedMessage, SendResult
 from incident.outbox.channels.sms import TwilioSms
 
-from .stand_ins import TWILIO_SID, TWILIO_TOKEN, twilio_api  # noqa: F401
+from .stand_ins import TWILIO_SID, TWILIO_TOKEN
 
 TO = "+447700900123"
 FROM = "+15005550006"

@@ -8,8 +8,7 @@ import pytest
 from incident.validation import mask_phone
 
 from .conftest import count_rows
-from .test_slack_webhooks import hooks, hooks_app  # noqa: F401
-from .test_twilio_webhooks import inbound, post
+from .helpers import inbound, post
 
 PHONE = "+393471234567"
 OTHER = "+393479999999"

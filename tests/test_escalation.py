@@ -7,45 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from incident import clock, worker
-from incident.outbox.models import Delivery
 from incident.escalation.models import EscalationStep
 from incident.extensions import db
+from incident.outbox.models import Delivery
 
 from .conftest import TEST_DATABASE_URL, count_rows
-from .test_incidents_api import declare
-
-POLICY = {"levels": [
-    {"name": "L1", "targets": [{"user": "amy@example.com"}], "ack_timeout_seconds": 3600, "channels": ["slack", "sms"]},
-    {"name": "L2", "targets": [{"rotation": "support-l2"}], "ack_timeout_seconds": 14400,
-     "channels": ["slack", "sms", "email"]},
-    {"name": "engineering", "targets": [{"rotation": "backend-oncall"}], "ack_timeout_seconds": 900,
-     "channels": ["slack", "sms"]}], "repeat": 1}
-
-
-@pytest.fixture
-def setup(api_as, make_user, frozen):
-    """Staff with phones and Slack ids, two rotations and the default policy (as an admin would)."""
-    make_user("amy@example.com", role="engineer", phone="+393471111111", slack_id="UAMY")
-    make_user("bob@example.com", role="engineer", phone="+393472222222", slack_id="UBOB")
-    make_user("dan@example.com", role="engineer", phone="+393473333333", slack_id="UDAN")
-    admin = api_as("admin", "root@example.com")
-    assert admin.put("/api/v1/rotations/support-l2", json={"users": ["bob@example.com"], "shift_hours": 168,
-                                                           "starts_at": "2026-11-16T00:00:00+00:00"}).status_code == 200
-    assert admin.put("/api/v1/rotations/backend-oncall", json={"users": ["dan@example.com"], "shift_hours": 24,
-                                                               "starts_at": "2026-11-01T00:00:00+00:00"}).status_code == 200
-    response = admin.put("/api/v1/escalation-policies/default", json=POLICY)
-    assert response.status_code == 200, response.get_json()
-    return admin
-
-
-def deliveries(app, **where):
-    """The outbox's pages (and, with purpose=…, other rows), oldest first."""
-    where.setdefault("purpose", "page")
-    with app.app_context():
-        query = select(Delivery.channel, Delivery.recipient, Delivery.status, Delivery.purpose).order_by(Delivery.id)
-        for key, value in where.items():
-            query = query.where(getattr(Delivery, key) == value)
-        return db.session.execute(query).all()
+from .helpers import POLICY, declare, deliveries
 
 
 def kinds(api, incident_id):
@@ -262,10 +229,12 @@ def test_two_workers_page_each_level_once(app, api, setup, channels):
     for t in threads:
         t.join()
     with app.app_context():
-        steps = db.session.execute(select(EscalationStep.incident_id, func.count()).group_by(EscalationStep.incident_id)).all()
+        steps = db.session.execute(select(EscalationStep.incident_id, func.count())
+                                   .group_by(EscalationStep.incident_id)).all()
         assert {n for _, n in steps} == {2}
-        pages = db.session.execute(select(Delivery.recipient, func.count()).where(Delivery.recipient == "UBOB")
-                                   .group_by(Delivery.recipient)).all()
+        pages = db.session.execute(
+            select(Delivery.recipient, func.count()).where(Delivery.recipient == "UBOB").group_by(Delivery.recipient)
+        ).all()
         assert pages == [("UBOB", 30)]
     assert len([m for to, m in channels["slack"].sent if to == "UBOB"]) == 30
 
@@ -285,8 +254,12 @@ def test_trigger_words_send_the_incident_straight_to_engineering(app, api, setup
     matched = [e for e in events if e["kind"] == "trigger_matched"]
     assert matched[0]["data"] == {"word": "data loss", "ticket": "ZD-2", "escalated": True}
     ingest(api, {"tickets": [ticket(3, subject="security breach?")]})  # already at engineering: no second page
-    assert len([e for e in api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"]
-                if e["kind"] == "escalated"]) == 1
+    assert (
+        len(
+            [e for e in api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"] if e["kind"] == "escalated"]
+        )
+        == 1
+    )
 
 
 def test_trigger_words_can_be_configured_or_off(app, api, setup, channels, monkeypatch):

@@ -7,9 +7,7 @@ import pytest
 
 from incident import worker
 
-from .test_escalation import POLICY, setup  # noqa: F401  (the fixture)
-from .test_incidents_api import declare
-from .test_web import logged_in
+from .helpers import declare, logged_in
 from .web_helpers import post_form
 
 try:

@@ -8,19 +8,18 @@ from sqlalchemy import select
 
 from incident import clock, flows, worker
 from incident.auth.models import User
+from incident.escalation import triggers
 from incident.extensions import db
 from incident.incidents import service as incidents
 from incident.incidents import slack_rooms
 from incident.roles import service as roles
 from incident.status import hooks as status_hooks
 from incident.tickets import service as tickets
-from incident.tickets.models import FloodSignal
-from incident.escalation import triggers
 
 from .conftest import count_rows
-from .factories import ticket, tickets as many_tickets
-from .test_incidents_api import declare
-from .test_tickets_ingest import ingest
+from .factories import ticket
+from .factories import tickets as many_tickets
+from .helpers import declare, ingest
 
 
 class Boom(RuntimeError):
@@ -40,8 +39,10 @@ def _flood(app, api):
     base = clock.utcnow()
     quiet = [ticket(n, tags=["billing"], created_at=(base - timedelta(hours=20) + timedelta(minutes=30 * n)).isoformat())
              for n in range(40)]
-    flood = [ticket(1000 + n, tags=["login"], created_at=(base - timedelta(minutes=10) + timedelta(seconds=5 * n)).isoformat())
-             for n in range(100)]
+    flood = [
+        ticket(1000 + n, tags=["login"], created_at=(base - timedelta(minutes=10) + timedelta(seconds=5 * n)).isoformat())
+        for n in range(100)
+    ]
     ingest(api, {"tickets": quiet + flood})
     worker.flood_signals(app)
 
@@ -55,16 +56,18 @@ def test_declaring_from_a_flood_that_fails_midway_leaves_nothing(app, api, froze
             flows.declare_from_flood(_lead(app, api), kind="tag", key="login", severity="SEV2")
         db.session.remove()
     counts = count_rows(app, "incidents", "role_assignments", "timeline_events", "link_rules", "flood_signals")
-    assert counts == {"incidents": 0, "role_assignments": 0, "timeline_events": 0, "link_rules": 0,
-                      "flood_signals": 1}
+    assert counts == {"incidents": 0, "role_assignments": 0, "timeline_events": 0, "link_rules": 0, "flood_signals": 1}
     assert api.get("/api/v1/tickets?unlinked=true&per_page=1").get_json()["total"] == 140
 
-    monkeypatch.undo()   # and the same action, unbroken, does all of it
+    monkeypatch.undo()  # and the same action, unbroken, does all of it
     with app.app_context():
         incident, linked = flows.declare_from_flood(_lead(app, api), kind="tag", key="login", severity="SEV2")
         assert linked == 100
     assert count_rows(app, "incidents", "link_rules", "flood_signals") == {
-        "incidents": 1, "link_rules": 1, "flood_signals": 0}
+        "incidents": 1,
+        "link_rules": 1,
+        "flood_signals": 0,
+    }
 
 
 @pytest.mark.parametrize("where", ["role", "room"])
@@ -78,14 +81,22 @@ def test_declaring_that_fails_midway_leaves_no_incident(app, api, monkeypatch, w
             flows.declare_incident(_lead(app, api), title="Login down", severity="SEV1", services=["login"])
         db.session.remove()
     assert count_rows(app, "incidents", "services", "timeline_events", "role_assignments", "deliveries") == {
-        "incidents": 0, "services": 0, "timeline_events": 0, "role_assignments": 0, "deliveries": 0}
+        "incidents": 0,
+        "services": 0,
+        "timeline_events": 0,
+        "role_assignments": 0,
+        "deliveries": 0,
+    }
 
 
 def test_resolving_whose_ticket_solving_fails_changes_nothing(app, api, monkeypatch):
     incident_id = declare(api)["id"]
     ingest(api, {"tickets": many_tickets(3)})
-    assert api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-1", "ZD-2", "ZD-3"]}).status_code == 200
-    monkeypatch.setattr(tickets, "solve_linked", boom)   # the receiver of `incident_resolved` calls it
+    assert (
+        api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-1", "ZD-2", "ZD-3"]}).status_code
+        == 200
+    )
+    monkeypatch.setattr(tickets, "solve_linked", boom)  # the receiver of `incident_resolved` calls it
     with app.app_context():
         with pytest.raises(Boom):
             incidents.post_update(_lead(app, api), incident_id, status="resolved", message="fixed")
@@ -100,7 +111,7 @@ def test_a_merge_whose_status_page_step_fails_moves_nothing(app, api, monkeypatc
     parent, duplicate = declare(api)["id"], declare(api, title="dup")["id"]
     ingest(api, {"tickets": many_tickets(2)})
     assert api.post(f"/api/v1/incidents/{duplicate}/tickets", json={"external_ids": ["ZD-1", "ZD-2"]}).status_code == 200
-    monkeypatch.setattr(status_hooks, "incident_changed", boom)   # what the merge's signal calls
+    monkeypatch.setattr(status_hooks, "incident_changed", boom)  # what the merge's signal calls
     with app.app_context():
         with pytest.raises(Boom):
             tickets.merge_incident(_lead(app, api), duplicate, into=parent)

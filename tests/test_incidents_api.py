@@ -6,16 +6,11 @@ import pytest
 from incident import clock
 
 from .conftest import count_rows
+from .helpers import DECLARE, declare
 
-DECLARE = {"title": "Login failing for EU customers", "severity": "SEV1",
-           "summary": "5xx on /login since 09:12", "services": ["login", "api"], "mode": "tiered"}
 TABLES = ("incidents", "timeline_events", "role_assignments", "incident_updates", "services")
 
 
-def declare(api, **overrides):
-    response = api.post("/api/v1/incidents", json={**DECLARE, **overrides})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def test_declare_returns_the_documented_incident(api, frozen):

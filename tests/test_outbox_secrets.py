@@ -9,14 +9,12 @@ import re
 import pytest
 
 from incident.broadcast import service as broadcasts
-from incident.outbox.dispatch import dispatch_due
 from incident.customers.models import Customer
 from incident.extensions import db
+from incident.outbox.dispatch import dispatch_due
 
+from .helpers import add_customers, broadcast, declare, logged_in, run_worker
 from .status_helpers import component, component_ids
-from .test_broadcasts import add_customers, broadcast, run_worker
-from .test_incidents_api import declare
-from .test_web import logged_in
 from .web_helpers import csrf_from
 
 UNSUBSCRIBE = re.compile(r"/unsubscribe/([\w.~%-]+|…)")

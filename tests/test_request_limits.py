@@ -9,8 +9,7 @@ import pytest
 
 from .conftest import count_rows
 from .factories import tickets
-from .test_incidents_api import declare
-from .test_web import logged_in
+from .helpers import declare, logged_in
 from .web_helpers import csrf_from
 
 TABLES = ("incidents", "tickets", "customers", "timeline_events", "escalation_policies", "status_components")

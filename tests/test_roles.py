@@ -10,7 +10,7 @@ from incident.roles.models import RoleAssignment
 from incident.roles.policy import missing_roles
 
 from .conftest import count_rows
-from .test_incidents_api import declare
+from .helpers import declare
 
 
 def roles_of(api, incident_id):
@@ -22,16 +22,30 @@ def test_assign_hand_over_and_keep_every_term(api, make_user, frozen):
     make_user("cy@example.com", role="engineer")
     incident_id = declare(api)["id"]
     clock.advance(minutes=5)
-    assert api.put(f"/api/v1/incidents/{incident_id}/roles/technical_lead", json={"user": "bo@example.com"}).status_code == 200
+    assert (
+        api.put(f"/api/v1/incidents/{incident_id}/roles/technical_lead", json={"user": "bo@example.com"}).status_code == 200
+    )
     clock.advance(minutes=60)
     body = api.put(f"/api/v1/incidents/{incident_id}/roles/technical_lead", json={"user": "cy@example.com"}).get_json()
     assert body["current"]["technical_lead"] == "cy@example.com"
     terms = [t for t in body["history"] if t["role"] == "technical_lead"]
     assert terms == [
-        {"role": "technical_lead", "user": "bo@example.com", "from": "2026-11-22T09:05:00+00:00",
-         "to": "2026-11-22T10:05:00+00:00", "assigned_by": "lead@example.com", "relieved_by": "lead@example.com"},
-        {"role": "technical_lead", "user": "cy@example.com", "from": "2026-11-22T10:05:00+00:00",
-         "to": None, "assigned_by": "lead@example.com", "relieved_by": None},
+        {
+            "role": "technical_lead",
+            "user": "bo@example.com",
+            "from": "2026-11-22T09:05:00+00:00",
+            "to": "2026-11-22T10:05:00+00:00",
+            "assigned_by": "lead@example.com",
+            "relieved_by": "lead@example.com",
+        },
+        {
+            "role": "technical_lead",
+            "user": "cy@example.com",
+            "from": "2026-11-22T10:05:00+00:00",
+            "to": None,
+            "assigned_by": "lead@example.com",
+            "relieved_by": None,
+        },
     ]
     events = api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"]
     handover = [e for e in events if e["kind"] in ("role_assigned", "role_relieved")][-2:]
@@ -58,7 +72,11 @@ def test_several_subject_matter_experts(api, make_user):
         api.put(f"/api/v1/incidents/{incident_id}/roles/subject_matter_expert", json={"user": f"{name}@example.com"})
     again = api.put(f"/api/v1/incidents/{incident_id}/roles/subject_matter_expert", json={"user": "a@example.com"})
     assert again.get_json()["changed"] is False
-    assert roles_of(api, incident_id)["current"]["subject_matter_expert"] == ["a@example.com", "b@example.com", "c@example.com"]
+    assert roles_of(api, incident_id)["current"]["subject_matter_expert"] == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
     relieved = api.delete(f"/api/v1/incidents/{incident_id}/roles/subject_matter_expert?user=b@example.com")
     assert relieved.status_code == 200 and relieved.get_json()["relieved"] == 1
     assert roles_of(api, incident_id)["current"]["subject_matter_expert"] == ["a@example.com", "c@example.com"]
@@ -75,12 +93,15 @@ def test_relieve_leaves_the_role_empty_and_says_so(api, make_user):
     assert api.delete(f"/api/v1/incidents/{incident_id}/roles/scribe").status_code == 404
 
 
-@pytest.mark.parametrize("path, payload, status", [
-    ("roles/chief_wizard", {"user": "bo@example.com"}, 422),
-    ("roles/scribe", {"user": "ghost@example.com"}, 422),
-    ("roles/scribe", {"user": "not an email"}, 422),
-    ("roles/scribe", {}, 422),
-])
+@pytest.mark.parametrize(
+    "path, payload, status",
+    [
+        ("roles/chief_wizard", {"user": "bo@example.com"}, 422),
+        ("roles/scribe", {"user": "ghost@example.com"}, 422),
+        ("roles/scribe", {"user": "not an email"}, 422),
+        ("roles/scribe", {}, 422),
+    ],
+)
 def test_bad_role_requests_change_nothing(app, api, make_user, path, payload, status):
     make_user("bo@example.com", role="engineer")
     incident_id = declare(api)["id"]
@@ -103,18 +124,22 @@ def test_database_refuses_two_current_commanders(app, api, make_user):
     other_id, _ = make_user("bo@example.com", role="lead")
     incident_id = declare(api)["id"]
     with app.app_context():
-        db.session.add(RoleAssignment(incident_id=incident_id, role="commander", user_id=other_id,
-                                      assigned_at=clock.utcnow()))
+        db.session.add(
+            RoleAssignment(incident_id=incident_id, role="commander", user_id=other_id, assigned_at=clock.utcnow())
+        )
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
 
 
-@pytest.mark.parametrize("severity, held, missing", [
-    ("SEV1", {"commander"}, ["communications", "scribe", "technical_lead", "customer_liaison"]),
-    ("SEV2", {"commander", "scribe"}, ["communications", "technical_lead"]),
-    ("SEV3", {"commander", "technical_lead"}, []),
-    ("SEV4", set(), ["commander"]),
-])
+@pytest.mark.parametrize(
+    "severity, held, missing",
+    [
+        ("SEV1", {"commander"}, ["communications", "scribe", "technical_lead", "customer_liaison"]),
+        ("SEV2", {"commander", "scribe"}, ["communications", "technical_lead"]),
+        ("SEV3", {"commander", "technical_lead"}, []),
+        ("SEV4", set(), ["commander"]),
+    ],
+)
 def test_required_roles_by_severity(severity, held, missing):
     assert missing_roles(severity, held) == missing

@@ -8,7 +8,7 @@ import pytest
 from incident.roles.policy import ROLES
 from incident.roles.runbooks import RunbookError, load_runbooks, parse_runbook
 
-from .test_incidents_api import declare
+from .helpers import declare
 
 RUNBOOKS = Path(__file__).resolve().parent.parent / "runbooks"
 

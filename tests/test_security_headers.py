@@ -8,8 +8,8 @@ from incident import create_app
 from incident.extensions import db
 
 from .conftest import Api, count_rows
+from .helpers import logged_in
 from .status_helpers import component
-from .test_web import logged_in
 from .web_helpers import csrf_from
 
 HSTS = "Strict-Transport-Security"

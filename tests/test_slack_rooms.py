@@ -6,14 +6,13 @@ import json
 import pytest
 
 from incident import worker
-from incident.outbox.channels.sandbox import SandboxChannel
-from incident.outbox.channels.slack import SlackChannel
 from incident.extensions import db
 from incident.incidents.models import Incident
+from incident.outbox.channels.sandbox import SandboxChannel
+from incident.outbox.channels.slack import SlackChannel
 
-from .stand_ins import SLACK_TOKEN, slack_server  # noqa: F401  (the fixture)
-from .test_escalation import setup  # noqa: F401
-from .test_incidents_api import declare
+from .helpers import declare
+from .stand_ins import SLACK_TOKEN
 
 
 @pytest.fixture

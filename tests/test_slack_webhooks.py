@@ -9,48 +9,27 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
-from incident import clock, create_app, worker
-from incident.extensions import db
+from incident import clock, worker
 from incident.integrations import AckResult, parse_incident_ref
-from incident.integrations.slack import ALREADY_HANDLED, NEEDS_LEAD, NOT_STAFF, NOT_STAFF_ACK, Command, ack_text, parse_command, parse_interaction
+from incident.integrations.slack import (
+    ALREADY_HANDLED,
+    NEEDS_LEAD,
+    NOT_STAFF,
+    NOT_STAFF_ACK,
+    Command,
+    ack_text,
+    parse_command,
+    parse_interaction,
+)
 
 from .conftest import count_rows
-from .test_escalation import deliveries, setup  # noqa: F401  (setup: staff, rotations, the default policy)
-from .test_incidents_api import declare
+from .helpers import PUBLIC, SECRET, TWILIO_TOKEN, declare, deliveries, escalation, timeline
 
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TWILIO_TOKEN = "twilio-test-token"
-PUBLIC = "https://tocsin.example.com"
 TABLES = ("acknowledgements", "timeline_events", "slack_events", "incidents", "deliveries")
 
 
-@pytest.fixture(scope="module")
-def hooks_app(app):
-    """The app with the webhook blueprints: the session app once create_app registers them; until
-    then a second app on the same database, with them registered before its first request."""
-    if "slack" in app.blueprints and "twilio" in app.blueprints:
-        yield app
-        return
-    from incident.extensions import csrf
-    from incident.integrations import slack, twilio
-
-    keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "PUBLIC_BASE_URL")
-    own = create_app({key: app.config[key] for key in keys})
-    for blueprint in (slack.bp, twilio.bp):
-        csrf.exempt(blueprint)
-        own.register_blueprint(blueprint)
-    yield own
-    with own.app_context():
-        db.engine.dispose()
 
 
-@pytest.fixture
-def hooks(hooks_app, monkeypatch):
-    """A client for the webhooks, with Slack and Twilio configured."""
-    monkeypatch.setitem(hooks_app.config, "SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.setitem(hooks_app.config, "TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
-    monkeypatch.setitem(hooks_app.config, "PUBLIC_BASE_URL", PUBLIC)
-    return hooks_app.test_client()
 
 
 def slack_headers(body: str, *, timestamp: int | None = None, secret: str = SECRET, retry: int | None = None) -> dict:
@@ -120,12 +99,8 @@ def thanks(incident_id: int) -> str:
     return f"You acknowledged INC-{incident_id}. The escalation has stopped; thank you."
 
 
-def escalation(api, incident_id) -> dict:
-    return api.get(f"/api/v1/incidents/{incident_id}/escalation").get_json()
 
 
-def timeline(api, incident_id) -> list[dict]:
-    return api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"]
 
 
 # The button --------------------------------------------------------------------------------

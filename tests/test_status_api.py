@@ -197,9 +197,12 @@ def test_impact_is_derived_from_severity_and_editable(client, api, outage):
     assert {c["name"]: c["status"] for c in body["components"]}["API"] == "operational"
     bad = api.put(f"/api/v1/incidents/{outage}/status-impact", json={"impact": "apocalyptic"})
     assert bad.status_code == 422
-    assert api.put(f"/api/v1/incidents/{outage}/status-impact", json={"components": {"999": "major_outage"}}).status_code == 404
+    unknown = {"components": {"999": "major_outage"}}
+    assert api.put(f"/api/v1/incidents/{outage}/status-impact", json=unknown).status_code == 404
     group = str(ids["Core platform"])
-    assert api.put(f"/api/v1/incidents/{outage}/status-impact", json={"components": {group: "major_outage"}}).status_code == 422
+    assert (
+        api.put(f"/api/v1/incidents/{outage}/status-impact", json={"components": {group: "major_outage"}}).status_code == 422
+    )
 
 
 def test_etag_cache_control_and_304(client, outage):
@@ -228,8 +231,11 @@ def test_unknown_paths_and_methods(client, outage):
 
 def test_query_strings_and_headers_cannot_inject(client, outage):
     evil = '"><script>alert(1)</script>'
-    for response in (client.get("/status?lang=" + evil), client.get("/status?x=" + evil),
-                     client.get("/status", headers={"Accept-Language": evil, "Referer": evil, "Host": "evil.test"})):
+    for response in (
+        client.get("/status?lang=" + evil),
+        client.get("/status?x=" + evil),
+        client.get("/status", headers={"Accept-Language": evil, "Referer": evil, "Host": "evil.test"}),
+    ):
         assert response.status_code == 200
         text = response.get_data(as_text=True)
         assert "<script>alert(1)" not in text and "evil.test" not in text
@@ -275,12 +281,23 @@ def test_staff_page_manages_components_maintenance_and_impact(client, make_user,
     assert page.status_code == 200 and "Login failing for EU customers" in page.get_data(as_text=True)
     post_form(client, "/status/manage/components", {"name": "Webhooks", "group": "Core platform"}, page="/status/manage")
     ids = component_ids(api)
-    post_form(client, "/status/manage/maintenances", {"name": "Cert rotation", "scheduled_for": "2026-11-23T01:00",
-                                                      "scheduled_until": "2026-11-23T02:00",
-                                                      "components": str(ids["Webhooks"])}, page="/status/manage")
-    post_form(client, f"/status/manage/incidents/{outage}/impact", {"impact": "critical",
-                                                                     f"component-{ids['Login']}": "major_outage"},
-              page="/status/manage")
+    post_form(
+        client,
+        "/status/manage/maintenances",
+        {
+            "name": "Cert rotation",
+            "scheduled_for": "2026-11-23T01:00",
+            "scheduled_until": "2026-11-23T02:00",
+            "components": str(ids["Webhooks"]),
+        },
+        page="/status/manage",
+    )
+    post_form(
+        client,
+        f"/status/manage/incidents/{outage}/impact",
+        {"impact": "critical", f"component-{ids['Login']}": "major_outage"},
+        page="/status/manage",
+    )
     summary = client.get("/api/v2/summary.json").get_json()
     assert {c["name"]: c["status"] for c in summary["components"]}["Login"] == "major_outage"
     assert summary["incidents"][0]["impact"] == "critical"

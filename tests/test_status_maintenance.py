@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from incident import clock
-from incident.outbox.dispatch import dispatch_due
-from incident.outbox.models import Delivery
+from incident.catalog import Service
 from incident.customers.models import Customer
 from incident.extensions import db
-from incident.catalog import Service
+from incident.outbox.dispatch import dispatch_due
+from incident.outbox.models import Delivery
 from incident.status.jobs import status_page
 
 from .conftest import T0
@@ -63,9 +63,13 @@ def test_window_starts_and_completes_on_its_own_and_notifies_subscribers_once(ap
     status_page(app)
     status_page(app)                  # twice: still one notice each
     with app.app_context():
-        rows = db.session.scalars(select(Delivery).where(Delivery.purpose == "maintenance").order_by(Delivery.customer_id)).all()
+        rows = db.session.scalars(
+            select(Delivery).where(Delivery.purpose == "maintenance").order_by(Delivery.customer_id)
+        ).all()
         assert [(r.customer_id, r.channel, r.recipient) for r in rows] == [
-            (anna, "email", "anna@example.com"), (bo, "sms", "+393471234567")]
+            (anna, "email", "anna@example.com"),
+            (bo, "sms", "+393471234567"),
+        ]
         assert len({r.dedupe_key for r in rows}) == 2
         assert "Manutenzione programmata" in rows[0].subject and "API" in rows[0].text
         assert "Read-only while we upgrade." in rows[1].text
@@ -74,7 +78,7 @@ def test_window_starts_and_completes_on_its_own_and_notifies_subscribers_once(ap
     assert [to for to, _ in channels["sms"].sent] == ["+393471234567"]
     assert client.get("/api/v2/summary.json").get_json()["status"]["indicator"] == "none"
 
-    clock.advance(minutes=60)   # the window starts
+    clock.advance(minutes=60)  # the window starts
     status_page(app)
     summary = client.get("/api/v2/summary.json").get_json()
     [m] = summary["scheduled_maintenances"]
@@ -83,7 +87,7 @@ def test_window_starts_and_completes_on_its_own_and_notifies_subscribers_once(ap
     assert summary["status"] == {"indicator": "maintenance", "description": "Service Under Maintenance"}
     assert "In corso" in client.get("/status?lang=it").get_data(as_text=True)
 
-    clock.advance(hours=1)      # and ends
+    clock.advance(hours=1)  # and ends
     status_page(app)
     summary = client.get("/api/v2/summary.json").get_json()
     assert summary["scheduled_maintenances"] == [] and summary["status"]["indicator"] == "none"
@@ -112,12 +116,22 @@ def test_cancelled_window_leaves_the_page_and_sends_nothing(app, client, api, fr
 def test_bad_windows_are_refused(api, frozen):
     component(api, "API", service="api")
     [api_id] = component_ids(api).values()
-    base = {"name": "x", "components": [api_id], "scheduled_for": (T0 + timedelta(hours=2)).isoformat(),
-            "scheduled_until": (T0 + timedelta(hours=1)).isoformat()}
+    base = {
+        "name": "x",
+        "components": [api_id],
+        "scheduled_for": (T0 + timedelta(hours=2)).isoformat(),
+        "scheduled_until": (T0 + timedelta(hours=1)).isoformat(),
+    }
     assert api.post("/api/v1/status/maintenances", json=base).status_code == 422
-    assert api.post("/api/v1/status/maintenances", json={**base, "scheduled_until": "2026-11-22T12:00:00"}).status_code == 422
-    assert api.post("/api/v1/status/maintenances", json={**base, "components": [999],
-                                                         "scheduled_until": "2027-01-01T00:00:00+00:00"}).status_code == 404
+    assert (
+        api.post("/api/v1/status/maintenances", json={**base, "scheduled_until": "2026-11-22T12:00:00"}).status_code == 422
+    )
+    assert (
+        api.post(
+            "/api/v1/status/maintenances", json={**base, "components": [999], "scheduled_until": "2027-01-01T00:00:00+00:00"}
+        ).status_code
+        == 404
+    )
     assert api.get("/api/v1/status/maintenances").get_json()["items"] == []
 
 
@@ -155,9 +169,9 @@ def test_history_bar_per_day_coloured_by_the_worst_state(client, api, frozen):
     html = client.get("/status").get_data(as_text=True)
     bars = html.split('class="bars"', 1)[1].split("</ol>", 1)[0]
     assert bars.count("<li") == 90
-    assert 'class="bar st-critical" data-day="2026-11-19"' in bars   # SEV1 beat the SEV3 that day
+    assert 'class="bar st-critical" data-day="2026-11-19"' in bars  # SEV1 beat the SEV3 that day
     assert 'class="bar st-ok" data-day="2026-11-20"' in bars
-    assert 'class="bar st-nodata" data-day="2026-11-11"' in bars      # before the component existed
+    assert 'class="bar st-nodata" data-day="2026-11-11"' in bars  # before the component existed
     assert 'class="bar st-ok" data-day="2026-11-12"' in bars
     assert "Login, last 90 days: 19 Nov 2026: Major outage" in html
 
@@ -170,9 +184,12 @@ def test_calling_off_a_window_recalls_notices_and_tells_who_was_told(app, api, f
     window = schedule(api, ["API"], T0 + timedelta(hours=3), T0 + timedelta(hours=4), notify_minutes_before=60)
     clock.advance(hours=2, minutes=1)
     status_page(app)
-    with app.app_context():   # Anna's notice is sent; Bo's waits (a provider asked us to retry later)
-        db.session.execute(Delivery.__table__.update().where(Delivery.customer_id == bo)
-                           .values(next_attempt_at=clock.utcnow() + timedelta(minutes=5)))
+    with app.app_context():  # Anna's notice is sent; Bo's waits (a provider asked us to retry later)
+        db.session.execute(
+            Delivery.__table__.update()
+            .where(Delivery.customer_id == bo)
+            .values(next_attempt_at=clock.utcnow() + timedelta(minutes=5))
+        )
         db.session.commit()
     dispatch_due(app)
     assert [to for to, _ in channels["email"].sent] == ["anna@example.com"]
@@ -185,11 +202,14 @@ def test_calling_off_a_window_recalls_notices_and_tells_who_was_told(app, api, f
     [_, (_, called_off)] = channels["email"].sent
     assert called_off.subject == "Manutenzione annullata: Database upgrade" and "annullata" in called_off.text
     with app.app_context():
-        rows = dict(db.session.execute(select(Delivery.dedupe_key, Delivery.status)
-                                       .where(Delivery.purpose == "maintenance")).all())
-    assert rows == {f"maintenance:{window['id']}:customer:{anna}": "sent",
-                    f"maintenance:{window['id']}:customer:{bo}": "cancelled",
-                    f"maintenance:{window['id']}:cancelled:{anna}": "sent"}
+        rows = dict(
+            db.session.execute(select(Delivery.dedupe_key, Delivery.status).where(Delivery.purpose == "maintenance")).all()
+        )
+    assert rows == {
+        f"maintenance:{window['id']}:customer:{anna}": "sent",
+        f"maintenance:{window['id']}:customer:{bo}": "cancelled",
+        f"maintenance:{window['id']}:cancelled:{anna}": "sent",
+    }
 
 
 def test_history_shows_each_day_as_it_was_not_as_the_incident_ended(client, api, frozen):
@@ -222,15 +242,17 @@ def test_history_follows_a_component_override_and_a_reopen(app, client, api, fro
     clock.advance(hours=1)
     response = api.put(f"/api/v1/incidents/{slow}/status-impact", json={"components": {str(login): "operational"}})
     assert response.status_code == 200, response.get_json()
-    clock.advance(days=2)        # the 21st: reopened as a partial outage
+    clock.advance(days=2)  # the 21st: reopened as a partial outage
     api.put(f"/api/v1/incidents/{slow}/status-impact", json={"components": {str(login): "partial_outage"}})
     clock.freeze(T0)
     bars = client.get("/status").get_data(as_text=True).split('class="bars"', 1)[1].split("</ol>", 1)[0]
-    assert 'class="bar st-minor" data-day="2026-11-19"' in bars      # an hour of degraded performance
-    assert 'class="bar st-ok" data-day="2026-11-20"' in bars         # staff said operational
+    assert 'class="bar st-minor" data-day="2026-11-19"' in bars  # an hour of degraded performance
+    assert 'class="bar st-ok" data-day="2026-11-20"' in bars  # staff said operational
     assert 'class="bar st-major" data-day="2026-11-21"' in bars
-    assert 'class="bar st-major" data-day="2026-11-22"' in bars      # still open
+    assert 'class="bar st-major" data-day="2026-11-22"' in bars  # still open
     with app.app_context():
         from incident.status.models import StatusComponentHistory
-        assert [r.status for r in db.session.scalars(select(StatusComponentHistory).order_by(StatusComponentHistory.id))] == [
-            "degraded_performance", "operational", "partial_outage"]
+
+        assert [
+            r.status for r in db.session.scalars(select(StatusComponentHistory).order_by(StatusComponentHistory.id))
+        ] == ["degraded_performance", "operational", "partial_outage"]

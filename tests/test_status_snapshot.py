@@ -112,10 +112,12 @@ def test_the_fast_path_serves_the_same_response_without_flask(client, api, froze
     assert calls == ["page.it"]
     assert again.data == first.data and sorted(again.headers.items()) == sorted(first.headers.items())
     assert "Content-Security-Policy" in again.headers and again.headers["Vary"] == "Accept-Language"
-    assert client.get("/status", headers={"If-None-Match": first.headers["ETag"], "Accept-Language": "it"}).status_code == 304
+    assert (
+        client.get("/status", headers={"If-None-Match": first.headers["ETag"], "Accept-Language": "it"}).status_code == 304
+    )
     assert client.head("/status?lang=it").data == b""
     assert calls == ["page.it"]
     assert client.post("/status").status_code == 405
-    component(api, "API", service="api")                                     # a public change in this process
+    component(api, "API", service="api")  # a public change in this process
     assert "API" in client.get("/status?lang=it").get_data(as_text=True)
-    assert calls.count("page.it") == 2   # rebuilt once, through Flask
+    assert calls.count("page.it") == 2  # rebuilt once, through Flask

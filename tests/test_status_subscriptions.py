@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from incident import clock
+from incident.customers.models import Customer
+from incident.extensions import db
 from incident.outbox.channels.email import SmtpEmail
 from incident.outbox.channels.sandbox import SandboxChannel
 from incident.outbox.dispatch import dispatch_due
-from incident.customers.models import Customer
-from incident.extensions import db
 from incident.status.models import StatusSubscription
 
 from .conftest import count_rows
-from .stand_ins import smtp_server  # noqa: F401
 from .status_helpers import component, component_ids
 from .web_helpers import csrf_from
 

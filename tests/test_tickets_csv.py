@@ -13,7 +13,7 @@ from incident.tickets.cli import tickets_cli
 from incident.tickets.csv_import import import_csv, parse_time, read_rows
 
 from .conftest import count_rows
-from .test_incidents_api import declare
+from .helpers import declare
 
 DATA = Path(__file__).parent / "data"
 ZENDESK = DATA / "zendesk-export.csv"      # 10 rows; 4102 is a quoted description over lines 3-6
@@ -61,18 +61,30 @@ def test_a_zendesk_export_reads_with_the_default_names():
     assert all(not problems for _, _, problems in rows)
     second = rows[1][1]
     assert second.description == 'Steps:\n1. open the app\n2. press "Log in"\nIt spins forever.'
-    assert (second.subject, second.priority, second.status, second.source) == ("Login broken, again", "urgent", "new", "zendesk")
+    assert (second.subject, second.priority, second.status, second.source) == (
+        "Login broken, again",
+        "urgent",
+        "new",
+        "zendesk",
+    )
     first = rows[0][1]
-    assert first.requester.model_dump() == {"name": "Mara Rossi", "email": "mara.rossi@example.com", "phone": "+393471234567"}
+    assert first.requester.model_dump() == {
+        "name": "Mara Rossi",
+        "email": "mara.rossi@example.com",
+        "phone": "+393471234567",
+    }
     assert first.tags == ["login", "eu"]
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("2026-11-22 09:14:00", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
-    ("2026-11-22T09:14:00", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
-    ("2026-11-22T09:14:00Z", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
-    ("2026-11-22T10:14:00+01:00", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2026-11-22 09:14:00", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
+        ("2026-11-22T09:14:00", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
+        ("2026-11-22T09:14:00Z", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
+        ("2026-11-22T10:14:00+01:00", datetime(2026, 11, 22, 9, 14, tzinfo=timezone.utc)),
+    ],
+)
 def test_times_without_an_offset_are_utc(value, expected):
     parsed = parse_time(value)
     assert parsed == expected and parsed.utcoffset() is not None
@@ -119,6 +131,7 @@ def test_priority_and_status_are_lowercased_and_unknown_values_are_row_errors():
 
 
 # Importing.
+
 
 def test_abort_mode_writes_nothing_and_reports_every_bad_line(app, ctx):
     before = count_rows(app, *TABLES)
@@ -215,6 +228,7 @@ def test_a_large_import_links_in_one_event_including_tickets_already_there(api, 
 
 
 # The command line.
+
 
 def test_cli_imports_with_progress_and_a_summary(api, runner):
     result = run(runner, ZENDESK)

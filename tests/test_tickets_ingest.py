@@ -9,12 +9,7 @@ from incident.extensions import db
 
 from .conftest import count_rows
 from .factories import ticket, tickets
-
-
-def ingest(api, body):
-    response = api.post("/api/v1/tickets", json=body)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+from .helpers import ingest
 
 
 def test_one_ticket_and_a_batch(api_as):

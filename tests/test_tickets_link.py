@@ -17,8 +17,7 @@ from incident.tickets.policy import TicketFilter, matches
 
 from .conftest import TEST_DATABASE_URL, count_rows
 from .factories import ticket, tickets
-from .test_incidents_api import declare
-from .test_tickets_ingest import ingest
+from .helpers import declare, ingest
 
 
 def link(api, incident_id, body, status=200):
@@ -75,7 +74,9 @@ def test_filter_that_matches_nothing_or_says_nothing(app, api):
     assert nothing.status_code == 422 and nothing.get_json()["error"]["code"] == "no_tickets_matched"
     empty = api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"filter": {}})
     assert empty.status_code == 422
-    both = api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"filter": {"tags": ["login"]}, "external_ids": ["ZD-1"]})
+    both = api.post(
+        f"/api/v1/incidents/{incident_id}/tickets", json={"filter": {"tags": ["login"]}, "external_ids": ["ZD-1"]}
+    )
     assert both.status_code == 422
     assert count_rows(app, "tickets", "timeline_events", "ticket_link_actions") == before
 
@@ -177,7 +178,7 @@ def test_merge_moves_tickets_rules_and_timeline(api):
 
 
 def test_csv_export_streams_linked_tickets_safely(api):
-    ingest(api, {"tickets": tickets(3) + [ticket(4, subject="=HYPERLINK(\"http://evil\")")]})
+    ingest(api, {"tickets": tickets(3) + [ticket(4, subject='=HYPERLINK("http://evil")')]})
     incident_id = declare(api)["id"]
     link(api, incident_id, {"filter": {"tags": ["login"]}})
     response = api.get(f"/api/v1/incidents/{incident_id}/tickets.csv")
@@ -192,18 +193,42 @@ def test_python_and_sql_filters_agree(app, api):
     rng = random.Random(7)
     words = ["login", "eu", "api", "billing", "sso"]
     phrases = ["Cannot log in", "502 on LOGIN", "invoice wrong", "100% broken_now", "SSO loop"]
-    batch = [ticket(n, tags=rng.sample(words, rng.randint(0, 3)), services=rng.sample(["login", "api"], rng.randint(0, 2)),
-                    subject=rng.choice(phrases), description=rng.choice(phrases)) for n in range(300)]
+    batch = [
+        ticket(
+            n,
+            tags=rng.sample(words, rng.randint(0, 3)),
+            services=rng.sample(["login", "api"], rng.randint(0, 2)),
+            subject=rng.choice(phrases),
+            description=rng.choice(phrases),
+        )
+        for n in range(300)
+    ]
     ingest(api, {"tickets": batch})
-    filters = [TicketFilter(tags=("login",)), TicketFilter(tags=("login", "eu")), TicketFilter(services=("api",)),
-               TicketFilter(text="log in"), TicketFilter(text="LOGIN"), TicketFilter(text="100%"),
-               TicketFilter(text="_now"), TicketFilter(tags=("sso",), text="loop", services=("login", "api"))]
+    filters = [
+        TicketFilter(tags=("login",)),
+        TicketFilter(tags=("login", "eu")),
+        TicketFilter(services=("api",)),
+        TicketFilter(text="log in"),
+        TicketFilter(text="LOGIN"),
+        TicketFilter(text="100%"),
+        TicketFilter(text="_now"),
+        TicketFilter(tags=("sso",), text="loop", services=("login", "api")),
+    ]
     with app.app_context():
         rows = db.session.scalars(select(Ticket)).all()
         for f in filters:
             in_sql = set(db.session.scalars(select(Ticket.id).where(*queries.where(f))))
-            in_python = {t.id for t in rows if matches(f, tags=set(t.tags.split()), services=set(t.services.split()),
-                                                       subject=t.subject, description=t.description)}
+            in_python = {
+                t.id
+                for t in rows
+                if matches(
+                    f,
+                    tags=set(t.tags.split()),
+                    services=set(t.services.split()),
+                    subject=t.subject,
+                    description=t.description,
+                )
+            }
             assert in_sql == in_python, f
 
 
@@ -220,7 +245,9 @@ def test_overlapping_bulk_links_link_each_ticket_once(app, api):
         with app.app_context():
             actor = get_user_by_email("lead@example.com")
             barrier.wait()
-            results[incident_id] = service.link_by_filter(actor, incident_id, TicketFilter(tags=("login",), unlinked_only=True))
+            results[incident_id] = service.link_by_filter(
+                actor, incident_id, TicketFilter(tags=("login",), unlinked_only=True)
+            )
             db.session.remove()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in (first, second)]

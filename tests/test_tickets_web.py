@@ -10,9 +10,7 @@ from incident.extensions import db
 from incident.tickets.models import FloodSignal, IncidentTicketStats
 
 from .factories import ticket, tickets
-from .test_incidents_api import declare
-from .test_tickets_ingest import ingest
-from .test_web import logged_in
+from .helpers import declare, ingest, logged_in
 from .web_helpers import post_form
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -102,8 +100,10 @@ def test_flood_detector_job_and_declaring_from_the_dashboard(app, client, make_u
     base = clock.utcnow()
     quiet = [ticket(n, tags=["billing"], created_at=(base - timedelta(hours=20) + timedelta(minutes=30 * n)).isoformat())
              for n in range(40)]
-    flood = [ticket(1000 + n, tags=["login"], created_at=(base - timedelta(minutes=10) + timedelta(seconds=5 * n)).isoformat())
-             for n in range(100)]
+    flood = [
+        ticket(1000 + n, tags=["login"], created_at=(base - timedelta(minutes=10) + timedelta(seconds=5 * n)).isoformat())
+        for n in range(100)
+    ]
     ingest(api, {"tickets": quiet + flood})
     worker.flood_signals(app)
     with app.app_context():
@@ -124,10 +124,12 @@ def test_flood_detector_job_and_declaring_from_the_dashboard(app, client, make_u
 
 def test_steady_traffic_raises_no_alarm(app, api, frozen):
     base = clock.utcnow()
-    steady = [ticket(n, tags=["billing"], created_at=(base - timedelta(hours=24) + timedelta(minutes=n)).isoformat())
-              for n in range(0, 24 * 60, 1)]
+    steady = [
+        ticket(n, tags=["billing"], created_at=(base - timedelta(hours=24) + timedelta(minutes=n)).isoformat())
+        for n in range(0, 24 * 60, 1)
+    ]
     for start in range(0, len(steady), 5000):
-        ingest(api, {"tickets": steady[start:start + 5000]})
+        ingest(api, {"tickets": steady[start : start + 5000]})
     worker.flood_signals(app)
     with app.app_context():
         assert db.session.scalars(select(FloodSignal)).all() == []
@@ -149,15 +151,25 @@ def test_csv_upload_from_the_tickets_view(client, make_user, api):
     logged_in(client, make_user)
     incident_id = declare(api)["id"]
     data = (Path(__file__).parent / "data" / "zendesk-export.csv").read_bytes()
-    response = client.post("/tickets/import", data={
-        "file": (io.BytesIO(data), "export.csv"), "incident_id": str(incident_id), "source": "zendesk",
-        "csrf_token": _token(client, "/tickets")}, content_type="multipart/form-data")
+    response = client.post(
+        "/tickets/import",
+        data={
+            "file": (io.BytesIO(data), "export.csv"),
+            "incident_id": str(incident_id),
+            "source": "zendesk",
+            "csrf_token": _token(client, "/tickets"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     assert "10 linked to INC-" in client.get("/tickets").get_data(as_text=True)
     assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["linked_tickets"] == 10
 
     bad = (Path(__file__).parent / "data" / "bad-rows.csv").read_bytes()
-    client.post("/tickets/import", data={"file": (io.BytesIO(bad), "bad.csv"), "csrf_token": _token(client, "/tickets")},
-                content_type="multipart/form-data")
+    client.post(
+        "/tickets/import",
+        data={"file": (io.BytesIO(bad), "bad.csv"), "csrf_token": _token(client, "/tickets")},
+        content_type="multipart/form-data",
+    )
     page = client.get("/tickets").get_data(as_text=True)
     assert "Nothing was imported: 6 bad rows" in page and "line 4:" in page

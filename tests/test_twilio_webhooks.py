@@ -1,7 +1,6 @@
 """Twilio webhooks: ACK by SMS from an on-call phone, and delivery receipts, signed as Twilio signs them."""
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 
@@ -11,17 +10,14 @@ from twilio.request_validator import RequestValidator
 
 from incident import clock
 from incident.customers.models import Customer
-from incident.outbox.models import Delivery
 from incident.extensions import db
 from incident.integrations.twilio import USAGE, Sms, parse_sms, twiml
+from incident.outbox.models import Delivery
 from incident.validation import mask_phone
 
 from .conftest import count_rows
-from .test_escalation import setup  # noqa: F401  (staff with phones, rotations, the default policy)
-from .test_incidents_api import declare
-from .test_slack_webhooks import PUBLIC, TWILIO_TOKEN, escalation, hooks, hooks_app, timeline  # noqa: F401
+from .helpers import AMY, PUBLIC, TWILIO_TOKEN, declare, escalation, inbound, post, receipt, timeline
 
-AMY = "+393471111111"
 STRANGER = "+447700900123"
 CUSTOMER = "+393478888888"
 MASKED = mask_phone(STRANGER)  # +44********23
@@ -29,31 +25,12 @@ TABLES = ("acknowledgements", "timeline_events", "deliveries")
 XML = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
-_SIDS = itertools.count(1)
 
 
-def inbound(body: str, sender: str = AMY, *, sid: str | None = None) -> dict:
-    """The parameters Twilio posts for an incoming SMS: each message its own Message SID."""
-    sid = sid or f"SM{next(_SIDS):032x}"
-    return {"ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": "0",
-            "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
-            "FromCity": "", "Body": body, "FromCountry": "IT", "To": "+15005550006", "ToZip": "",
-            "NumSegments": "1", "MessageSid": sid, "AccountSid": "AC" + "0" * 32,
-            "From": sender, "ApiVersion": "2010-04-01"}
 
 
-def receipt(sid: str, status: str, error_code: str | None = None) -> dict:
-    """The parameters of a status callback for an outbound message."""
-    params = {"SmsSid": sid, "SmsStatus": status, "MessageStatus": status, "To": AMY, "MessageSid": sid,
-              "AccountSid": "AC" + "0" * 32, "From": "+15005550006", "ApiVersion": "2010-04-01"}
-    if error_code:
-        params["ErrorCode"] = error_code
-    return params
 
 
-def post(hooks, path: str, params: dict, *, url: str | None = None, token: str = TWILIO_TOKEN):
-    signature = RequestValidator(token).compute_signature(url or f"{PUBLIC}{path}", params)
-    return hooks.post(path, data=params, headers={"X-Twilio-Signature": signature})
 
 
 @pytest.fixture

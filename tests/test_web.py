@@ -1,17 +1,12 @@
 """The staff pages: dashboard, declaring, the incident room; escaping and permissions."""
 from __future__ import annotations
 
-from .test_incidents_api import declare
-from .web_helpers import login, post_form
+from .helpers import declare, logged_in
+from .web_helpers import post_form
 
-PASSWORD = "correct horse battery"
 XSS = "<script>alert(1)</script>"
 
 
-def logged_in(client, make_user, role="lead", email="ana@example.com"):
-    make_user(email, role=role, password=PASSWORD)
-    login(client, email, PASSWORD)
-    return client
 
 
 def test_dashboard_shows_open_incidents_roles_and_gaps(client, make_user, api):

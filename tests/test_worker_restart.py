@@ -6,20 +6,16 @@ import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from sqlalchemy import func, select
 
 from incident import clock
-from incident.outbox.models import Delivery
 from incident.escalation.models import EscalationStep, IncidentEscalation
 from incident.extensions import db
 from incident.heartbeat import WorkerHeartbeat
+from incident.outbox.models import Delivery
 
-from .test_escalation import setup  # noqa: F401  (the fixture)
-from .test_incidents_api import declare
-
-ROOT = Path(__file__).resolve().parent.parent
+from .helpers import ROOT, declare, wait_for
 
 
 def start_worker(database_url):
@@ -31,20 +27,6 @@ def start_worker(database_url):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(app, proc, condition, what, ticks=150):
-    """Poll the database while the worker runs (each wait also checks it has not died)."""
-    for _ in range(ticks):
-        try:
-            proc.wait(timeout=0.2)
-            raise AssertionError(f"worker exited while waiting for {what}: {proc.stderr.read()}")
-        except subprocess.TimeoutExpired:
-            pass
-        with app.app_context():
-            done = condition()
-            db.session.remove()
-        if done:
-            return
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def heartbeat_ticks():
