@@ -192,7 +192,7 @@ class _Known:
         if missing:
             self.users.update(dict.fromkeys(missing))
             self.users.update({u.email: u for u in db.session.scalars(select(User).where(User.email.in_(missing)))})
-        return {e: self.users[e] for e in emails if self.users[e] is not None}
+        return {e: user for e in emails if (user := self.users[e]) is not None}
 
 
 def _facts(incident: Incident, level: str, known: _Known | None = None) -> messages.PageFacts:
@@ -244,7 +244,7 @@ def _add_steps(incident: Incident, esc: IncidentEscalation, steps: list[pure.Ste
     live = [s for s in steps if not s.skipped]
     if live:
         esc.level_index, esc.round = live[-1].level_index, live[-1].round
-        esc.next_deadline_at = min(s.deadline for s in live)
+        esc.next_deadline_at = min(s.deadline for s in live if s.deadline is not None)  # a paged step has one
         esc.state = "paging"
     else:
         esc.state, esc.next_deadline_at = "exhausted", None
@@ -342,6 +342,7 @@ def _breach(esc: IncidentEscalation, incident: Incident, running: list[Escalatio
         step.breached_at, step.ended_at = now, now
         record(incident, "escalation_breached", None, {"level": step.level_name, "round": step.round,
                                                        "deadline": isoformat(step.deadline)})
+    assert esc.next_deadline_at is not None  # it passed: that is why we are here
     late = (now - esc.next_deadline_at).total_seconds()
     tick = float(current_app.config["SCHEDULER_TICK_SECONDS"])
     if late > max(5 * tick, 5):
@@ -426,7 +427,7 @@ def overdue_count(*, seconds: float) -> int:
     """Escalations whose deadline passed more than `seconds` ago (the watchdog's view)."""
     cutoff = utcnow() - timedelta(seconds=seconds)
     return db.session.scalar(select(func.count()).select_from(IncidentEscalation).where(
-        IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at < cutoff))
+        IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at < cutoff)) or 0
 
 
 # Acknowledgement -------------------------------------------------------------------------

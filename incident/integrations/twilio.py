@@ -18,6 +18,7 @@ from ..auth.models import User
 from ..outbox.models import Delivery
 from ..broadcast.sender import undelivered
 from ..clock import utcnow
+from ..dbutil import execute_dml
 from ..customers.policy import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from ..customers.service import opt_in, opt_out
 from ..errors import Unauthorized
@@ -134,8 +135,8 @@ def record_receipt(message_sid: str, message_status: str, error_code: str | None
                 logger.info("delivery %s undelivered by SMS (%s); trying %s", row.id, error_code or message_status,
                             moved["channel"])
                 values.update(moved)
-    changed = db.session.execute(update(Delivery).where(*match).values(**values)
-                                 .execution_options(synchronize_session=False)).rowcount
+    changed = execute_dml(update(Delivery).where(*match).values(**values)
+                          .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return changed > 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from typing import Iterable, cast
+from typing import Iterable, Iterator, cast
 
 from sqlalchemy import and_, delete, func, or_, select, true, update
 
@@ -315,7 +315,7 @@ def export_rows(incident_id) -> Iterable[tuple]:
         yield tuple(_cell(v) for v in row)
 
 
-def export_csv(incident_id) -> Iterable[str]:
+def export_csv(incident_id) -> Iterator[str]:
     """The linked tickets as CSV text, in chunks of about 64 kB, for a streamed download."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
