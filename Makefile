@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export HOST PORT
 
-.PHONY: run test install bench clean
+.PHONY: run test lint install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ run: $(VENV)/.run-deps
 # The whole suite on SQLite; set TEST_DATABASE_URL=postgresql://... to run it on PostgreSQL.
 test: $(VENV)/.dev-deps
 	$(BIN)/pytest
+
+# ruff (pyflakes, pycodestyle, bugbear, builtins, import order) and mypy, as configured in pyproject.toml.
+lint: $(VENV)/.dev-deps
+	$(BIN)/ruff check incident tests bench migrations/env.py wsgi.py gunicorn.conf.py
+	$(BIN)/mypy
 
 bench: $(VENV)/.dev-deps
 	@for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

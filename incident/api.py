@@ -15,7 +15,7 @@ MAX_PAGE = 1_000_000
 
 def validation_details(error: ValidationError) -> dict:
     """Pydantic's errors as {"field.path": "message"}."""
-    details = {}
+    details: dict[str, str] = {}
     for item in error.errors(include_url=False):
         where = ".".join(str(part) for part in item["loc"]) or "body"
         message = item["msg"]

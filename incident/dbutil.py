@@ -1,6 +1,9 @@
 """Small database helpers that differ by dialect."""
 from __future__ import annotations
 
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -14,6 +17,12 @@ def insert_ignoring_conflicts(model, index_elements: list[str]):
     """INSERT … ON CONFLICT (index_elements) DO NOTHING, for SQLite and PostgreSQL."""
     module = postgresql if dialect() == "postgresql" else sqlite
     return module.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def execute_dml(statement: Executable) -> CursorResult[Any]:
+    """`db.session.execute` for an UPDATE, DELETE or INSERT, whose result (a CursorResult, typed
+    by SQLAlchemy as a plain Result) has the `rowcount` callers read."""
+    return cast(CursorResult[Any], db.session.execute(statement))
 
 
 def like_escape(text: str) -> str:

@@ -118,6 +118,7 @@ def _tickets(ana: User) -> None:
                 created_at=now - timedelta(minutes=rng.uniform(0, minutes))))
     ingest_tickets(ana, items)
     login = db.session.scalar(select(Incident).where(Incident.title.like("Login failing%")))
+    assert login is not None  # declared by _incidents
     link_by_filter(ana, login.id, TicketFilter(tags=("login",), unlinked_only=True))
     add_link_rule(ana, login.id, tags=["login"], text="", services=[])
 
@@ -160,6 +161,7 @@ def _broadcasts(ana: User) -> None:
          "channels": ["sms"], "services": ["login"]},
     )])
     login = db.session.scalar(select(Incident).where(Incident.title.like("Login failing%")))
+    assert login is not None  # declared by _incidents
     create_broadcast(ana, login.id, BroadcastIn(
         kind="apology", channels=["email", "sms", "slack"], next_update_minutes=30,
         audience={"linked_requesters": True, "service_subscribers": True}))

@@ -22,11 +22,14 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 
 if TYPE_CHECKING:  # what db.Model is, said so that type checkers can follow the models
+    from typing import ClassVar
+
     from flask_sqlalchemy.model import Model as _FlaskModel
+    from sqlalchemy import Table
     from sqlalchemy.orm import DeclarativeBase
 
     class Model(_FlaskModel, DeclarativeBase):
-        pass
+        __table__: ClassVar[Table]   # every model names a __tablename__: a Table, not any FromClause
 else:
     Model = db.Model
 migrate = Migrate()

@@ -45,7 +45,7 @@ _SLUG = {"type": "string", "pattern": SLUG_RE.pattern}
 
 
 def _query(name: str, schema: dict, description: str = "") -> dict:
-    param = {"name": name, "in": "query", "schema": schema, "description": description}
+    param: dict[str, object] = {"name": name, "in": "query", "schema": schema, "description": description}
     if schema.get("type") == "array":
         param.update(style="form", explode=True)
     return param

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..outbox.channels import RenderedMessage
 from .template_render import render_source
@@ -44,7 +45,7 @@ def email_message(subject: str, body: str, values: dict) -> RenderedMessage:
 def slack_message(header: str, body: str, values: dict) -> RenderedMessage:
     """Block Kit: header, a section per paragraph, the status page button, a context line."""
     strings = LAYOUT_STRINGS.get(values["locale"], LAYOUT_STRINGS["en"])
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     if header:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": header[:SLACK_HEADER_MAX],
                                                   "emoji": True}})

@@ -60,7 +60,7 @@ def remind_due() -> int:
             continue
         who = holders[incident_id].get("communications") or holders[incident_id].get("commander")
         user = db.session.scalar(select(User).where(User.email == who)) if who else None
-        incident = db.session.get(Incident, incident_id)
+        incident = db.session.get_one(Incident, incident_id)
         url = f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident_id}"
         text = (f"{incident.reference}: customers were promised the next update at {promised:%H:%M} UTC "
                 f"and none is scheduled. Schedule it: {url}")

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -136,13 +137,9 @@ class Sender:
 
     def _message(self, message_id: int) -> tuple[RenderedMessage, str, str, int]:
         if message_id not in self._messages:
-            row = db.session.get(BroadcastMessage, message_id)
-            self._messages[message_id] = (
-                RenderedMessage(text=row.text, subject=row.subject, html=row.html, blocks=row.blocks),
-                row.channel,
-                row.locale,
-                row.send_id,
-            )
+            row = db.session.get_one(BroadcastMessage, message_id)
+            self._messages[message_id] = (RenderedMessage(text=row.text, subject=row.subject, html=row.html,
+                                                          blocks=row.blocks), row.channel, row.locale, row.send_id)
         return self._messages[message_id]
 
     def _claim(self, room: dict[str, int]) -> list[Job]:
@@ -217,7 +214,7 @@ class Sender:
         now = utcnow()
         sandbox = {name: getattr(channel, "sandbox", False) for name, channel in self.channels.items()}
         cancelled = self._cancelled_sends({job.send_id for job, _ in done})
-        values = []
+        values: list[dict[str, Any]] = []
         for job, result in done:
             if result is None:
                 values.append({"status": "skipped", "error": job.skip})
@@ -259,17 +256,17 @@ class Sender:
         """Send until nothing is due (or `budget` seconds pass, then finish what is in flight); rows finished."""
         started, finished = time.monotonic(), 0
         inflight: dict[Future, Job] = {}
-        held = {name: 0 for name in CHANNEL_NAMES}
+        held: dict[str, int] = {name: 0 for name in CHANNEL_NAMES}
         self.channels = channels_for(self.app)
         self._messages.clear()  # rendered messages are cached for one run only
         with self.app.app_context():
             while True:
                 jobs = []
                 if time.monotonic() - started < budget:
-                    room = {name: self._room(name) - held[name] for name in CHANNEL_NAMES}
+                    room: dict[str, int] = {name: self._room(name) - held[name] for name in CHANNEL_NAMES}
                     if any(limit > 0 for limit in room.values()):
                         jobs = self._claim(room)
-                skipped = [(job, None) for job in jobs if job.skip]
+                skipped: list[tuple[Job, SendResult | None]] = [(job, None) for job in jobs if job.skip]
                 if skipped:
                     self.record(skipped)
                     finished += len(skipped)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import DateTime, Text, bindparam, case, cast, func, literal, select, union, update
+from sqlalchemy import DateTime, Select, Text, bindparam, case, cast, func, literal, select, union, update
 from sqlalchemy.types import TypeDecorator
 
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..customers import service as customers
 from ..customers.models import LOCALES, Customer, customer_services
-from ..dbutil import dialect, insert_ignoring_conflicts
+from ..dbutil import dialect, execute_dml, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import MAX_ID, Incident, incident_services
@@ -62,7 +64,7 @@ def _send_time(send_at: datetime | None) -> datetime:
     return max(send_at, now)
 
 
-def _check_renders(incident: Incident, kind: str, channels: list[str], message: str, promise: int | None) -> None:
+def _check_renders(incident: Incident, kind: str, channels: Sequence[str], message: str, promise: int | None) -> None:
     """Render every channel in every locale now, so a broken template stops the broadcast at the door."""
     overrides = templates.load_overrides()
     problems = {}
@@ -135,6 +137,7 @@ def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
     if "repeat_every_minutes" in changes and changes["repeat_every_minutes"] is not None and broadcast.kind != "status":
         raise ValidationFailed("Only status updates repeat.", details={"repeat_every_minutes": "status only"})
     if changes.get("audience") is not None:
+        assert data.audience is not None
         changes["audience"] = data.audience.model_dump()
         if count_audience(incident.id, changes["audience"]) == 0:
             raise ValidationFailed("Nobody is in this audience.", details={"audience": changes["audience"]},
@@ -152,7 +155,7 @@ def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
     broadcast.updated_at = utcnow()
     record(incident, "broadcast_edited", actor, {"broadcast": broadcast.id, "changed": sorted(data.model_fields_set)})
     db.session.flush()
-    still = db.session.execute(update(BroadcastSend).where(BroadcastSend.id == pending.id,
+    still = execute_dml(update(BroadcastSend).where(BroadcastSend.id == pending.id,
                                                            BroadcastSend.status == "scheduled")
                                .values(due_at=pending.due_at).execution_options(synchronize_session=False)).rowcount
     if still != 1:  # the worker prepared it meanwhile: this edit would not reach anybody
@@ -170,15 +173,15 @@ def cancel_broadcast(actor: User, broadcast_id) -> dict:
                                            and not counts_by_broadcast([broadcast.id])[broadcast.id]["queued"]):
         raise Conflict(f"This broadcast is already {broadcast.status}.", code=f"broadcast_{broadcast.status}")
     now = utcnow()
-    sends = db.session.execute(update(BroadcastSend).where(BroadcastSend.broadcast_id == broadcast.id,
+    sends = execute_dml(update(BroadcastSend).where(BroadcastSend.broadcast_id == broadcast.id,
                                                            BroadcastSend.status == "scheduled")
                                .values(status="cancelled").execution_options(synchronize_session=False)).rowcount
     send_ids = select(BroadcastSend.id).where(BroadcastSend.broadcast_id == broadcast.id).scalar_subquery()
-    rows = db.session.execute(update(Delivery).where(Delivery.send_id.in_(send_ids), Delivery.status == "queued")
+    rows = execute_dml(update(Delivery).where(Delivery.send_id.in_(send_ids), Delivery.status == "queued")
                               .values(status="cancelled", error="broadcast cancelled", updated_at=now)
                               .execution_options(synchronize_session=False)).rowcount
     broadcast.status, broadcast.updated_at = "cancelled", now
-    record(db.session.get(Incident, broadcast.incident_id), "broadcast_cancelled", actor,
+    record(db.session.get_one(Incident, broadcast.incident_id), "broadcast_cancelled", actor,
            {"broadcast": broadcast.id, "sends": sends, "messages": rows})
     db.session.commit()
     return {"id": broadcast.id, "cancelled_sends": sends, "cancelled_messages": rows}
@@ -209,7 +212,7 @@ def list_broadcasts(incident_id) -> list[Broadcast]:
 
 
 def next_send_at(broadcast_ids: list[int]) -> dict[int, datetime]:
-    rows = db.session.execute(select(BroadcastSend.broadcast_id, func.min(BroadcastSend.due_at))
+    rows: Iterable[Any] = db.session.execute(select(BroadcastSend.broadcast_id, func.min(BroadcastSend.due_at))
                               .where(BroadcastSend.broadcast_id.in_(broadcast_ids),
                                      BroadcastSend.status == "scheduled")
                               .group_by(BroadcastSend.broadcast_id)) if broadcast_ids else []
@@ -236,7 +239,7 @@ def list_deliveries(broadcast_id, *, status: str | None = None, page: int = 1, p
 
 def audience_ids(incident_id: int, audience: dict):
     """A SELECT of the customer ids a broadcast's audience names (a union, each once)."""
-    parts = []
+    parts: list[Select[Any]] = []
     if audience.get("linked_requesters"):
         parts.append(select(Ticket.customer_id.label("id")).where(Ticket.incident_id == incident_id,
                                                                   Ticket.customer_id.is_not(None)))
@@ -312,10 +315,10 @@ def _fail_send(send_id: int, error: Exception) -> None:
     if send is None or send.status != "scheduled":
         db.session.rollback()
         return
-    broadcast = db.session.get(Broadcast, send.broadcast_id)
+    broadcast = db.session.get_one(Broadcast, send.broadcast_id)
     send.status = "failed"
     reason = error.message if isinstance(error, AppError) else type(error).__name__
-    record(db.session.get(Incident, broadcast.incident_id), "broadcast_failed", "worker",
+    record(db.session.get_one(Incident, broadcast.incident_id), "broadcast_failed", "worker",
            {"broadcast": broadcast.id, "send": send.number, "reason": reason[:300]})
     db.session.commit()
 
@@ -323,7 +326,7 @@ def _fail_send(send_id: int, error: Exception) -> None:
 def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incident) -> dict[tuple[str, str], int]:
     overrides = templates.load_overrides()
     promise = _promise_at(send.due_at, broadcast.repeat_every_minutes or broadcast.next_update_minutes)
-    ids = {}
+    ids: dict[tuple[str, str], int] = {}
     for channel in broadcast.channels:
         for locale in LOCALES:
             rendered = templates.render(broadcast.kind, channel, locale,
@@ -363,8 +366,8 @@ def _stop(send: BroadcastSend, broadcast: Broadcast, why: str) -> None:
 
 def prepare_send(send: BroadcastSend) -> int:
     """Write the outbox rows of one due send (no commit); returns how many customers it reaches."""
-    broadcast = db.session.get(Broadcast, send.broadcast_id)
-    incident = db.session.get(Incident, broadcast.incident_id)
+    broadcast = db.session.get_one(Broadcast, send.broadcast_id)
+    incident = db.session.get_one(Incident, broadcast.incident_id)
     if broadcast.status == "cancelled":
         send.status = "cancelled"
         return 0
@@ -464,7 +467,7 @@ def set_opt_out(customer_id: int, channel: str, *, opted_out: bool) -> Customer:
     if customer is None or channel not in ("email", "sms", "slack"):
         raise NotFound("This unsubscribe link is not valid.", code="bad_unsubscribe_link")
     (customers.opt_out if opted_out else customers.opt_in)(customer.id, channel)
-    return db.session.get(Customer, customer_id)
+    return db.session.get_one(Customer, customer_id)
 
 
 def preview_promise(send_at: datetime | None, minutes: int | None) -> datetime | None:

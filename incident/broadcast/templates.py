@@ -42,6 +42,7 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import overload
 
 from markupsafe import escape
 from sqlalchemy.exc import IntegrityError
@@ -168,6 +169,10 @@ def render(kind: str, channel: str, locale: str, context: dict, *,
         raise failure.as_validation(name) from None
 
 
+@overload
+def _fill(text: str, name: str, url: str) -> str: ...
+@overload
+def _fill(text: None, name: str, url: str) -> None: ...
 def _fill(text: str | None, name: str, url: str) -> str | None:
     if text is None:
         return None

@@ -3,7 +3,7 @@ one customer, opting out and back in. The bulk upsert of the API and CSV import 
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +28,7 @@ def _lookup(column, values: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(values), CHUNK):
         chunk = values[start:start + CHUNK]
-        found.update(db.session.execute(select(column, Customer.id).where(column.in_(chunk))).all())
+        found.update(db.session.execute(select(column, Customer.id).where(column.in_(chunk))).tuples().all())
     return found
 
 
@@ -40,6 +40,7 @@ def ensure_requesters(requesters: list[tuple[str, str | None, str | None]]) -> l
     by_email = _lookup(Customer.email, emails)
     by_phone = _lookup(Customer.phone, phones)
     now = utcnow()
+    new_rows: list[dict[str, Any]]
     new_rows, seen = [], set()
     for name, email, phone in requesters:
         key = email or phone
@@ -94,7 +95,7 @@ def list_customers(*, segment: str | None = None, service: str | None = None, em
         query = query.where(Customer.id.in_(
             select(customer_services.c.customer_id).join(Service, Service.id == customer_services.c.service_id)
             .where(Service.name == service)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.session.scalars(query.options(selectinload(Customer.services)).order_by(Customer.id)
                               .offset((page - 1) * per_page).limit(per_page)).all()
     return list(rows), total
@@ -121,6 +122,7 @@ def _check_opt_in_by_staff(actor: User | None, customer: Customer, wanted: list[
         raise NotAllowed("Lifting a customer's opt-out needs the lead permission: do it only when the "
                          "customer asks.", details={"opted_out": sorted(lifted)})
     if lifted:
+        assert actor is not None  # lifting needs a lead, checked above
         logger.info("customer %s opted back in to %s by %s", customer.id, sorted(lifted), actor.email)
 
 

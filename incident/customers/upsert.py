@@ -58,14 +58,14 @@ class _Plan:
     """Applies the items in order to the customers they name, noting each item's problem."""
     def __init__(self, stored: dict[int, dict]):
         self.original = stored
-        self.records = {key: dict(row, services=None) for key, row in stored.items()}
+        self.records: dict[int | tuple[str, int], dict] = {key: dict(row, services=None) for key, row in stored.items()}
         self.by = {name: {row[name]: key for key, row in stored.items() if row[name]} for name in ("external_id", "email")}
         self.touched: dict = {}           # key -> indexes of the items that changed it, in order
         self.problems: dict[int, tuple[str, str]] = {}
 
     def _match(self, index: int, change: dict):
         external_id, email = change.get("external_id"), change.get("email")
-        key = self.by["external_id"].get(external_id) if external_id else None
+        key: int | tuple[str, int] | None = self.by["external_id"].get(external_id) if external_id else None
         if key is None and email and (candidate := self.by["email"].get(email)) is not None:
             holder = self.records[candidate]["external_id"]
             if external_id and holder and holder != external_id:
@@ -144,10 +144,10 @@ def _write(plan: _Plan, good: dict, result: UpsertResult) -> dict:
                     for k in chunk]
             ids.update(zip(chunk, connection.execute(statement, rows).scalars().all(), strict=True))
     if changed:
-        statement = update(Customer).where(Customer.id == bindparam("_id")).values(
+        updating = update(Customer).where(Customer.id == bindparam("_id")).values(
             updated_at=now, **{f: bindparam(f) for f in FIELDS})
         for chunk in _chunks(changed):
-            connection.execute(statement, [dict({f: plan.records[k][f] for f in FIELDS}, _id=k) for k in chunk])
+            connection.execute(updating, [dict({f: plan.records[k][f] for f in FIELDS}, _id=k) for k in chunk])
     if services_changed:
         service_ids = _service_ids({name for k in services_changed for name in plan.records[k]["services"]})
         for chunk in _chunks([k for k in services_changed if isinstance(k, int)]):

@@ -33,14 +33,9 @@ def page_blocks(facts: PageFacts, *, acknowledged: str | None = None) -> list[di
     fields = [{"type": "mrkdwn", "text": f"*Status*\n{facts.status}"},
               {"type": "mrkdwn", "text": f"*Level*\n{facts.level}"},
               {"type": "mrkdwn", "text": f"*Commander*\n{facts.commander or 'nobody yet'}"}]
-    blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(header, 150)}},
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": _cut(_slack_escape(facts.summary) or "_No summary yet._", 2900)},
-            "fields": fields,
-        },
-    ]
+    summary = _cut(_slack_escape(facts.summary) or "_No summary yet._", 2900)
+    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": _cut(header, 150)}},
+                          {"type": "section", "text": {"type": "mrkdwn", "text": summary}, "fields": fields}]
     if acknowledged:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":white_check_mark: {acknowledged}"}]})
     else:

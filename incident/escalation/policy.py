@@ -301,7 +301,7 @@ class Policy:
             errors["name"] = p
         elif "name" in data and data["name"] != name:
             errors["name"] = f"does not match the policy being saved ({name!r})"
-        levels = []
+        levels: list[Level] = []
         raw_levels = data.get("levels")
         if not isinstance(raw_levels, list) or not raw_levels:
             errors["levels"] = "at least one level is needed"
@@ -309,7 +309,8 @@ class Policy:
             seen = set()
             for i, raw in enumerate(raw_levels):
                 level = _level_from_dict(raw, f"levels.{i}", errors)
-                levels.append(level)
+                if level is not None:  # else its problems are in errors, raised below
+                    levels.append(level)
                 level_name = raw.get("name") if isinstance(raw, Mapping) else None
                 if isinstance(level_name, str):
                     if level_name in seen:
@@ -467,6 +468,7 @@ def recipients(level: Level, rotations: Mapping[str, Rotation], at: datetime) ->
         elif target.slack_channel is not None:
             recipient = Recipient("slack_channel", target.slack_channel)
         else:
+            assert target.rotation is not None  # a target has exactly one kind
             rotation = rotations.get(target.rotation)
             if rotation is None:
                 raise PolicyError(
@@ -592,6 +594,8 @@ def simulate(
         if not paged:
             break
         last = paged[-1]
-        batch = next_steps(policy, rotations, level_index=last.level_index, round=last.round, at=last.deadline, mode=mode)
+        assert last.deadline is not None  # only a skipped level has none
+        batch = next_steps(policy, rotations, level_index=last.level_index, round=last.round,
+                           at=last.deadline, mode=mode)
         schedule.extend(batch)
     return schedule[:limit]

@@ -203,7 +203,7 @@ class _Known:
         if missing:
             self.users.update(dict.fromkeys(missing))
             self.users.update({u.email: u for u in db.session.scalars(select(User).where(User.email.in_(missing)))})
-        return {e: self.users[e] for e in emails if self.users[e] is not None}
+        return {e: user for e in emails if (user := self.users[e]) is not None}
 
 
 def _facts(incident: Incident, level: str, known: _Known | None = None) -> messages.PageFacts:
@@ -286,7 +286,7 @@ def _add_steps(
     live = [s for s in steps if not s.skipped]
     if live:
         esc.level_index, esc.round = live[-1].level_index, live[-1].round
-        esc.next_deadline_at = min(s.deadline for s in live)
+        esc.next_deadline_at = min(s.deadline for s in live if s.deadline is not None)  # a paged step has one
         esc.state = "paging"
     else:
         esc.state, esc.next_deadline_at = "exhausted", None
@@ -409,12 +409,9 @@ def _breach(esc: IncidentEscalation, incident: Incident, running: list[Escalatio
     """A deadline passed: the steps still running are breached, and a late tick says so. No commit."""
     for step in running:
         step.breached_at, step.ended_at = now, now
-        record(
-            incident,
-            "escalation_breached",
-            None,
-            {"level": step.level_name, "round": step.round, "deadline": isoformat(step.deadline)},
-        )
+        record(incident, "escalation_breached", None, {"level": step.level_name, "round": step.round,
+                                                       "deadline": isoformat(step.deadline)})
+    assert esc.next_deadline_at is not None  # it passed: that is why we are here
     late = (now - esc.next_deadline_at).total_seconds()
     tick = current_app.config["SCHEDULER_TICK_SECONDS"]
     if late > max(5 * tick, 5):
@@ -503,11 +500,8 @@ def _advance_batch(now: datetime, limit: int, incident_id: int | None = None) ->
 def overdue_count(*, seconds: float) -> int:
     """Escalations whose deadline passed more than `seconds` ago (the watchdog's view)."""
     cutoff = utcnow() - timedelta(seconds=seconds)
-    return db.session.scalar(
-        select(func.count())
-        .select_from(IncidentEscalation)
-        .where(IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at < cutoff)
-    )
+    return db.session.scalar(select(func.count()).select_from(IncidentEscalation).where(
+        IncidentEscalation.state == "paging", IncidentEscalation.next_deadline_at < cutoff)) or 0
 
 
 # Acknowledgement -------------------------------------------------------------------------

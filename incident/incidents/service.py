@@ -125,7 +125,7 @@ def list_incidents(*, status: str = "all", page: int = 1, per_page: int = 50) ->
         query = query.where(Incident.status == "resolved")
     elif status != "all":
         raise ValidationFailed("status must be open, resolved or all.", details={"status": status})
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.session.scalars(
         query.options(selectinload(Incident.services), selectinload(Incident.declared_by))
         .order_by(Incident.declared_at.desc(), Incident.id.desc())
@@ -146,7 +146,7 @@ def list_timeline(incident_id: int, *, page: int = 1, per_page: int = 50,
     """The incident's events, oldest first (or newest first), with the total."""
     Incident.get_or_raise(incident_id)
     where = TimelineEvent.incident_id == incident_id
-    total = db.session.scalar(select(func.count()).select_from(TimelineEvent).where(where))
+    total = db.session.scalar(select(func.count()).select_from(TimelineEvent).where(where)) or 0
     order = (TimelineEvent.at.desc(), TimelineEvent.id.desc()) if newest_first else (TimelineEvent.at, TimelineEvent.id)
     rows = db.session.scalars(select(TimelineEvent).where(where).order_by(*order)
                               .limit(per_page).offset((page - 1) * per_page)).all()

@@ -40,7 +40,7 @@ def room_name(incident: Incident) -> str:
     return channel_name(f"inc-{incident.id}-{incident.title}"[:60])
 
 
-def open_room(incident: Incident, *, commander: str | None, invite: list[str]) -> bool:
+def open_room(incident: Incident, *, commander: str | None, invite: list[str | None]) -> bool:
     """Queue the channel for a new incident if its severity calls for one."""
     if incident.severity not in room_severities():
         return False
@@ -74,8 +74,8 @@ def invite_to_room(incident: Incident, key: str, slack_id: str | None) -> None:
 def _fill_in_rooms(rows: list[dict]) -> None:
     """Each row's `room`: the channel id Slack gave the incident, if it has one yet."""
     ids = {row["incident_id"] for row in rows if row["incident_id"] is not None}
-    rooms = dict(db.session.execute(select(Incident.id, Incident.slack_channel_id).where(Incident.id.in_(ids))).all()) \
-        if ids else {}
+    rooms = dict(db.session.execute(select(Incident.id, Incident.slack_channel_id).where(Incident.id.in_(ids)))
+                 .tuples().all()) if ids else {}
     for row in rows:
         row["room"] = rooms.get(row["incident_id"])
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from flask import Blueprint, current_app, jsonify, request
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -107,7 +109,7 @@ def parse_interaction(payload: dict) -> Interaction | None:
     action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
     if payload.get("type") != "block_actions" or action.get("action_id") != "acknowledge":
         return None
-    user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    user = payload["user"] if isinstance(payload.get("user"), dict) else {}
     slack_user = str(user.get("id") or "")
     trigger = payload.get("trigger_id") or (f"{slack_user}:{action['action_ts']}" if action.get("action_ts") else None)
     return Interaction(slack_user, parse_incident_ref(str(action.get("value") or "")),
@@ -239,8 +241,9 @@ def _verify_signature() -> None:
     secret = (current_app.config.get("SLACK_SIGNING_SECRET") or "").strip()
     if not secret:
         raise Unauthorized("Slack is not configured on this Tocsin.", code="slack_not_configured")
+    headers = cast(Mapping[str, str], request.headers)  # werkzeug's Headers: a mapping in all but its type
     try:
-        valid = SignatureVerifier(secret, clock=_AppClock()).is_valid_request(request.get_data(), request.headers)
+        valid = SignatureVerifier(secret, clock=_AppClock()).is_valid_request(request.get_data(), headers)
     except ValueError:  # a timestamp that is not a number, a body that is not UTF-8
         valid = False
     if not valid:

@@ -22,6 +22,7 @@ from ..broadcast.sender import undelivered
 from ..clock import utcnow
 from ..customers.policy import OPT_IN_KEYWORDS, OPT_OUT_KEYWORDS
 from ..customers.service import opt_in, opt_out
+from ..dbutil import execute_dml
 from ..errors import Unauthorized
 from ..extensions import db
 from ..outbox.models import Delivery
@@ -173,8 +174,8 @@ def record_receipt(message_sid: str, message_status: str, error_code: str | None
                 logger.info("delivery %s undelivered by SMS (%s); trying %s", row.id, error_code or message_status,
                             moved["channel"])
                 values.update(moved)
-    changed = db.session.execute(update(Delivery).where(*match).values(**values)
-                                 .execution_options(synchronize_session=False)).rowcount
+    changed = execute_dml(update(Delivery).where(*match).values(**values)
+                          .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return changed > 0
 
@@ -224,6 +225,7 @@ def _answer_sms(from_number: str, wanted: Sms) -> str | None:
         return None
     if wanted.kind == "other":  # customers answering a broadcast are not told how to acknowledge
         return USAGE if is_staff_number(from_number) else None
+    assert wanted.incident_id is not None  # an "ack" always names its incident (parse_sms)
     return ack_sms_text(acknowledge_from_sms(from_number, wanted.incident_id))
 
 

@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import frontmatter
 from flask import current_app
@@ -85,7 +86,7 @@ def parse_runbook(path: Path) -> Runbook:
         post = frontmatter.loads(path.read_text(encoding="utf-8"))
     except Exception as error:  # YAML errors come in several classes
         raise RunbookError(f"{where}: front matter does not parse: {error}") from None
-    meta = post.metadata
+    meta: dict[str, Any] = post.metadata
     for key in ("title", "summary"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
             raise RunbookError(f"{where}: '{key}' is required")
@@ -94,6 +95,7 @@ def parse_runbook(path: Path) -> Runbook:
         raise RunbookError(f"{where}: 'roles' must name at least one crisis role")
     severities = _string_list(meta, "severities", SEVERITIES.__contains__, SEVERITIES, where)
     services = _string_list(meta, "services", lambda s: bool(SLUG_RE.match(s)), (), where)
+    items: list[Item]
     intro, sections, title, items, seen = [], [], None, [], set()
     for line in post.content.splitlines():
         if line.startswith("## "):

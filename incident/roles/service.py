@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -144,7 +145,7 @@ def checklists(incident: Incident, roles: list[str]) -> list[dict]:
     for role in roles:
         books = []
         for book in rb.runbooks_for(role=role, severity=incident.severity, services=services):
-            sections = [{"title": s.title, "items": [
+            sections: list[dict[str, Any]] = [{"title": s.title, "items": [
                 {"key": i.key, "text": i.text, "checked": (book.slug, i.key) in ticks,
                  "by": (t.ticked_by.email if (t := ticks.get((book.slug, i.key))) and t.ticked_by else None)}
                 for i in s.items]} for s in book.sections]

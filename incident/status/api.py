@@ -14,7 +14,8 @@ bp = Blueprint("api_status", __name__, url_prefix="/api/v1")
 
 
 def _statuses() -> dict[int, str]:
-    snapshot = snapshot_for(current_app._get_current_object())
+    # current_app is a LocalProxy, typed as the app it stands for
+    snapshot = snapshot_for(current_app._get_current_object())  # type: ignore[attr-defined]
     snapshot.get("components.json")
     return {c.id: c.status for c in snapshot.page.components} if snapshot.page else {}
 

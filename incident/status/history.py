@@ -39,9 +39,9 @@ def record_states(incident_ids: Iterable[int]) -> int:
     for row in db.session.scalars(select(StatusIncidentComponent).where(StatusIncidentComponent.incident_id.in_(ids))):
         overrides[row.incident_id][row.component_id] = row.status
     last: dict[int, dict[int, str]] = defaultdict(dict)
-    for row in db.session.scalars(select(StatusComponentHistory).where(StatusComponentHistory.incident_id.in_(ids))
-                                  .order_by(StatusComponentHistory.since, StatusComponentHistory.id)):
-        last[row.incident_id][row.component_id] = row.status
+    for held in db.session.scalars(select(StatusComponentHistory).where(StatusComponentHistory.incident_id.in_(ids))
+                                   .order_by(StatusComponentHistory.since, StatusComponentHistory.id)):
+        last[held.incident_id][held.component_id] = held.status
     written = 0
     for incident in db.session.scalars(select(Incident).options(selectinload(Incident.services))
                                        .where(Incident.id.in_(ids))):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from ..clock import utcnow
-from ..dbutil import insert_ignoring_conflicts
+from ..dbutil import execute_dml, insert_ignoring_conflicts
 from ..extensions import db
 from ..incidents.models import IncidentUpdate
 from ..incidents.signals import incident_changed as changed_signal
@@ -24,7 +24,7 @@ def bump_version() -> None:
     bump = (update(StatusPageState).where(StatusPageState.id == 1)
             .values(version=StatusPageState.version + 1, updated_at=now)
             .execution_options(synchronize_session=False))
-    if db.session.execute(bump).rowcount == 0:
+    if execute_dml(bump).rowcount == 0:
         db.session.execute(insert_ignoring_conflicts(StatusPageState, ["id"]),
                            [{"id": 1, "version": 0, "updated_at": now}])
         db.session.execute(bump)

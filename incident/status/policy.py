@@ -74,7 +74,7 @@ def history(intervals: list[tuple[datetime, datetime, str]], *, since: datetime 
 
     `intervals` are (start, end, status) spans when the component was not operational.
     """
-    out = []
+    out: list[tuple[date, str | None]] = []
     for day in history_days(now.date(), days):
         start, end = day_bounds(day)
         if since is not None and end <= since:

@@ -133,7 +133,7 @@ def _public_incidents(rows: list[Incident], components: list[PublicComponent], b
         updates[u.incident_id].append(PublicUpdate(u.id, u.status, u.message, u.created_at))
     impacts = {s.incident_id: s.impact for s in db.session.scalars(
         select(StatusIncident).where(StatusIncident.incident_id.in_(ids)))}
-    overrides = defaultdict(dict)
+    overrides: defaultdict[int, dict[int, str]] = defaultdict(dict)
     for o in db.session.scalars(select(StatusIncidentComponent).where(StatusIncidentComponent.incident_id.in_(ids))):
         overrides[o.incident_id][o.component_id] = o.status
     known = {c.id for c in components}
@@ -172,9 +172,9 @@ def collect(now: datetime) -> PublicPage:
     components = [PublicComponent(c.id, c.name, c.description or "", c.position, c.is_group, c.group_id,
                                   c.only_show_if_degraded, c.created_at, c.updated_at) for c in rows]
     by_service = defaultdict(list)
-    for c in rows:
-        if c.service_id and not c.is_group:
-            by_service[c.service_id].append(c.id)
+    for row in rows:
+        if row.service_id and not row.is_group:
+            by_service[row.service_id].append(row.id)
     incidents = _public_incidents(_incidents(since), components, by_service)
     maintenances = _maintenances(since)
     recorded_spans, recorded = history.spans(incidents, now)

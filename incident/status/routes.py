@@ -14,7 +14,8 @@ bp = Blueprint("status", __name__)
 
 
 def _cached(name: str, mimetype: str, *, vary: str | None = None, cors: bool = False) -> Response:
-    body, etag = snapshot_for(current_app._get_current_object()).get(name)
+    # current_app is a LocalProxy, typed as the app it stands for
+    body, etag = snapshot_for(current_app._get_current_object()).get(name)  # type: ignore[attr-defined]
     headers = {"ETag": etag, "Cache-Control": current_app.config["STATUS_CACHE_CONTROL"]}
     if vary:
         headers["Vary"] = vary

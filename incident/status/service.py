@@ -13,7 +13,7 @@ from ..auth.models import User
 from ..catalog import ensure_services
 from ..clock import utcnow
 from ..customers.models import Customer, customer_services
-from ..dbutil import insert_ignoring_conflicts
+from ..dbutil import execute_dml, insert_ignoring_conflicts
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import Incident
@@ -171,7 +171,7 @@ def set_incident_impact(actor: User, incident_id, *, impact: str | None = None, 
 
 
 def _expand(component_ids: list[int]) -> list[StatusComponent]:
-    chosen = []
+    chosen: list[StatusComponent] = []
     for component_id in component_ids:
         component = get_component_or_raise(component_id)
         if component.is_group:
@@ -224,7 +224,7 @@ def cancel_maintenance(actor: User, maintenance_id) -> Maintenance:
 def _recall_notices(m: Maintenance, now: datetime) -> tuple[int, int]:
     """Cancel the window's queued notices; queue a 'called off' message to each one sent or in flight."""
     notices = [Delivery.purpose == "maintenance", Delivery.dedupe_key.like(f"maintenance:{m.id}:customer:%")]
-    recalled = db.session.execute(update(Delivery).where(*notices, Delivery.status == "queued")
+    recalled = execute_dml(update(Delivery).where(*notices, Delivery.status == "queued")
                                   .values(status="cancelled", error="maintenance called off", updated_at=now)
                                   .execution_options(synchronize_session=False)).rowcount
     told = db.session.execute(select(Delivery.customer_id, Delivery.channel, Delivery.recipient, Customer.locale)
@@ -322,7 +322,9 @@ def _notice_rows(m: Maintenance, now: datetime) -> list[dict]:
             None,
         )
         if channel is not None:
-            rows.append(_message_row(m, "notice", customer.id, channel, customer.address(channel), customer.locale, now))
+            recipient = customer.address(channel)
+            assert recipient is not None  # the channel was chosen for having an address
+            rows.append(_message_row(m, "notice", customer.id, channel, recipient, customer.locale, now))
     return rows
 
 

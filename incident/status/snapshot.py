@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 import time
+from datetime import date, datetime
 
 from flask import Flask, render_template, request
 from sqlalchemy import event
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..clock import utcnow
 from . import fastpath, feed, statuspage
 from .hooks import CHANGED
-from .public import collect, read_version
+from .public import PublicPage, collect, read_version
 from .view import page_view
 
 _generation = 0   # bumped when this process commits a public change
@@ -50,11 +51,11 @@ class Snapshot:
         self.app = app
         self.lock = threading.Lock()
         self.responses: dict[str, tuple] = {}   # name -> (key, etag, headers, body)
-        self.key = None
-        self.version = None
+        self.key: tuple[tuple[int, datetime] | None, date] | None = None
+        self.version: tuple[int, datetime] | None = None
         self.generation = -1
         self.checked_at = float("-inf")
-        self.page = None
+        self.page: PublicPage | None = None
         self.bodies: dict[str, tuple[bytes, str]] = {}
         self.builds = 0   # how many times the page was collected (tests count them)
 
@@ -126,5 +127,5 @@ def snapshot_for(app: Flask) -> Snapshot:
 
 def init_app(app: Flask) -> None:
     """Put the fast path in front of the app."""
-    app.wsgi_app = fastpath.FastPublic(app, app.wsgi_app)
+    app.wsgi_app = fastpath.FastPublic(app, app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way
 

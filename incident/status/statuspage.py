@@ -3,6 +3,7 @@ field for field, so existing clients, monitors and aggregators read Tocsin uncha
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from . import policy
 from .public import PublicComponent, PublicIncident, PublicMaintenance, PublicPage
@@ -33,6 +34,7 @@ def page_json(page: PublicPage, config) -> dict:
 
 
 def component_json(c: PublicComponent, page_id: str) -> dict:
+    body: dict[str, Any]
     body = {"id": component_id(c.id), "name": c.name, "status": c.status, "created_at": ts(c.created_at),
             "updated_at": ts(c.updated_at), "position": c.position, "description": c.description or None,
             "showcase": not c.is_group, "start_date": c.created_at.date().isoformat(),

@@ -50,9 +50,9 @@ def _check_rate(address: str, ip_hash: str) -> None:
     per_address = current_app.config["STATUS_SIGNUPS_PER_ADDRESS_PER_HOUR"]
     per_client = current_app.config["STATUS_SIGNUPS_PER_CLIENT_PER_HOUR"]
     count = select(func.count()).select_from(StatusSubscription).where(StatusSubscription.created_at >= since)
-    if db.session.scalar(count.where(StatusSubscription.address == address)) >= per_address:
+    if (db.session.scalar(count.where(StatusSubscription.address == address)) or 0) >= per_address:
         raise TooManyRequests("Too many signups for this address; try again later.")
-    if db.session.scalar(count.where(StatusSubscription.ip_hash == ip_hash)) >= per_client:
+    if (db.session.scalar(count.where(StatusSubscription.ip_hash == ip_hash)) or 0) >= per_client:
         raise TooManyRequests("Too many signups from here; try again later.")
 
 

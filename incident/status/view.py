@@ -29,13 +29,14 @@ def page_view(page: PublicPage, locale: str, config: dict) -> dict:
         return i18n.format_when(value, locale)
 
     names = {c.id: c.name for c in page.components}
+    by_id = {c.id: c for c in page.components}
     groups = []
     for c in page.components:
         if c.group_id is not None and page.component(c.group_id) is not None:
             continue
         if c.only_show_if_degraded and c.status == "operational":
             continue
-        members = [page.component(k) for k in c.children] if c.is_group else [c]
+        members = [by_id[k] for k in c.children] if c.is_group else [c]
         rows = [{"id": m.id, "name": m.name, "description": m.description, "status": m.status,
                  "state": STATE_CLASS[m.status], "label": tr("status." + m.status), **_history(m, locale)}
                 for m in members if not (m.only_show_if_degraded and m.status == "operational")]

@@ -210,7 +210,7 @@ def _place_flags(markers: Iterable[tuple[datetime, str]], *, start: datetime, en
 def _try_rows(groups: list[list[tuple[datetime, str]]], frame: _Frame, width: int) -> list[_Flag]:
     """Put each group's label in the first row where it overlaps nothing; stop at a group that fits nowhere."""
     taken: list[tuple[float, float, int]] = []  # (x0, x1, row) of labels; row -1-r: lines from row r down
-    flags = []
+    flags: list[_Flag] = []
     for group in groups:
         xs, text = tuple(frame.x(at) for at, _ in group), _group_text(group)
         w = len(text) * CHAR_WIDTH

@@ -116,9 +116,9 @@ def map_columns(header: list[str], column_map: dict[str, str] | None = None, *,
     for name, aliases in fields.items():
         if name not in columns:
             taken = set(columns.values())
-            index = next((found[a] for a in aliases if a in found and found[a] not in taken), None)
-            if index is not None:
-                columns[name] = index
+            column = next((found[a] for a in aliases if a in found and found[a] not in taken), None)
+            if column is not None:
+                columns[name] = column
     for name in required:
         if name not in columns:
             expected = ", ".join(f'"{a}"' for a in fields[name])

@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from typing import Any, SupportsFloat, cast
 
 KINDS = ("tag", "service")
 
@@ -39,7 +40,7 @@ class FloodSettings:
     @classmethod
     def from_mapping(cls, config: Mapping[str, object]) -> FloodSettings:
         """Settings from FLOOD_* keys (app config or environment); missing keys keep defaults."""
-        values = {}
+        values: dict[str, Any] = {}
         for name, (key, kind) in _CONFIG_KEYS.items():
             if config.get(key) is not None:
                 values[name] = _parse(key, config[key], kind)
@@ -63,7 +64,7 @@ def _parse(key: str, raw: object, kind: type) -> int | float:
     if isinstance(raw, bool):
         raise ValueError(f"{key} must be a number, got {raw!r}")
     try:
-        number = float(raw.strip()) if isinstance(raw, str) else float(raw)
+        number = float(raw.strip()) if isinstance(raw, str) else float(cast(SupportsFloat, raw))
     except (TypeError, ValueError):
         raise ValueError(f"{key} must be a number, got {raw!r}") from None
     if kind is int:

@@ -9,6 +9,7 @@ import gc
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import String, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
@@ -161,7 +162,7 @@ def _link_by_rules(new_rows: list[dict], ids: dict[tuple[str, str], int]) -> int
     by_rule = {rule.id: rule for rule, _ in rules}
     for rule_id, ticket_ids in caught.items():
         rule = by_rule[rule_id]
-        incident = db.session.get(Incident, rule.incident_id)
+        incident = db.session.get_one(Incident, rule.incident_id)
         count = apply_link(incident, None, ticket_ids=ticket_ids, method="rule",
                            criteria={"rule": rule.id,
                                      **TicketFilter(tuple(rule.tags), tuple(rule.services), rule.text).as_dict()})
@@ -201,8 +202,9 @@ def ingest_tickets(
         result.created = len(ids)
         result.updated += len(new) - len(ids)  # a concurrent batch inserted them first
     if changed:
-        values = {f: bindparam(f) for f in (*FIELDS, "content_hash", "customer_id")}
-        connection.execute(update(Ticket).where(Ticket.id == bindparam("_id")).values(updated_at=now, **values), changed)
+        values: dict[str, Any] = {f: bindparam(f) for f in (*FIELDS, "content_hash", "customer_id")}
+        connection.execute(update(Ticket).where(Ticket.id == bindparam("_id")).values(updated_at=now, **values),
+                           changed)
         result.updated += len(changed)
     arrived = [r for r in new if (r["source"], r["external_id"]) in ids]
     if apply_rules and arrived:

@@ -1,7 +1,7 @@
 """SQL for ticket filters: the database twin of policy.matches()."""
 from __future__ import annotations
 
-from sqlalchemy import and_, false, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 
 from ..dbutil import dialect, like_escape
 from .models import Ticket
@@ -17,7 +17,7 @@ def contains(column, text: str):
 
 def where(f: TicketFilter) -> list:
     """WHERE clauses selecting the tickets a filter describes."""
-    clauses = [Ticket.tags.like(f"% {like_escape(tag)} %", escape="\\") for tag in f.tags]
+    clauses: list[ColumnElement[bool]] = [Ticket.tags.like(f"% {like_escape(tag)} %", escape="\\") for tag in f.tags]
     if f.services:
         clauses.append(or_(*[Ticket.services.like(f"% {like_escape(s)} %", escape="\\") for s in f.services]))
     if f.text:

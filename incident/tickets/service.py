@@ -8,12 +8,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from typing import Iterable
+from typing import Iterable, Iterator, cast
 
 from sqlalchemy import and_, delete, func, or_, select, true, update
 
 from ..auth.models import User
 from ..clock import utcnow
+from ..dbutil import execute_dml
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import Incident, TimelineEvent
@@ -51,7 +52,7 @@ def _action(incident: Incident, actor: User | None, *, action: str, method: str,
 
 
 def _set_link(clauses, incident: Incident, actor: User | None, action: LinkAction, method: str) -> int:
-    result = db.session.execute(
+    result = execute_dml(
         update(Ticket).where(*clauses).values(
             incident_id=incident.id, linked_at=action.at, linked_by_id=actor.id if actor else None,
             link_method=method, link_action_id=action.id)
@@ -63,12 +64,12 @@ def _moved_from(clauses, incident: Incident) -> dict[int, int]:
     """How many of these tickets sit on other incidents now: {incident id: count}."""
     rows = db.session.execute(select(Ticket.incident_id, func.count()).where(
         *clauses, Ticket.incident_id.is_not(None), Ticket.incident_id != incident.id).group_by(Ticket.incident_id))
-    return dict(rows.all())
+    return dict(cast(Iterable[tuple[int, int]], rows.all()))
 
 
 def _record_moves(moved: dict[int, int], target: Incident, actor: User | None) -> None:
     for old_id, count in moved.items():
-        old = db.session.get(Incident, old_id)
+        old = db.session.get_one(Incident, old_id)
         record(old, "tickets_unlinked", actor, {"count": count, "method": "moved", "to": target.reference})
         old.tickets_version += 1
 
@@ -109,6 +110,8 @@ def link_by_ids(actor: User, incident_id, external_ids: list[str], *, source: st
     wanted = list(dict.fromkeys(external_ids))
     action = _action(incident, actor, action="link", method=method,
                      criteria={"external_ids": len(wanted), **({"source": source} if source else {})})
+    found: set[str]
+    moved: dict[int, int]
     found, already, linked, moved = set(), 0, 0, {}
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start:start + CHUNK]
@@ -175,16 +178,14 @@ def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, s
         chunks = [queries.by_external_ids(external_ids[s : s + CHUNK], source) for s in range(0, len(external_ids), CHUNK)]
     else:
         chunks = [and_(*queries.where(ticket_filter))] if ticket_filter else [true()]
+    found: set[str]
     count, found = 0, set()
     for clause in chunks:
         if external_ids is not None:
             found.update(db.session.scalars(select(Ticket.external_id).where(clause, Ticket.incident_id == incident.id)))
-        count += db.session.execute(
-            update(Ticket)
-            .where(clause, Ticket.incident_id == incident.id)
-            .values(incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        count += execute_dml(update(Ticket).where(clause, Ticket.incident_id == incident.id).values(
+            incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
+            .execution_options(synchronize_session=False)).rowcount
     _finish(incident, actor, action, count)
     return {"unlinked": count, "not_found": [e for e in (external_ids or []) if e not in found]}
 
@@ -240,12 +241,9 @@ def remove_link_rule(actor: User, incident_id, rule_id: int) -> None:
 def solve_linked(incident: Incident, actor: User | None) -> int:
     """Mark the incident's linked tickets solved (flush, no commit); returns how many."""
     now = utcnow()
-    count = db.session.execute(
-        update(Ticket)
-        .where(Ticket.incident_id == incident.id, Ticket.status.not_in(("solved", "closed")))
-        .values(status="solved", solved_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    count = execute_dml(update(Ticket).where(
+        Ticket.incident_id == incident.id, Ticket.status.not_in(("solved", "closed"))).values(
+        status="solved", solved_at=now, updated_at=now).execution_options(synchronize_session=False)).rowcount
     if count:
         incident.tickets_version += 1
         record(incident, "tickets_solved", actor, {"count": count})
@@ -268,24 +266,12 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
     if duplicate.merged_into_id:
         raise Conflict(f"{duplicate.reference} was merged already.", code="incident_merged")
     now = utcnow()
-    tickets = db.session.execute(
-        update(Ticket)
-        .where(Ticket.incident_id == duplicate.id)
-        .values(incident_id=parent.id, link_method="merge")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    rules = db.session.execute(
-        update(LinkRule)
-        .where(LinkRule.incident_id == duplicate.id)
-        .values(incident_id=parent.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    events = db.session.execute(
-        update(TimelineEvent)
-        .where(TimelineEvent.incident_id == duplicate.id)
-        .values(incident_id=parent.id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    tickets = execute_dml(update(Ticket).where(Ticket.incident_id == duplicate.id).values(
+        incident_id=parent.id, link_method="merge").execution_options(synchronize_session=False)).rowcount
+    rules = execute_dml(update(LinkRule).where(LinkRule.incident_id == duplicate.id).values(
+        incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
+    events = execute_dml(update(TimelineEvent).where(TimelineEvent.incident_id == duplicate.id).values(
+        incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
     duplicate.merged_into_id = parent.id
     if duplicate.is_open:
         duplicate.status, duplicate.resolved_at = "resolved", now
@@ -307,7 +293,7 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
 def list_tickets(ticket_filter: TicketFilter, *, page: int = 1, per_page: int = 50) -> tuple[list[Ticket], int]:
     """Tickets matching a filter, newest first, with the total."""
     clauses = queries.where(ticket_filter)
-    total = db.session.scalar(select(func.count()).select_from(Ticket).where(*clauses))
+    total = db.session.scalar(select(func.count()).select_from(Ticket).where(*clauses)) or 0
     skip = (page - 1) * per_page
     if skip >= total:
         return [], total
@@ -333,10 +319,9 @@ def linked_counts(incident_ids: list[int]) -> dict[int, int]:
     """{incident id: linked tickets} in one query."""
     if not incident_ids:
         return {}
-    rows = db.session.execute(
-        select(Ticket.incident_id, func.count()).where(Ticket.incident_id.in_(incident_ids)).group_by(Ticket.incident_id)
-    )
-    return dict(rows.all())
+    rows = db.session.execute(select(Ticket.incident_id, func.count()).where(
+        Ticket.incident_id.in_(incident_ids)).group_by(Ticket.incident_id))
+    return dict(cast(Iterable[tuple[int, int]], rows.all()))
 
 
 def export_rows(incident_id) -> Iterable[tuple]:
@@ -373,7 +358,7 @@ def export_rows(incident_id) -> Iterable[tuple]:
         yield tuple(_cell(v) for v in row)
 
 
-def export_csv(incident_id) -> Iterable[str]:
+def export_csv(incident_id) -> Iterator[str]:
     """The linked tickets as CSV text, in chunks of about 64 kB, for a streamed download."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -28,7 +28,7 @@ def _compute(incident: Incident, now: datetime) -> dict:
     # times over, so Python sees thousands of rows rather than one per linked ticket.
     linked = Ticket.incident_id == incident.id
     times = db.session.execute(select(Ticket.created_at, func.count()).where(linked)
-                               .group_by(Ticket.created_at)).all()
+                               .group_by(Ticket.created_at)).tuples().all()
     tags: Counter = Counter()
     for stored_tags, count in db.session.execute(select(Ticket.tags, func.count()).where(linked)
                                                  .group_by(Ticket.tags)):

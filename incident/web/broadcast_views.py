@@ -80,7 +80,7 @@ def customer_copies(deliveries, *, reveal: bool = False) -> dict[int, dict]:
     stored = {m.id: m for m in db.session.scalars(select(BroadcastMessage).where(
         BroadcastMessage.id.in_({d.message_id for d in wanted})))}
     names = dict(db.session.execute(select(Customer.id, Customer.name).where(
-        Customer.id.in_({d.customer_id for d in wanted if d.customer_id}))).all())
+        Customer.id.in_({d.customer_id for d in wanted if d.customer_id}))).tuples().all())
     copies = {}
     for d in wanted:
         row = stored.get(d.message_id)

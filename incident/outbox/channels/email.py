@@ -27,7 +27,7 @@ def _code_result(code: int | None, what: str = "smtp") -> SendResult:
 def result_from_smtp_error(err: Exception) -> SendResult:
     """Map an smtplib or socket error to retry later / failed for good."""
     if isinstance(err, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in err.recipients.values()] or [None]
+        codes: list[int | None] = [code for code, _ in err.recipients.values()] or [None]
         return _code_result(min(codes, key=lambda c: c or 999))
     if isinstance(err, smtplib.SMTPResponseException):   # sender, data, auth, helo, connect
         return _code_result(err.smtp_code)

@@ -78,7 +78,9 @@ class SlackChannel:
             base_url += "/"
         self.base_url = base_url
         # No built-in retry handlers: the dispatcher retries, and a 429 must reach it.
-        self.client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+        # slack_sdk annotates timeout as int; it is handed to urllib, which takes seconds as a float
+        self.client = WebClient(token=token, base_url=base_url, timeout=timeout,  # type: ignore[arg-type]
+                                retry_handlers=[])
 
     def __repr__(self) -> str:
         return f"SlackChannel(base_url={self.base_url!r})"
