@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -178,8 +178,9 @@ class Settings(BaseSettings):
         return found
 
 
+# never echoed in an error: the SecretStr settings, and the database URL (it may hold a password)
 SECRETS = frozenset({"DATABASE_URL"} | {name for name, field in Settings.model_fields.items()
-                                        if "SecretStr" in str(field.annotation)})
+                                        if SecretStr in get_args(field.annotation)})
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None) -> Settings:
