@@ -45,14 +45,19 @@ def users_create(email, role, name, phone, slack_id, password_prompt):
     click.echo(f"Created {user.email} ({user.role}).")
 
 
-@users.command("set-password")
-@click.argument("email")
-def users_set_password(email):
-    """Set a staff member's web password (asked for, never an argument)."""
+def _staff_member_or_exit(email: str) -> User:
     user = get_user_by_email(email)
     if user is None:
         click.echo(f"Error: no staff member {email}.", err=True)
         sys.exit(1)
+    return user
+
+
+@users.command("set-password")
+@click.argument("email")
+def users_set_password(email):
+    """Set a staff member's web password (asked for, never an argument)."""
+    user = _staff_member_or_exit(email)
     try:
         set_password(user, click.prompt("Password", hide_input=True, confirmation_prompt=True))
     except AppError as error:
@@ -64,10 +69,7 @@ def users_set_password(email):
 @click.argument("email")
 def users_deactivate(email):
     """Take a staff member's access away: no more logins, and their open web sessions end."""
-    user = get_user_by_email(email)
-    if user is None:
-        click.echo(f"Error: no staff member {email}.", err=True)
-        sys.exit(1)
+    user = _staff_member_or_exit(email)
     deactivate_user(user)
     click.echo(f"Deactivated {user.email}.")
 

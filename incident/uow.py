@@ -51,11 +51,6 @@ def unit_of_work(*, conflict: tuple[str, str] = DEFAULT_CONFLICT) -> Iterator[No
         info[_DEPTH] = depth
 
 
-def in_unit_of_work() -> bool:
-    """Whether a unit is open (a helper that must not commit can assert it)."""
-    return db.session.info.get(_DEPTH, 0) > 0
-
-
 def use_case(function: Callable[P, R] | None = None, *,
              conflict: tuple[str, str] = DEFAULT_CONFLICT) -> Any:
     """Run a service function as one unit of work (see `unit_of_work`); `@use_case` or

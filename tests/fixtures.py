@@ -74,7 +74,7 @@ def crowd(app, api, frozen):
 
 
 @pytest.fixture
-def console_errors(page):  # noqa: F811
+def console_errors(page):
     """Errors the page reports (script errors, CSP violations, failed loads)."""
     errors: list[str] = []
 

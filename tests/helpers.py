@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from incident import clock, worker
 from incident.broadcast.sender import dispatch_broadcasts
 from incident.broadcast.service import prepare_due
 from incident.catalog import Service
@@ -15,6 +17,7 @@ from incident.customers.models import Customer
 from incident.extensions import db
 from incident.outbox.models import Delivery
 
+from .factories import ticket
 from .web_helpers import login
 
 AMY = "+393471111111"
@@ -159,3 +162,16 @@ def log_in(page, email, password):
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def seed_flood(app, api):
+    """140 tickets: 40 quiet `billing` ones over the last day and 100 `login` ones in ten minutes; the
+    flood detector has run, so `login` is a current flood signal."""
+    base = clock.utcnow()
+    quiet = [ticket(n, tags=["billing"], created_at=(base - timedelta(hours=20) + timedelta(minutes=30 * n)).isoformat())
+             for n in range(40)]
+    flood = [ticket(1000 + n, tags=["login"],
+                    created_at=(base - timedelta(minutes=10) + timedelta(seconds=5 * n)).isoformat())
+             for n in range(100)]
+    ingest(api, {"tickets": quiet + flood})
+    worker.flood_signals(app)

@@ -21,20 +21,6 @@ FLOOD, OTHER = 120, 15
 
 
 @pytest.fixture
-def console_errors(page):  # noqa: F811
-    """Errors the page reports (script errors, CSP violations, failed loads)."""
-    errors: list[str] = []
-
-    def on_console(message):
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-            errors.append(f"{message.text} ({message.location.get('url')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
-
-
-@pytest.fixture
 def now():
     return datetime.now(timezone.utc).replace(microsecond=0)
 

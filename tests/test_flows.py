@@ -1,12 +1,10 @@
 """Composite use cases land whole or not at all: a failure in the middle of each leaves nothing behind."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
-from incident import clock, flows, worker
+from incident import flows
 from incident.auth.models import User
 from incident.escalation import triggers
 from incident.extensions import db
@@ -15,11 +13,12 @@ from incident.incidents import slack_rooms
 from incident.roles import service as roles
 from incident.status import hooks as status_hooks
 from incident.tickets import service as tickets
+from incident.uow import unit_of_work
 
 from .conftest import count_rows
 from .factories import ticket
 from .factories import tickets as many_tickets
-from .helpers import declare, ingest
+from .helpers import declare, ingest, seed_flood
 
 
 class Boom(RuntimeError):
@@ -35,21 +34,9 @@ def _lead(app, api):
         return db.session.scalar(select(User).where(User.email == api.email))
 
 
-def _flood(app, api):
-    base = clock.utcnow()
-    quiet = [ticket(n, tags=["billing"], created_at=(base - timedelta(hours=20) + timedelta(minutes=30 * n)).isoformat())
-             for n in range(40)]
-    flood = [
-        ticket(1000 + n, tags=["login"], created_at=(base - timedelta(minutes=10) + timedelta(seconds=5 * n)).isoformat())
-        for n in range(100)
-    ]
-    ingest(api, {"tickets": quiet + flood})
-    worker.flood_signals(app)
-
-
 @pytest.mark.parametrize("where", ["link", "rule"])
 def test_declaring_from_a_flood_that_fails_midway_leaves_nothing(app, api, frozen, monkeypatch, where):
-    _flood(app, api)
+    seed_flood(app, api)
     monkeypatch.setattr(flows, "link_by_filter" if where == "link" else "add_link_rule", boom)
     with app.app_context():
         with pytest.raises(Boom):
@@ -139,7 +126,7 @@ def test_a_role_assignment_inside_a_flow_does_not_commit_early(app, api, monkeyp
     with app.app_context():
         lead = _lead(app, api)
         with pytest.raises(Boom):
-            with flows.unit_of_work():
+            with unit_of_work():
                 roles.assign_role(lead, incident_id, "scribe", user_email=other)
                 boom()
         db.session.remove()

@@ -10,7 +10,7 @@ from incident.extensions import db
 from incident.tickets.models import FloodSignal, IncidentTicketStats
 
 from .factories import ticket, tickets
-from .helpers import declare, ingest, logged_in
+from .helpers import declare, ingest, logged_in, seed_flood
 from .web_helpers import post_form
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -97,15 +97,7 @@ def test_stats_follow_people_at_once_and_floods_at_most_every_two_seconds(app, c
 
 def test_flood_detector_job_and_declaring_from_the_dashboard(app, client, make_user, api, frozen):
     logged_in(client, make_user)
-    base = clock.utcnow()
-    quiet = [ticket(n, tags=["billing"], created_at=(base - timedelta(hours=20) + timedelta(minutes=30 * n)).isoformat())
-             for n in range(40)]
-    flood = [
-        ticket(1000 + n, tags=["login"], created_at=(base - timedelta(minutes=10) + timedelta(seconds=5 * n)).isoformat())
-        for n in range(100)
-    ]
-    ingest(api, {"tickets": quiet + flood})
-    worker.flood_signals(app)
+    seed_flood(app, api)
     with app.app_context():
         signals = db.session.scalars(select(FloodSignal)).all()
         assert [(s.kind, s.key, s.recent) for s in signals] == [("tag", "login", 100)]

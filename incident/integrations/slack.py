@@ -16,7 +16,6 @@ from typing import cast
 from flask import Blueprint, current_app, jsonify, request
 from slack_sdk.signature import Clock, SignatureVerifier
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..clock import utcnow
@@ -29,10 +28,12 @@ from ..incidents.models import Incident
 from ..incidents.policy import SEVERITIES
 from ..roles.service import holders_by_incident
 from . import AckResult, acknowledge_as, parse_incident_ref
+from .replays import SeenRequests
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("slack", __name__, url_prefix="/slack")
+_SEEN = SeenRequests(SlackEvent, lambda key: SlackEvent(key=key, received_at=utcnow(), handled=True))
 
 DEFAULT_SEVERITY = "SEV2"
 TITLE_MAX = 200
@@ -172,43 +173,20 @@ def staff_by_slack_id(slack_user: str) -> User | None:
     return db.session.scalar(select(User).where(User.slack_id == slack_user))
 
 
-def _claim(key: str | None) -> bool:
-    """Note this delivery in the open transaction; False when an earlier delivery has it already."""
-    if key is None:
-        return True
-    db.session.add(SlackEvent(key=key, received_at=utcnow(), handled=True))
-    try:
-        db.session.flush()  # PostgreSQL: a concurrent twin waits here, then fails on the key
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
-
-
-def _settle(key: str | None) -> None:
-    """Commit the delivery key, also when the use case committed nothing or retried without it."""
-    if key is not None and db.session.get(SlackEvent, key) is None:
-        db.session.add(SlackEvent(key=key, received_at=utcnow(), handled=True))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-
-
 def acknowledge_from_slack(user: User | None, slack_user: str, incident_id: int, *,
                            key: str | None) -> AckResult | None:
     """Acknowledge from a button or `/incident ack`, once per Slack delivery (None for a repeat)."""
-    if not _claim(key):
+    if not _SEEN.claim(key):
         return None
     result = acknowledge_as(user, incident_id, who=slack_user, via="slack")
-    _settle(key)
+    _SEEN.settle(key)
     logger.info("slack acknowledgement of %s by %s: %s", result.reference, slack_user, result.outcome)
     return result
 
 
 def declare_from_slack(user: User, *, title: str, severity: str, key: str | None) -> dict | None:
     """Declare from `/incident declare`, once per Slack delivery (None for a repeat)."""
-    if not _claim(key):
+    if not _SEEN.claim(key):
         return None
     incident = declare_incident(user, title=title, severity=severity)  # commits the key with it
     return {"reference": incident.reference, "severity": incident.severity, "title": incident.title,

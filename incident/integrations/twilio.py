@@ -14,7 +14,6 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 
 from ..auth.models import User
@@ -29,6 +28,7 @@ from ..outbox.models import Delivery
 from ..validation import mask_phone
 from . import AckResult, acknowledge_as, parse_incident_ref
 from .models import TwilioEvent
+from .replays import SeenRequests
 
 logger = logging.getLogger(__name__)
 
@@ -93,32 +93,10 @@ def request_key(kind: str, form) -> str | None:
     return f"{kind}:{sid}"
 
 
+_SEEN = SeenRequests(TwilioEvent, lambda key: TwilioEvent(key=key, created_at=utcnow()))
+
+
 # Use cases -----------------------------------------------------------------------------------
-
-def claim(key: str | None) -> bool:
-    """Note this request in the open transaction; False when it was handled before (a replay)."""
-    if key is None:
-        return True
-    if db.session.get(TwilioEvent, key) is not None:
-        return False
-    db.session.add(TwilioEvent(key=key, created_at=utcnow()))
-    try:
-        db.session.flush()  # PostgreSQL: a concurrent twin waits here, then fails on the key
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
-
-
-def settle(key: str | None) -> None:
-    """Commit the request's key, also when the use case committed nothing or retried without it."""
-    if key is not None and db.session.get(TwilioEvent, key) is None:
-        db.session.add(TwilioEvent(key=key, created_at=utcnow()))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-
 
 def staff_by_phone(number: str) -> User | None:
     """The staff member with this phone number (E.164), active ones first."""
@@ -211,11 +189,11 @@ def sms():
     """A text to Tocsin's number: `ACK 42` from an on-call phone acknowledges; a replay changes nothing."""
     form = request.form
     key = request_key("sms", form)
-    if not claim(key):
+    if not _SEEN.claim(key):
         logger.info("twilio sms %s seen before: ignored", form.get("MessageSid"))
         return _xml(twiml())
     reply = _answer_sms(form.get("From", ""), parse_sms(form.get("Body", "")))
-    settle(key)
+    _SEEN.settle(key)
     return _xml(twiml(reply))
 
 
@@ -235,9 +213,9 @@ def status():
     are ignored."""
     form = request.form
     key = request_key("status", form)
-    if not claim(key):
+    if not _SEEN.claim(key):
         logger.info("twilio status %s %s seen before: ignored", form.get("MessageSid"), form.get("MessageStatus"))
         return _xml(twiml())
     record_receipt(form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode") or None)
-    settle(key)
+    _SEEN.settle(key)
     return _xml(twiml())
