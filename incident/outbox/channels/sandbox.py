@@ -35,7 +35,7 @@ class SandboxChannel:
         provider_id = f"sandbox-{uuid4().hex}"
         with self._lock:
             self.sent.append((to, message))
-        logger.info("sandbox %s: recorded a message (%s)", self.name, provider_id)
+        logger.debug("sandbox %s: recorded a message (%s)", self.name, provider_id)
         return SendResult(ok=True, provider_id=provider_id)
 
     def update(self, provider_id: str, message: RenderedMessage) -> SendResult:
