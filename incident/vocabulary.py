@@ -48,3 +48,19 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+
+
+class BroadcastStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class SendStatus(StrEnum):
+    """One send of a broadcast (the first, or a repeat): prepared into deliveries when it is due."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

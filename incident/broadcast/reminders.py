@@ -19,6 +19,7 @@ from ..incidents.policy import OPEN_STATUSES
 from ..incidents.timeline import record
 from ..outbox.models import Delivery
 from ..roles.service import holders_by_incident
+from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus, SendStatus
 from .models import Broadcast, BroadcastSend
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def promises(now: datetime) -> list[tuple[int, int, datetime]]:
         select(Broadcast.incident_id, BroadcastSend.id, BroadcastSend.due_at, promise)
         .join(BroadcastSend, BroadcastSend.broadcast_id == Broadcast.id)
         .join(Incident, Incident.id == Broadcast.incident_id)
-        .where(Incident.status.in_(OPEN_STATUSES), BroadcastSend.status == "queued", promise.is_not(None))
+        .where(Incident.status.in_(OPEN_STATUSES), BroadcastSend.status == SendStatus.QUEUED, promise.is_not(None))
         .order_by(Broadcast.incident_id, BroadcastSend.due_at.desc(), BroadcastSend.id.desc())).all()
     latest: dict[int, tuple[int, datetime]] = {}
     for incident_id, send_id, due_at, minutes in rows:
@@ -43,7 +44,7 @@ def promises(now: datetime) -> list[tuple[int, int, datetime]]:
     scheduled = set(db.session.scalars(
         select(Broadcast.incident_id).join(BroadcastSend, BroadcastSend.broadcast_id == Broadcast.id)
         .where(Broadcast.incident_id.in_(list(latest)), BroadcastSend.status == "scheduled",
-               Broadcast.status != "cancelled")))
+               Broadcast.status != BroadcastStatus.CANCELLED)))
     return [(incident_id, send_id, promised) for incident_id, (send_id, promised) in latest.items()
             if incident_id not in scheduled and promised - REMINDER_LEAD <= now]
 
@@ -65,14 +66,16 @@ def remind_due() -> int:
         text = (f"{incident.reference}: customers were promised the next update at {promised:%H:%M} UTC "
                 f"and none is scheduled. Schedule it: {url}")
         if user is not None:
-            channel, recipient = ("slack", user.slack_id) if user.slack_id else ("email", user.email)
+            channel, recipient = (Channel.SLACK, user.slack_id) if user.slack_id else (Channel.EMAIL, user.email)
             db.session.add(Delivery(purpose="reminder", dedupe_key=key, incident_id=incident_id, user_id=user.id,
                                     channel=channel, recipient=recipient, subject=f"{incident.reference}: update due",
-                                    text=text, status="queued", next_attempt_at=now, created_at=now, updated_at=now))
+                                    text=text, status=DeliveryStatus.QUEUED, next_attempt_at=now, created_at=now,
+                                    updated_at=now))
         else:  # nobody to tell: the timeline is the reminder, and the key keeps it to one
-            db.session.add(Delivery(purpose="reminder", dedupe_key=key, incident_id=incident_id, channel="email",
-                                    recipient="", text=text, status="skipped", error="no communications or commander",
-                                    next_attempt_at=now, created_at=now, updated_at=now))
+            db.session.add(Delivery(purpose="reminder", dedupe_key=key, incident_id=incident_id, channel=Channel.EMAIL,
+                                    recipient="", text=text, status=DeliveryStatus.SKIPPED,
+                                    error="no communications or commander", next_attempt_at=now, created_at=now,
+                                    updated_at=now))
         record(incident, "update_due", "worker", {"promised_at": promised.isoformat(), "reminded": who})
         try:
             db.session.commit()

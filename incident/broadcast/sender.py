@@ -27,6 +27,7 @@ from ..extensions import db
 from ..outbox.channels import CHANNEL_NAMES, RenderedMessage, SendResult
 from ..outbox.dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, write_outcomes
 from ..outbox.models import Delivery
+from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus
 from . import templates
 from .models import Broadcast, BroadcastMessage, BroadcastSend
 from .service import unsubscribe_url
@@ -69,7 +70,7 @@ def fall_back(fallback: list[str], addresses: dict, send_id: int, locale: str, e
         message_id = db.session.scalar(select(BroadcastMessage.id).where(
             BroadcastMessage.send_id == send_id, BroadcastMessage.channel == channel, BroadcastMessage.locale == locale))
         if message_id is not None:
-            return {"status": "queued", "channel": channel, "recipient": address, "message_id": message_id,
+            return {"status": DeliveryStatus.QUEUED, "channel": channel, "recipient": address, "message_id": message_id,
                     "headers": {"fallback": remaining} if remaining else None, "attempts": 0,
                     "next_attempt_at": now, "provider_id": None, "error": f"{error}; trying {channel}"[:300]}
     return None
@@ -96,9 +97,9 @@ def undelivered(delivery_id: int, error: str, now) -> dict | None:
         .outerjoin(Customer, Customer.id == Delivery.customer_id)
         .where(Delivery.id == delivery_id)
     ).first()
-    if row is None or row.broadcast_status == "cancelled":
+    if row is None or row.broadcast_status == BroadcastStatus.CANCELLED:
         return None
-    addresses = {"email": row.email, "sms": row.phone, "slack": row.slack_channel}
+    addresses = {Channel.EMAIL: row.email, Channel.SMS: row.phone, Channel.SLACK: row.slack_channel}
     return fall_back((row.headers or {}).get("fallback", []), addresses, row.send_id, row.locale, error, now)
 
 
@@ -171,7 +172,8 @@ class Sender:
         jobs = []
         for row in rows:
             message, _, locale, _ = self._message(row.message_id)
-            customer = {"id": row.customer_id, "email": row.email, "sms": row.phone, "slack": row.slack_channel}
+            customer = {"id": row.customer_id, Channel.EMAIL: row.email, Channel.SMS: row.phone,
+                        Channel.SLACK: row.slack_channel}
             job = Job(
                 row.id,
                 row.channel,
@@ -217,16 +219,18 @@ class Sender:
         values: list[dict[str, Any]] = []
         for job, result in done:
             if result is None:
-                values.append({"status": "skipped", "error": job.skip})
+                values.append({"status": DeliveryStatus.SKIPPED, "error": job.skip})
             elif result.ok:
                 values.append(
-                    {"status": "sent", "provider_id": result.provider_id, "sent_at": now, "sandbox": sandbox[job.channel]}
+                    {"status": DeliveryStatus.SENT, "provider_id": result.provider_id, "sent_at": now,
+                     "sandbox": sandbox[job.channel]}
                 )  # error: the history, if any
             elif job.send_id in cancelled:
-                values.append({"status": "cancelled", "error": f"{job.channel}: {result.error}; broadcast cancelled"})
+                values.append({"status": DeliveryStatus.CANCELLED,
+                               "error": f"{job.channel}: {result.error}; broadcast cancelled"})
             elif result.retryable and job.attempts < MAX_ATTEMPTS:
                 wait_for = timedelta(seconds=result.retry_after) if result.retry_after else backoff(job.attempts)
-                values.append({"status": "queued", "next_attempt_at": now + wait_for, "error": result.error})
+                values.append({"status": DeliveryStatus.QUEUED, "next_attempt_at": now + wait_for, "error": result.error})
             else:
                 values.append(self._failed(job, result, now))
             values[-1]["row_id"] = job.id
@@ -238,7 +242,7 @@ class Sender:
             db.session.scalars(
                 select(BroadcastSend.id)
                 .join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
-                .where(BroadcastSend.id.in_(send_ids), Broadcast.status == "cancelled")
+                .where(BroadcastSend.id.in_(send_ids), Broadcast.status == BroadcastStatus.CANCELLED)
             )
         )
 
@@ -246,7 +250,7 @@ class Sender:
         error = f"{job.channel}: {result.error or 'failed'}"[:300]
         moved = fall_back(job.fallback, job.customer, job.send_id, job.locale, error, now)
         if moved is None:
-            return {"status": "failed", "error": error}
+            return {"status": DeliveryStatus.FAILED, "error": error}
         logger.info("delivery %s failed on %s for good; trying %s", job.id, job.channel, moved["channel"])
         return moved
 

@@ -30,6 +30,8 @@ from ..incidents.models import MAX_ID, Incident, incident_services
 from ..incidents.timeline import record
 from ..outbox.models import Delivery
 from ..tickets.models import Ticket
+from ..uow import use_case
+from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus, SendStatus
 from . import audience as rules
 from . import templates
 from .models import Broadcast, BroadcastMessage, BroadcastSend
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 PAST_GRACE = timedelta(minutes=1)   # a send time this little in the past means "now"
 INSERT_CHUNK = 5_000
-COUNTED = ("queued", "sent", "delivered", "failed", "skipped", "cancelled")
+COUNTED = tuple(s for s in DeliveryStatus if s != DeliveryStatus.SENDING)
 
 
 # Composing -----------------------------------------------------------------------------------
@@ -81,6 +83,7 @@ def _check_renders(incident: Incident, kind: str, channels: Sequence[str], messa
                                code="template_error")
 
 
+@use_case
 def create_broadcast(actor: User, incident_id, data: BroadcastIn) -> Broadcast:
     """Schedule a broadcast; its first send goes at send_at (now when absent)."""
     incident = _open_incident_for(data.kind, incident_id)
@@ -94,14 +97,13 @@ def create_broadcast(actor: User, incident_id, data: BroadcastIn) -> Broadcast:
     broadcast = Broadcast(incident_id=incident.id, kind=data.kind, channels=data.channels, audience=audience,
                           message=data.message, important=data.important, send_at=send_at,
                           repeat_every_minutes=data.repeat_every_minutes, next_update_minutes=data.next_update_minutes,
-                          status="scheduled", created_by_id=actor.id, created_at=now, updated_at=now)
+                          status=BroadcastStatus.SCHEDULED, created_by_id=actor.id, created_at=now, updated_at=now)
     db.session.add(broadcast)
     db.session.flush()
-    db.session.add(BroadcastSend(broadcast_id=broadcast.id, number=1, due_at=send_at, status="scheduled"))
+    db.session.add(BroadcastSend(broadcast_id=broadcast.id, number=1, due_at=send_at, status=SendStatus.SCHEDULED))
     record(incident, "broadcast_scheduled", actor, {
         "broadcast": broadcast.id, "kind": data.kind, "channels": data.channels, "send_at": isoformat(send_at),
         "repeat_every_minutes": data.repeat_every_minutes})
-    db.session.commit()
     logger.info("%s: %s broadcast %s scheduled for %s by %s", incident.reference, data.kind, broadcast.id,
                 isoformat(send_at), actor.email)
     return broadcast
@@ -120,14 +122,16 @@ def get_broadcast_or_raise(broadcast_id) -> Broadcast:
 
 def _next_unprepared(broadcast: Broadcast) -> BroadcastSend | None:
     return db.session.scalar(select(BroadcastSend).where(BroadcastSend.broadcast_id == broadcast.id,
-                                                         BroadcastSend.status == "scheduled")
+                                                         BroadcastSend.status == SendStatus.SCHEDULED)
                              .order_by(BroadcastSend.number).limit(1))
 
 
+@use_case
 def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
     """Change what has not gone out yet: the next send and those after it."""
     broadcast = get_broadcast_or_raise(broadcast_id)
-    pending = _next_unprepared(broadcast) if broadcast.status in ("scheduled", "sending") else None
+    unsent = broadcast.status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING)
+    pending = _next_unprepared(broadcast) if unsent else None
     if pending is None:
         raise Conflict("This broadcast has nothing left to send; compose a new one.", code="broadcast_gone")
     incident = _open_incident_for(broadcast.kind, broadcast.incident_id)
@@ -156,34 +160,32 @@ def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
     record(incident, "broadcast_edited", actor, {"broadcast": broadcast.id, "changed": sorted(data.model_fields_set)})
     db.session.flush()
     still = execute_dml(update(BroadcastSend).where(BroadcastSend.id == pending.id,
-                                                           BroadcastSend.status == "scheduled")
+                                                           BroadcastSend.status == SendStatus.SCHEDULED)
                                .values(due_at=pending.due_at).execution_options(synchronize_session=False)).rowcount
-    if still != 1:  # the worker prepared it meanwhile: this edit would not reach anybody
-        db.session.rollback()
+    if still != 1:  # the worker prepared it meanwhile: this edit would not reach anybody (the unit rolls back)
         raise Conflict("That send has just gone out; edit the next one or compose a new broadcast.",
                        code="broadcast_gone")
-    db.session.commit()
     return broadcast
 
 
+@use_case
 def cancel_broadcast(actor: User, broadcast_id) -> dict:
     """Stop what has not gone out: unprepared sends and rows still queued. Rows in flight finish."""
     broadcast = get_broadcast_or_raise(broadcast_id)
-    if broadcast.status == "cancelled" or (broadcast.status == "done"
-                                           and not counts_by_broadcast([broadcast.id])[broadcast.id]["queued"]):
+    if broadcast.status == BroadcastStatus.CANCELLED or (broadcast.status == BroadcastStatus.DONE
+                                           and not counts_by_broadcast([broadcast.id])[broadcast.id][DeliveryStatus.QUEUED]):
         raise Conflict(f"This broadcast is already {broadcast.status}.", code=f"broadcast_{broadcast.status}")
     now = utcnow()
     sends = execute_dml(update(BroadcastSend).where(BroadcastSend.broadcast_id == broadcast.id,
-                                                           BroadcastSend.status == "scheduled")
-                               .values(status="cancelled").execution_options(synchronize_session=False)).rowcount
+                                                           BroadcastSend.status == SendStatus.SCHEDULED)
+                               .values(status=SendStatus.CANCELLED).execution_options(synchronize_session=False)).rowcount
     send_ids = select(BroadcastSend.id).where(BroadcastSend.broadcast_id == broadcast.id).scalar_subquery()
-    rows = execute_dml(update(Delivery).where(Delivery.send_id.in_(send_ids), Delivery.status == "queued")
-                              .values(status="cancelled", error="broadcast cancelled", updated_at=now)
+    rows = execute_dml(update(Delivery).where(Delivery.send_id.in_(send_ids), Delivery.status == DeliveryStatus.QUEUED)
+                              .values(status=DeliveryStatus.CANCELLED, error="broadcast cancelled", updated_at=now)
                               .execution_options(synchronize_session=False)).rowcount
-    broadcast.status, broadcast.updated_at = "cancelled", now
+    broadcast.status, broadcast.updated_at = BroadcastStatus.CANCELLED, now
     record(db.session.get_one(Incident, broadcast.incident_id), "broadcast_cancelled", actor,
            {"broadcast": broadcast.id, "sends": sends, "messages": rows})
-    db.session.commit()
     return {"id": broadcast.id, "cancelled_sends": sends, "cancelled_messages": rows}
 
 
@@ -191,7 +193,7 @@ def cancel_broadcast(actor: User, broadcast_id) -> dict:
 
 def counts_by_broadcast(broadcast_ids: list[int]) -> dict[int, dict]:
     """{broadcast id: {"queued": n, "sent": n, ...}} in one query; 'sending' counts as queued."""
-    result = {bid: {status: 0 for status in COUNTED} for bid in broadcast_ids}
+    result: dict[int, dict[str, int]] = {bid: {status: 0 for status in COUNTED} for bid in broadcast_ids}
     if not broadcast_ids:
         return result
     rows = db.session.execute(
@@ -200,7 +202,7 @@ def counts_by_broadcast(broadcast_ids: list[int]) -> dict[int, dict]:
         .where(BroadcastSend.broadcast_id.in_(broadcast_ids))
         .group_by(BroadcastSend.broadcast_id, Delivery.status))
     for bid, status, count in rows:
-        key = "queued" if status == "sending" else status
+        key = DeliveryStatus.QUEUED if status == DeliveryStatus.SENDING else status
         result[bid][key] = result[bid].get(key, 0) + count
     return result
 
@@ -214,7 +216,7 @@ def list_broadcasts(incident_id) -> list[Broadcast]:
 def next_send_at(broadcast_ids: list[int]) -> dict[int, datetime]:
     rows: Iterable[Any] = db.session.execute(select(BroadcastSend.broadcast_id, func.min(BroadcastSend.due_at))
                               .where(BroadcastSend.broadcast_id.in_(broadcast_ids),
-                                     BroadcastSend.status == "scheduled")
+                                     BroadcastSend.status == SendStatus.SCHEDULED)
                               .group_by(BroadcastSend.broadcast_id)) if broadcast_ids else []
     return {bid: due for bid, due in rows}
 
@@ -282,7 +284,7 @@ def message_context(incident: Incident, kind: str, message: str, *, locale: str,
 
 
 def _claim_due_send(now: datetime) -> BroadcastSend | None:
-    query = (select(BroadcastSend).where(BroadcastSend.status == "scheduled", BroadcastSend.due_at <= now)
+    query = (select(BroadcastSend).where(BroadcastSend.status == SendStatus.SCHEDULED, BroadcastSend.due_at <= now)
              .order_by(BroadcastSend.due_at, BroadcastSend.id).limit(1))
     if dialect() == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -316,7 +318,7 @@ def _fail_send(send_id: int, error: Exception) -> None:
         db.session.rollback()
         return
     broadcast = db.session.get_one(Broadcast, send.broadcast_id)
-    send.status = "failed"
+    send.status = SendStatus.FAILED
     reason = error.message if isinstance(error, AppError) else type(error).__name__
     record(db.session.get_one(Incident, broadcast.incident_id), "broadcast_failed", "worker",
            {"broadcast": broadcast.id, "send": send.number, "reason": reason[:300]})
@@ -359,7 +361,7 @@ def _bound_once(column, value):
 
 
 def _stop(send: BroadcastSend, broadcast: Broadcast, why: str) -> None:
-    send.status = "cancelled"
+    send.status = SendStatus.CANCELLED
     broadcast.status, broadcast.updated_at = "done", utcnow()
     logger.info("broadcast %s send %s not sent: %s", broadcast.id, send.number, why)
 
@@ -368,8 +370,8 @@ def prepare_send(send: BroadcastSend) -> int:
     """Write the outbox rows of one due send (no commit); returns how many customers it reaches."""
     broadcast = db.session.get_one(Broadcast, send.broadcast_id)
     incident = db.session.get_one(Incident, broadcast.incident_id)
-    if broadcast.status == "cancelled":
-        send.status = "cancelled"
+    if broadcast.status == BroadcastStatus.CANCELLED:
+        send.status = SendStatus.CANCELLED
         return 0
     if not incident.is_open and broadcast.kind != "resolution":
         _stop(send, broadcast, "the incident is resolved")
@@ -387,9 +389,9 @@ def prepare_send(send: BroadcastSend) -> int:
     kind, important, first_channel = broadcast.kind, broadcast.important, broadcast.channels[0]
     parsed: dict = {None: None}
     choices: dict = {}   # rules.choose is pure and reads addresses only for whether they are there
-    rows, counts = [], {"queued": 0, "skipped": 0}
+    rows, counts = [], {DeliveryStatus.QUEUED: 0, DeliveryStatus.SKIPPED: 0}
     for cid, email, phone, slack, locale, channels, opted_out in customers:
-        addresses = {"email": email, "sms": phone, "slack": slack}
+        addresses: dict[str, str | None] = {Channel.EMAIL: email, Channel.SMS: phone, Channel.SLACK: slack}
         key = (channels, opted_out, not email, not phone, not slack)
         choice = choices.get(key)
         if choice is None:
@@ -405,10 +407,11 @@ def prepare_send(send: BroadcastSend) -> int:
             "customer_id": cid, "send_id": send_id, "message_id": message_ids[(channel, locale)],
             "channel": channel, "recipient": addresses.get(channel) or "", "subject": "", "text": "",
             "headers": {"fallback": list(choice.fallback)} if choice.fallback else None,
-            "status": "queued" if choice.channel else "skipped", "error": choice.reason or None, "attempts": 0,
+            "status": DeliveryStatus.QUEUED if choice.channel else DeliveryStatus.SKIPPED,
+            "error": choice.reason or None, "attempts": 0,
             "sandbox": False,
         })
-        counts["queued" if choice.channel else "skipped"] += 1
+        counts[DeliveryStatus.QUEUED if choice.channel else DeliveryStatus.SKIPPED] += 1
     # A Core executemany on the table: every row has the same keys, so one statement compiled once per chunk
     # (the ORM bulk path left out error=None and so split the rows into thousands of small INSERTs). The
     # timestamps, the same on every row, are converted for the database once rather than once per row.
@@ -417,17 +420,17 @@ def prepare_send(send: BroadcastSend) -> int:
         next_attempt_at=stamp, created_at=stamp, updated_at=stamp)
     for start in range(0, len(rows), INSERT_CHUNK):
         db.session.execute(statement, rows[start:start + INSERT_CHUNK])
-    send.status, send.recipients, send.prepared_at = "queued", len(rows), now
-    broadcast.status, broadcast.updated_at = "sending", now
+    send.status, send.recipients, send.prepared_at = SendStatus.QUEUED, len(rows), now
+    broadcast.status, broadcast.updated_at = BroadcastStatus.SENDING, now
     if broadcast.repeat_every_minutes and incident.is_open:
-        db.session.add(BroadcastSend(broadcast_id=broadcast.id, number=send.number + 1, status="scheduled",
+        db.session.add(BroadcastSend(broadcast_id=broadcast.id, number=send.number + 1, status=SendStatus.SCHEDULED,
                                      due_at=send.due_at + timedelta(minutes=broadcast.repeat_every_minutes)))
     elif not broadcast.repeat_every_minutes:
-        broadcast.status = "done"
+        broadcast.status = BroadcastStatus.DONE
     record(incident, "broadcast_sent", "worker", {"broadcast": broadcast.id, "kind": broadcast.kind,
                                                   "send": send.number, **counts})
     logger.info("%s: broadcast %s send %s queued %s, skipped %s", incident.reference, broadcast.id, send.number,
-                counts["queued"], counts["skipped"])
+                counts[DeliveryStatus.QUEUED], counts[DeliveryStatus.SKIPPED])
     return len(rows)
 
 
@@ -464,7 +467,7 @@ def customer_locale(customer_id: int) -> str:
 def set_opt_out(customer_id: int, channel: str, *, opted_out: bool) -> Customer:
     """Take a customer off (or back on) a channel for later broadcasts; queued rows on it are skipped."""
     customer = db.session.get(Customer, customer_id)
-    if customer is None or channel not in ("email", "sms", "slack"):
+    if customer is None or channel not in tuple(Channel):
         raise NotFound("This unsubscribe link is not valid.", code="bad_unsubscribe_link")
     (customers.opt_out if opted_out else customers.opt_in)(customer.id, channel)
     return db.session.get_one(Customer, customer_id)

@@ -6,7 +6,6 @@ import logging
 from typing import Any, Iterable
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
@@ -15,6 +14,7 @@ from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
+from ..uow import use_case
 from ..validation import normalize_phone
 from .models import CHANNELS, Customer, customer_services
 from .policy import default_channels, missing_addresses
@@ -114,11 +114,9 @@ def _check_opt_in_by_staff(actor: User | None, customer: Customer, wanted: list[
     lead acting on the customer's request, never by an agent."""
     lifted = set(customer.opted_out or []) - set(wanted)
     if "sms" in lifted:
-        db.session.rollback()
         raise Conflict("Only the customer can lift an SMS opt-out, by texting START to our number.",
                        code="opt_in_by_customer", details={"opted_out": "sms stays opted out"})
     if lifted and not (actor and actor.can("lead")):
-        db.session.rollback()
         raise NotAllowed("Lifting a customer's opt-out needs the lead permission: do it only when the "
                          "customer asks.", details={"opted_out": sorted(lifted)})
     if lifted:
@@ -126,6 +124,8 @@ def _check_opt_in_by_staff(actor: User | None, customer: Customer, wanted: list[
         logger.info("customer %s opted back in to %s by %s", customer.id, sorted(lifted), actor.email)
 
 
+@use_case(conflict=("Another request changed this customer's email or external id at the same time.",
+                   "concurrent_change"))
 def update_customer(actor: User | None, customer_id: int, changes: dict) -> Customer:
     """Change a customer's details, preferences (channels), subscriptions or opt-outs; only what is given."""
     customer = get_customer_or_raise(customer_id, lock=True)
@@ -143,15 +143,8 @@ def update_customer(actor: User | None, customer_id: int, changes: dict) -> Cust
     if "channels" in changes:
         customer.channels = default_channels(record) if changes["channels"] is None else changes["channels"]
     if problem := missing_addresses({**record, "channels": customer.channels}):
-        db.session.rollback()
         raise ValidationFailed(f"Preferred channels without an address: {problem}.", details={"channels": problem})
-    customer.updated_at = utcnow()
-    try:
-        db.session.commit()
-    except IntegrityError:  # another request took the email or external id since the check above
-        db.session.rollback()
-        raise Conflict("Another request changed this customer's email or external id at the same time.",
-                       code="concurrent_change") from None
+    customer.updated_at = utcnow()   # another request taking the email or external id meanwhile: a conflict
     logger.info("customer %s updated by %s: %s", customer.id, actor.email if actor else "system", sorted(changes))
     return customer
 
@@ -168,7 +161,8 @@ def _customer_ids(who: int | str | Iterable[int]) -> list[int]:
     return [who] if isinstance(who, int) else sorted(set(who))
 
 
-def _set_opt_out(who, channel: str, *, out: bool, commit: bool) -> list[int]:
+@use_case
+def _set_opt_out(who, channel: str, *, out: bool) -> list[int]:
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; use {', '.join(CHANNELS)}")
     now, changed = utcnow(), []
@@ -184,20 +178,18 @@ def _set_opt_out(who, channel: str, *, out: bool, commit: bool) -> list[int]:
     if changed:
         db.session.connection().execute(update(Customer).where(Customer.id == bindparam("_id"))
                                         .values(opted_out=bindparam("opted_out"), updated_at=now), changed)
-    if commit:
-        db.session.commit()
     return [row["_id"] for row in changed]
 
 
-def opt_out(who: int | str | Iterable[int], channel: str, *, commit: bool = True) -> list[int]:
+def opt_out(who: int | str | Iterable[int], channel: str) -> list[int]:
     """Take customers (an id, ids, or every customer with a phone number) off a channel; the ids changed."""
-    changed = _set_opt_out(who, channel, out=True, commit=commit)
+    changed = _set_opt_out(who, channel, out=True)
     logger.info("opted out of %s: %s customers", channel, len(changed))
     return changed
 
 
-def opt_in(who: int | str | Iterable[int], channel: str, *, commit: bool = True) -> list[int]:
+def opt_in(who: int | str | Iterable[int], channel: str) -> list[int]:
     """Put customers back on a channel they had opted out of (SMS START); the ids changed."""
-    changed = _set_opt_out(who, channel, out=False, commit=commit)
+    changed = _set_opt_out(who, channel, out=False)
     logger.info("opted back in to %s: %s customers", channel, len(changed))
     return changed

@@ -18,6 +18,8 @@ from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..outbox.models import Delivery
 from ..roles.service import holders_by_incident
+from ..uow import unit_of_work, use_case
+from ..vocabulary import Channel, DeliveryStatus
 from . import messages
 from . import policy as pure
 from .models import Acknowledgement, EscalationPolicy, EscalationStep, IncidentEscalation, Rotation, RotationOverride
@@ -42,6 +44,7 @@ def _check_people(policy: pure.Policy) -> None:
         raise ValidationFailed("The policy names people or rotations Tocsin does not know.", details=details)
 
 
+@use_case
 def put_policy(actor: User, name: str, data: dict) -> EscalationPolicy:
     """Create or replace a policy; incidents already escalating keep the copy they froze."""
     applies = data.pop("applies_to", None)
@@ -58,7 +61,6 @@ def put_policy(actor: User, name: str, data: dict) -> EscalationPolicy:
     row.definition = parsed.to_dict()
     row.severities, row.services = severities, services
     row.updated_at, row.updated_by = utcnow(), actor.email
-    db.session.commit()
     return row
 
 
@@ -73,6 +75,7 @@ def list_policies() -> list[EscalationPolicy]:
     return list(db.session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name)))
 
 
+@use_case
 def put_rotation(actor: User, name: str, *, users: list[str], shift_hours: float, starts_at: datetime,
                  timezone: str | None = None) -> Rotation:
     """Create or replace a rotation (overrides are kept); with a timezone, shifts follow its wall clock."""
@@ -91,7 +94,6 @@ def put_rotation(actor: User, name: str, *, users: list[str], shift_hours: float
         db.session.add(row)
     row.users, row.shift_hours, row.starts_at, row.timezone = list(users), shift_hours, starts_at, timezone
     row.updated_at = utcnow()
-    db.session.commit()
     return row
 
 
@@ -102,6 +104,7 @@ def get_rotation_or_raise(name: str) -> Rotation:
     return row
 
 
+@use_case
 def add_override(actor: User, rotation_name: str, *, user: str, starts_at: datetime, ends_at: datetime) -> RotationOverride:
     """Someone else covers the rotation for a while."""
     rotation = get_rotation_or_raise(rotation_name)
@@ -111,7 +114,6 @@ def add_override(actor: User, rotation_name: str, *, user: str, starts_at: datet
         raise ValidationFailed("Unknown staff member.", details={"user": "unknown staff member"})
     row = RotationOverride(rotation_id=rotation.id, user=user, starts_at=starts_at, ends_at=ends_at, created_by=actor.email)
     db.session.add(row)
-    db.session.commit()
     return row
 
 
@@ -223,11 +225,12 @@ def _facts(incident: Incident, level: str, known: _Known | None = None) -> messa
 
 def _address(recipient: pure.Recipient, channel: str, users: dict[str, User]) -> tuple[str | None, User | None]:
     if recipient.kind == "slack_channel":
-        return (recipient.value if channel == "slack" else None), None
+        return (recipient.value if channel == Channel.SLACK else None), None
     user = users.get(recipient.value)
     if user is None:
         return None, None
-    return {"slack": user.slack_id, "sms": user.phone, "email": user.email}.get(channel), user
+    addresses: dict[str, str | None] = {Channel.SLACK: user.slack_id, Channel.SMS: user.phone, Channel.EMAIL: user.email}
+    return addresses.get(channel), user
 
 
 def _queue_pages(incident: Incident, step_row: EscalationStep, step: pure.Step, known: _Known) -> int:
@@ -253,7 +256,7 @@ def _queue_pages(incident: Incident, step_row: EscalationStep, step: pure.Step, 
                     text=message.text,
                     html=message.html,
                     blocks=message.blocks,
-                    status="queued",
+                    status=DeliveryStatus.QUEUED,
                     next_attempt_at=step.at,
                     created_at=utcnow(),
                     updated_at=utcnow(),
@@ -326,13 +329,13 @@ def _start_steps(incident: Incident, esc: IncidentEscalation, steps: list[pure.S
     _page_steps(incident, esc, rows, actor, _Known())
 
 
+@use_case
 def escalate(actor: User | None, incident_id, *, level: str | None = None, reason: str = "") -> IncidentEscalation:
     """Escalate to the next level (or the named one), freezing the policy on first use; swarm pages all."""
     incident = Incident.get_or_raise(incident_id)
     if not incident.is_open:
         raise Conflict(f"{incident.reference} is resolved.", code="incident_resolved")
     esc = _escalate(actor, incident, level=level, reason=reason)
-    db.session.commit()
     return esc
 
 
@@ -510,10 +513,9 @@ def overdue_count(*, seconds: float) -> int:
 def refuse_acknowledgement(incident_id: int | None, *, who: str, via: str, reason: str) -> None:
     """Record an acknowledgement we could not accept (unknown sender, missing permission)."""
     if incident_id is not None and db.session.get(Incident, incident_id) is not None:
-        db.session.add(
-            Acknowledgement(incident_id=incident_id, who=who, via=via, at=utcnow(), outcome="refused", detail=reason[:200])
-        )
-        db.session.commit()
+        with unit_of_work():   # kept, though the caller goes on to refuse
+            db.session.add(Acknowledgement(incident_id=incident_id, who=who, via=via, at=utcnow(), outcome="refused",
+                                           detail=reason[:200]))
     logger.info("acknowledgement refused via %s: %s", via, reason)
 
 
@@ -525,9 +527,9 @@ def acknowledge(actor: User, incident_id, *, via: str) -> str:
         raise NotAllowed("Acknowledging needs the engineer permission.")
     for _ in range(3):
         try:
-            return _acknowledge(actor, incident, via)
-        except StaleDataError:  # the worker moved the escalation this instant: look again
-            db.session.rollback()
+            with unit_of_work():
+                return _acknowledge(actor, incident, via)
+        except StaleDataError:  # the worker moved the escalation this instant: look again (the unit rolled back)
             incident = Incident.get_or_raise(incident_id)
     raise Conflict("The escalation keeps changing; try again.", code="conflict")
 
@@ -555,7 +557,6 @@ def _acknowledge(actor: User, incident: Incident, via: str) -> str:
             _end_current(incident.id, now, acknowledged=True)
             _settle_pages(incident, actor, now, level)
         record(incident, "acknowledged", actor, {"via": via, "level": level})
-    db.session.commit()
     return "first" if first else "duplicate"
 
 
@@ -563,15 +564,15 @@ def _settle_pages(incident: Incident, actor: User, now: datetime, level: str) ->
     """Cancel pages not sent yet; queue an edit of every Slack page sent, saying who acknowledged."""
     db.session.execute(
         update(Delivery)
-        .where(Delivery.incident_id == incident.id, Delivery.purpose == "page", Delivery.status == "queued")
-        .values(status="cancelled", error="acknowledged before sending", updated_at=now)
+        .where(Delivery.incident_id == incident.id, Delivery.purpose == "page", Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED, error="acknowledged before sending", updated_at=now)
         .execution_options(synchronize_session=False)
     )
     sent = db.session.scalars(
         select(Delivery).where(
             Delivery.incident_id == incident.id,
             Delivery.purpose == "page",
-            Delivery.channel == "slack",
+            Delivery.channel == Channel.SLACK,
             Delivery.provider_id.is_not(None),
         )
     ).all()
@@ -582,12 +583,12 @@ def _settle_pages(incident: Incident, actor: User, now: datetime, level: str) ->
                 purpose="page_update",
                 dedupe_key=f"ack:{page.id}:{now.timestamp()}",
                 incident_id=incident.id,
-                channel="slack",
+                channel=Channel.SLACK,
                 recipient=page.recipient,
                 ref=page.provider_id,
                 text=update_message.text,
                 blocks=update_message.blocks,
-                status="queued",
+                status=DeliveryStatus.QUEUED,
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,

@@ -12,6 +12,7 @@ from ..clock import utcnow
 from ..errors import ValidationFailed
 from ..extensions import db
 from ..uow import unit_of_work
+from ..vocabulary import IncidentStatus, Mode
 from . import slack_rooms
 from .models import Incident, IncidentUpdate, TimelineEvent
 from .policy import OPEN_STATUSES, TransitionRefused, check_transition
@@ -22,12 +23,12 @@ logger = logging.getLogger(__name__)
 
 
 def open_incident(actor: User, *, title: str, severity: str, summary: str = "",
-                  services: list[str] | tuple[str, ...] = (), mode: str = "tiered") -> Incident:
+                  services: list[str] | tuple[str, ...] = (), mode: str = Mode.TIERED) -> Incident:
     """The incident row and its `declared` event (flush, no commit): `flows.declare_incident`
     staffs it and opens its room in the same unit of work."""
     now = utcnow()
     incident = Incident(title=title, severity=severity, summary=summary, mode=mode,
-                        status="investigating", declared_at=now, updated_at=now,
+                        status=IncidentStatus.INVESTIGATING, declared_at=now, updated_at=now,
                         declared_by_id=actor.id)
     incident.services = ensure_services(list(services))
     db.session.add(incident)
@@ -89,7 +90,7 @@ def _post_update(actor: User, incident: Incident, *, status: str | None, message
         record(incident, "status_changed", actor,
                {"from": old, "to": new, "message": message, "public": public,
                 "reopened": how == "reopened"})
-        if how == "resolved":
+        if how == IncidentStatus.RESOLVED:
             incident.resolved_at = now
             incident_resolved.send(incident, actor=actor)
         elif how == "reopened":
@@ -121,8 +122,8 @@ def list_incidents(*, status: str = "all", page: int = 1, per_page: int = 50) ->
     query = select(Incident)
     if status == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
-    elif status == "resolved":
-        query = query.where(Incident.status == "resolved")
+    elif status == IncidentStatus.RESOLVED:
+        query = query.where(Incident.status == IncidentStatus.RESOLVED)
     elif status != "all":
         raise ValidationFailed("status must be open, resolved or all.", details={"status": status})
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0

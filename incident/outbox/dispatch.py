@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from ..clock import utcnow
 from ..dbutil import dialect
 from ..extensions import db
+from ..vocabulary import Channel, DeliveryStatus
 from .channels import RenderedMessage, SendResult, build_channels
 from .models import Delivery
 from .purposes import purpose_for
@@ -41,8 +42,8 @@ def backoff(attempts: int) -> timedelta:
 def release_stale_leases(now) -> None:
     """Rows left 'sending' by a crashed dispatcher go back to the queue after the lease."""
     lease = timedelta(seconds=current_app.config["DISPATCH_LEASE_SECONDS"])
-    db.session.execute(update(Delivery).where(Delivery.status == "sending", Delivery.claimed_at < now - lease)
-                       .values(status="queued", updated_at=now).execution_options(synchronize_session=False))
+    db.session.execute(update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < now - lease)
+                       .values(status=DeliveryStatus.QUEUED, updated_at=now).execution_options(synchronize_session=False))
 
 
 def claim(limit: int, *where) -> list[int]:
@@ -52,18 +53,19 @@ def claim(limit: int, *where) -> list[int]:
     """
     now = utcnow()
     release_stale_leases(now)
-    query = (select(Delivery.id).where(Delivery.status == "queued", Delivery.next_attempt_at <= now, *where)
+    query = (select(Delivery.id).where(Delivery.status == DeliveryStatus.QUEUED, Delivery.next_attempt_at <= now, *where)
              .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
     if dialect() == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(query))
     if ids:
         # Guarded by status, so on SQLite a row another dispatcher took in between is not taken twice.
-        db.session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == "queued")
-                           .values(status="sending", claimed_at=now, attempts=Delivery.attempts + 1, updated_at=now)
+        db.session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.QUEUED)
+                           .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=Delivery.attempts + 1,
+                                   updated_at=now)
                            .execution_options(synchronize_session=False))
-        ids = list(db.session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.status == "sending",
-                                                               Delivery.claimed_at == now)))
+        ids = list(db.session.scalars(select(Delivery.id).where(
+            Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at == now)))
     db.session.commit()
     return ids
 
@@ -71,7 +73,7 @@ def claim(limit: int, *where) -> list[int]:
 def _send(channel, row: dict) -> SendResult:
     headers = row["headers"] or {}
     message = RenderedMessage(text=row["text"], subject=row["subject"], html=row["html"], blocks=row["blocks"],
-                              headers={} if row["channel"] == "slack" else headers)
+                              headers={} if row["channel"] == Channel.SLACK else headers)
     try:
         special = purpose_for(row["purpose"])
         if special is not None and special.send is not None:
@@ -87,11 +89,12 @@ def _send(channel, row: dict) -> SendResult:
 def outcome(attempts: int, result: SendResult, sandbox: bool, now) -> dict:
     """The columns a send's result sets on its row."""
     if result.ok:
-        return {"status": "sent", "provider_id": result.provider_id, "sent_at": now, "error": None, "sandbox": sandbox}
+        return {"status": DeliveryStatus.SENT, "provider_id": result.provider_id, "sent_at": now, "error": None,
+                "sandbox": sandbox}
     if result.retryable and attempts < MAX_ATTEMPTS:
         wait = timedelta(seconds=result.retry_after) if result.retry_after else backoff(attempts)
-        return {"status": "queued", "next_attempt_at": now + wait, "error": result.error}
-    return {"status": "failed", "error": result.error}
+        return {"status": DeliveryStatus.QUEUED, "next_attempt_at": now + wait, "error": result.error}
+    return {"status": DeliveryStatus.FAILED, "error": result.error}
 
 
 def write_outcomes(values: list[dict], now) -> None:
@@ -104,7 +107,7 @@ def write_outcomes(values: list[dict], now) -> None:
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
     table = Delivery.__table__   # Core: an executemany with a WHERE of our own
     for shape, rows in by_shape.items():
-        statement = (update(table).where(table.c.id == bindparam("row_id"), table.c.status == "sending")
+        statement = (update(table).where(table.c.id == bindparam("row_id"), table.c.status == DeliveryStatus.SENDING)
                      .values({key: bindparam(key) for key in shape if key != "row_id"}))
         db.session.execute(statement, rows)
 

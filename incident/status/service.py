@@ -19,6 +19,7 @@ from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..outbox.models import Delivery
+from ..uow import use_case
 from ..validation import MAX_KEY
 from . import i18n, policy
 from .history import record_open_incidents
@@ -83,6 +84,7 @@ def _group(name: str | None) -> StatusComponent | None:
     return group
 
 
+@use_case
 def create_component(actor: User, *, name: str, description: str = "", group: str | None = None,
                      position: int | None = None, service: str | None = None,
                      only_show_if_degraded: bool = False) -> StatusComponent:
@@ -97,11 +99,11 @@ def create_component(actor: User, *, name: str, description: str = "", group: st
     db.session.add(component)
     record_open_incidents()   # an open incident on its service touches it from now on
     bump_version()
-    db.session.commit()
     logger.info("status component %s added by %s", name, actor.email)
     return component
 
 
+@use_case
 def edit_component(actor: User, component_id, changes: dict) -> StatusComponent:
     """Rename, describe, regroup, reorder a component, or point it at another service."""
     component = get_component_or_raise(component_id)
@@ -116,16 +118,15 @@ def edit_component(actor: User, component_id, changes: dict) -> StatusComponent:
         record_open_incidents()   # open incidents now touch it, or no longer do
     component.updated_at = utcnow()
     bump_version()
-    db.session.commit()
     return component
 
 
+@use_case
 def delete_component(actor: User, component_id) -> None:
     """Take a component off the page (its history goes with it)."""
     component = get_component_or_raise(component_id)
     db.session.delete(component)
     bump_version()
-    db.session.commit()
     logger.info("status component %s removed by %s", component.name, actor.email)
 
 
@@ -146,6 +147,7 @@ def impact_view(incident: Incident) -> dict:
             "impact_overridden": bool(setting and setting.impact), "components": components}
 
 
+@use_case
 def set_incident_impact(actor: User, incident_id, *, impact: str | None = None, impact_given: bool = False,
                         components: dict[int, str | None] | None = None) -> dict:
     """Override the incident's impact and its components' states (None: back to the derived one)."""
@@ -166,7 +168,6 @@ def set_incident_impact(actor: User, incident_id, *, impact: str | None = None, 
            {"impact": impact if impact_given else "unchanged",
             "components": {str(k): v for k, v in (components or {}).items()}})
     incident_changed(incident.id)
-    db.session.commit()
     return impact_view(incident)
 
 
@@ -181,6 +182,7 @@ def _expand(component_ids: list[int]) -> list[StatusComponent]:
     return list({c.id: c for c in chosen}.values())
 
 
+@use_case
 def schedule_maintenance(actor: User, *, name: str, message: str = "", scheduled_for: datetime,
                          scheduled_until: datetime, components: list[int], notify_minutes_before: int = 60
                          ) -> Maintenance:
@@ -200,11 +202,11 @@ def schedule_maintenance(actor: User, *, name: str, message: str = "", scheduled
     db.session.flush()
     db.session.add(MaintenanceUpdate(maintenance_id=maintenance.id, status="scheduled", body=message, created_at=now))
     bump_version()
-    db.session.commit()
     logger.info("maintenance %s scheduled by %s", maintenance.id, actor.email)
     return maintenance
 
 
+@use_case
 def cancel_maintenance(actor: User, maintenance_id) -> Maintenance:
     """Call a window off: it leaves the page, notices not sent yet are recalled, and whoever was
     already told (or is being told right now) hears that it is off, once, in the same words."""
@@ -215,7 +217,6 @@ def cancel_maintenance(actor: User, maintenance_id) -> Maintenance:
     maintenance.status, maintenance.updated_at = "cancelled", now
     recalled, told = _recall_notices(maintenance, now)
     bump_version()
-    db.session.commit()
     logger.info("maintenance %s cancelled by %s: %s notices recalled, %s told it is off",
                 maintenance.id, actor.email, recalled, told)
     return maintenance
@@ -240,6 +241,7 @@ def list_maintenances() -> list[Maintenance]:
     return list(db.session.scalars(select(Maintenance).order_by(Maintenance.scheduled_for.desc(), Maintenance.id.desc())))
 
 
+@use_case
 def advance_maintenances() -> int:
     """Move windows to in progress and completed as the clock passes; returns how many moved."""
     now = utcnow()
@@ -260,7 +262,6 @@ def advance_maintenances() -> int:
         moved += 1
     if moved:
         bump_version()
-    db.session.commit()
     return moved
 
 
@@ -328,6 +329,7 @@ def _notice_rows(m: Maintenance, now: datetime) -> list[dict]:
     return rows
 
 
+@use_case
 def queue_maintenance_notices() -> int:
     """Queue one outbox row per subscriber of a window's components, once, before it starts."""
     now = utcnow()
@@ -345,5 +347,4 @@ def queue_maintenance_notices() -> int:
         m.notice_queued_at = now
         queued += len(rows)
         logger.info("maintenance %s: %s notices queued", m.id, len(rows))
-    db.session.commit()
     return queued

@@ -19,6 +19,7 @@ from ..customers.models import Customer
 from ..errors import AppError, ValidationFailed
 from ..extensions import db
 from ..outbox.models import Delivery
+from ..uow import unit_of_work, use_case
 from ..validation import mask_phone, normalize_email, normalize_phone
 from . import i18n
 from .models import StatusComponent, StatusSubscription
@@ -94,6 +95,7 @@ def _outbox(sub: StatusSubscription, *, subject: str, text: str) -> None:
                             next_attempt_at=now, created_at=now, updated_at=now))
 
 
+@use_case
 def start_subscription(*, channel: str, address: str, components: list, locale: str, client: str) -> dict:
     """Record a pending signup and queue its confirmation (link by email, code by SMS)."""
     if channel not in ("email", "sms"):
@@ -127,7 +129,6 @@ def start_subscription(*, channel: str, address: str, components: list, locale: 
     else:
         _outbox(sub, subject="", text=i18n.t(locale, "confirm.sms", page=page, code=code))
         logger.info("status signup %s: code queued to %s", sub.id, mask_phone(address))
-    db.session.commit()
     return {"id": sub.id, "channel": channel, "address": address, "handle": sub.handle}
 
 
@@ -159,12 +160,13 @@ def confirm_code(handle: str, code: str) -> StatusSubscription:
     if sub.attempts >= MAX_CODE_ATTEMPTS:
         raise TooManyRequests("Too many wrong codes.")
     if not hmac.compare_digest(sub.code_hash or "", _hash("code:" + code.strip())):
-        sub.attempts += 1
-        db.session.commit()
+        with unit_of_work():   # the wrong try counts, though the request is refused
+            sub.attempts += 1
         raise ValidationFailed("That code is not right.", details={"code": "wrong"}, code="wrong_code")
     return _activate(sub)
 
 
+@use_case
 def _activate(sub: StatusSubscription) -> StatusSubscription:
     components = db.session.scalars(select(StatusComponent).where(
         StatusComponent.id.in_(sub.components) if sub.components else StatusComponent.is_group.is_(False))).all()
@@ -184,6 +186,5 @@ def _activate(sub: StatusSubscription) -> StatusSubscription:
     db.session.flush()
     sub.confirmed_at, sub.customer_id = now, customer.id
     sub.token_hash = sub.code_hash = sub.handle = None   # single use
-    db.session.commit()
     logger.info("status signup %s confirmed: customer %s", sub.id, customer.id)
     return sub

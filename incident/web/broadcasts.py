@@ -15,13 +15,14 @@ from ..clock import isoformat, utcnow
 from ..errors import AppError, ValidationFailed
 from ..incidents.models import Incident
 from ..outbox.models import STATUSES
+from ..vocabulary import BroadcastStatus, DeliveryStatus
 from .blueprint import bp
 from .broadcast_views import CHANNEL_LABELS, LOCALE_NAMES, allow_email_styles, emoji, mrkdwn, preview
 from .filters import when as utc_label
 from .forms import flash_error, parse_form
 
 DELIVERIES_PER_PAGE = 50
-FINAL = ("done", "cancelled")
+FINAL = (BroadcastStatus.DONE, BroadcastStatus.CANCELLED)
 AUDIENCES = {"linked_requesters": "Requesters of linked tickets",
              "service_subscribers": "Subscribers of the affected services"}
 
@@ -180,7 +181,7 @@ def cancel_broadcast(broadcast_id):
 
 def _state(status: str, counts: dict) -> str:
     """What the page says: a broadcast whose rows are still going out is 'sending', whatever its schedule says."""
-    if status in ("done", "sending") and counts["queued"]:
+    if status in (BroadcastStatus.DONE, BroadcastStatus.SENDING) and counts[DeliveryStatus.QUEUED]:
         return "sending"
     return "repeating" if status == "sending" else status
 
