@@ -8,6 +8,7 @@ from flask import flash, g, jsonify, make_response, redirect, render_template, r
 from pydantic import BaseModel
 
 from ..auth.access import login_required
+from ..broadcast import policy
 from ..broadcast import service as broadcasts
 from ..broadcast.models import KINDS
 from ..broadcast.schemas import BroadcastEdit, BroadcastIn
@@ -15,14 +16,13 @@ from ..clock import isoformat, utcnow
 from ..errors import AppError, ValidationFailed
 from ..incidents.models import Incident
 from ..outbox.models import STATUSES
-from ..vocabulary import BroadcastStatus, DeliveryStatus
+from ..vocabulary import DeliveryStatus
 from .blueprint import bp
 from .broadcast_views import CHANNEL_LABELS, LOCALE_NAMES, allow_email_styles, emoji, mrkdwn, preview
 from .filters import when as utc_label
 from .forms import flash_error, parse_form
 
 DELIVERIES_PER_PAGE = 50
-FINAL = (BroadcastStatus.DONE, BroadcastStatus.CANCELLED)
 AUDIENCES = {"linked_requesters": "Requesters of linked tickets",
              "service_subscribers": "Subscribers of the affected services"}
 
@@ -134,7 +134,7 @@ def edit_broadcast(broadcast_id):
     broadcast = broadcasts.get_broadcast_or_raise(broadcast_id)
     incident = Incident.get_or_raise(broadcast.incident_id)
     due = _pending_due(broadcast)
-    if broadcast.status in FINAL or due is None:
+    if not policy.editable(broadcast.status, due):
         flash("This broadcast has nothing left to send; compose a new one.", "error")
         return redirect(url_for("web.incident", incident_id=incident.id) + "#broadcasts")
     if request.method == "GET":
@@ -179,20 +179,14 @@ def cancel_broadcast(broadcast_id):
 
 # Progress ------------------------------------------------------------------------------------
 
-def _state(status: str, counts: dict) -> str:
-    """What the page says: a broadcast whose rows are still going out is 'sending', whatever its schedule says."""
-    if status in (BroadcastStatus.DONE, BroadcastStatus.SENDING) and counts[DeliveryStatus.QUEUED]:
-        return "sending"
-    return "repeating" if status == "sending" else status
-
-
 def _progress(row, counts: dict, due) -> dict:
-    return {"id": row.id, "kind": row.kind, "status": row.status, "state": _state(row.status, counts),
+    queued = counts[DeliveryStatus.QUEUED]
+    return {"id": row.id, "kind": row.kind, "status": row.status, "state": policy.shown_state(row.status, queued),
             "channels": row.channels,
             "next_send_at": isoformat(due), "next_send": utc_label(due) if due else "—",
             "repeat_every_minutes": row.repeat_every_minutes, "counts": counts, "total": sum(counts.values()),
-            "pending": row.status not in FINAL and due is not None,
-            "cancellable": row.status != "cancelled" and (due is not None or counts["queued"] > 0)}
+            "pending": policy.editable(row.status, due),
+            "cancellable": policy.cancellable(row.status, due, queued)}
 
 
 def progress_rows(incident_id: int) -> list[dict]:
