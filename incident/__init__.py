@@ -22,6 +22,10 @@ from .escalation import models as _escalation_models  # noqa: F401
 from .escalation import routes as escalation_routes
 from .escalation import triggers as _triggers  # noqa: F401  (trigger words listen for linked tickets)
 from .extensions import csrf, db, migrate
+from .helpdesk import models as _helpdesk_models  # noqa: F401
+from .helpdesk import routes as helpdesk_routes
+from .helpdesk import sync as _helpdesk_sync  # noqa: F401  (queues helpdesk jobs on link, unlink, merge, resolve)
+from .helpdesk import webhook as zendesk_hook
 from .incidents import models as _incident_models  # noqa: F401
 from .incidents import routes as incident_routes
 from .incidents import slack_rooms as _rooms  # noqa: F401  (registers how the outbox opens rooms)
@@ -82,10 +86,10 @@ class _KeyInt(IntegerConverter):
 
 def _register_blueprints(app: Flask) -> None:
     for blueprint in (incident_routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
-                      broadcast_routes.bp, customer_routes.bp, openapi.bp):
+                      broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
-    for blueprint in (slack_hooks.bp, twilio_hooks.bp, broadcast_routes.public):
+    for blueprint in (slack_hooks.bp, twilio_hooks.bp, zendesk_hook.bp, broadcast_routes.public):
         # providers sign their requests, and an unsubscribe link is signed: the signature is checked instead
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)

@@ -15,6 +15,7 @@ from .customers.cli import customers_cli
 from .demo import login_banner, seed
 from .errors import AppError
 from .extensions import db
+from .helpdesk.cli import helpdesk_cli
 from .tickets.cli import tickets_cli
 
 users = AppGroup("users", help="Staff accounts.")
@@ -118,5 +119,5 @@ def demo_seed():
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, tokens, demo, worker_command, tickets_cli, customers_cli):
+    for command in (users, tokens, demo, worker_command, tickets_cli, customers_cli, helpdesk_cli):
         app.cli.add_command(command)

@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     SMTP_STARTTLS: bool = False
     MAIL_FROM: str | None = None                  # None: tocsin@localhost
 
+    ZENDESK_URL: Url | None = None                # None: the helpdesk connector is off (sandbox)
+    ZENDESK_EMAIL: str | None = None
+    ZENDESK_API_TOKEN: SecretStr | None = None
+    ZENDESK_WEBHOOK_SECRET: SecretStr | None = None
+    ZENDESK_REQUESTS_PER_MINUTE: Count = 200       # all calls of all workers together (Zendesk's lowest plan)
+    ZENDESK_BRAND_IDS: frozenset[int] = frozenset()  # tickets of other brands are refused; empty: any brand
+    HELPDESK_EXPORT_SECONDS: Seconds = 60.0        # how often the worker follows the incremental export
+
     CHANNEL_RATE_LIMITS: dict[str, Positive] = Field(default_factory=lambda: dict(DEFAULT_RATES))
     DISPATCH_THREADS: Count = 32
     DISPATCH_LEASE_SECONDS: Seconds = 300.0
@@ -153,6 +161,22 @@ class Settings(BaseSettings):
     def _words(cls, value: Any) -> Any:
         words = [w.strip().lower() for w in _items(value) if w.strip()]
         return [] if words == ["none"] else words
+
+    @field_validator("ZENDESK_BRAND_IDS", mode="before")
+    @classmethod
+    def _brands(cls, value: Any) -> Any:
+        try:
+            return frozenset(int(item) for item in _items(value) if str(item).strip())
+        except ValueError:
+            raise ValueError("expected Zendesk brand ids (numbers) separated by commas") from None
+
+    @model_validator(mode="after")
+    def _zendesk(self) -> Settings:
+        if self.ZENDESK_URL and not (self.ZENDESK_EMAIL and self.ZENDESK_API_TOKEN):
+            raise ValueError("ZENDESK_URL needs ZENDESK_EMAIL and ZENDESK_API_TOKEN as well")
+        if self.ZENDESK_URL:
+            self.ZENDESK_URL = self.ZENDESK_URL.rstrip("/")
+        return self
 
     @model_validator(mode="after")
     def _base_url(self) -> Settings:

@@ -88,7 +88,7 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 def _wants_json() -> bool:
     path = request.path
-    return path.startswith(("/api/", "/healthz", "/slack/", "/twilio/")) or (
+    return path.startswith(("/api/", "/healthz", "/slack/", "/twilio/", "/webhooks/")) or (
         request.accept_mimetypes.best == "application/json"
     )
 

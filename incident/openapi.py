@@ -81,6 +81,10 @@ OPERATIONS = [
     ("post", "/incidents/{incident_id}/notes", "Add a note to the timeline", "agent", Note, [ID], "201"),
     ("get", "/incidents/{incident_id}/timeline", "The timeline, oldest first", "viewer", None, [ID, *PAGE], "200"),
     ("get", "/incidents/{incident_id}/roles", "Current role holders, gaps and every term", "viewer", None, [ID], "200"),
+    ("get", "/incidents/{incident_id}/helpdesk", "How the helpdesk follows: its parent ticket, tickets synced, "
+     "pending and refused (with the helpdesk's reason), jobs running", "viewer", None, [ID], "200"),
+    ("post", "/incidents/{incident_id}/helpdesk/retry", "Queue again every ticket the helpdesk refused", "lead", None,
+     [ID], "200"),
     (
         "put",
         "/incidents/{incident_id}/roles/{role}",

@@ -157,6 +157,10 @@ ESCALATION_POLICY_IN = {
                     "start": _TIME_OF_DAY, "end": _TIME_OF_DAY}}}}}}}
 
 
+HELPDESK = obj({"problem_ticket_id": STR_OR_NULL, "linked": INT, "synced": INT, "pending": INT, "failed_count": INT,
+               "failed": array(obj({"external_id": STR, "reason": STR_OR_NULL})), "jobs_running": INT})
+
+
 def responses() -> dict[tuple[str, str], tuple[str, dict]]:
     """(method, path) -> (media type, schema) of each operation's success answer."""
     j = "application/json"
@@ -172,6 +176,8 @@ def responses() -> dict[tuple[str, str], tuple[str, dict]]:
         ("post", "/incidents/{incident_id}/notes"): (j, ref("TimelineEvent")),
         ("get", "/incidents/{incident_id}/timeline"): (j, page_of(ref("TimelineEvent"))),
         ("get", "/incidents/{incident_id}/roles"): (j, ref("Roles")),
+        ("get", "/incidents/{incident_id}/helpdesk"): (j, HELPDESK),
+        ("post", "/incidents/{incident_id}/helpdesk/retry"): (j, obj({"jobs": INT, **HELPDESK["properties"]})),
         ("put", "/incidents/{incident_id}/roles/{role}"): (j, obj({"changed": BOOL, **roles})),
         ("delete", "/incidents/{incident_id}/roles/{role}"): (j, obj({"relieved": INT, **roles})),
         ("get", "/incidents/{incident_id}/checklists"): (j, items_of(ref("Checklist"))),

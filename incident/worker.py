@@ -21,6 +21,8 @@ from .clock import utcnow
 from .escalation.service import process_due
 from .extensions import db
 from .heartbeat import WorkerHeartbeat
+from .helpdesk import intake as helpdesk_intake
+from .helpdesk import sync as helpdesk_sync
 from .outbox.dispatch import BATCH, dispatch_due
 from .status.jobs import status_page
 from .tickets.floods import refresh_flood_signals
@@ -122,6 +124,16 @@ def broadcast_reminders(app: Flask) -> None:
             raise
 
 
+def helpdesk(app: Flask) -> None:
+    """Carry links, unlinks and solves out to the helpdesk, paced by the budget all workers share."""
+    helpdesk_sync.run(app)
+
+
+def helpdesk_export(app: Flask) -> None:
+    """Follow the helpdesk's incremental export: tickets whose webhook was lost arrive anyway."""
+    helpdesk_intake.export_due(app)
+
+
 # What every tick runs, in order: deadlines first, so a page queued now leaves this tick.
 TICK_JOBS = [heartbeat, escalations, dispatch]
 # Slower periodic jobs: (job, seconds between runs).
@@ -160,6 +172,10 @@ def run(app: Flask) -> None:
                       next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(_logged(broadcasts), "interval", seconds=seconds, args=[app], id="broadcasts",
                       next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(_logged(helpdesk), "interval", seconds=seconds, args=[app], id="helpdesk",
+                      next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(_logged(helpdesk_export), "interval", seconds=app.config["HELPDESK_EXPORT_SECONDS"], args=[app],
+                      id="helpdesk_export", next_run_time=datetime.now(timezone.utc))
     for job, every in PERIODIC_JOBS:
         scheduler.add_job(job, "interval", seconds=every, args=[app], id=job.__name__,
                           next_run_time=datetime.now(timezone.utc))

@@ -175,6 +175,7 @@ def count_rows(app, *tables: str) -> dict[str, int]:
 from .browser_support import browser, live_server, page  # noqa: E402,F401
 from .fixtures import console_errors, crowd, hooks, hooks_app, setup  # noqa: E402,F401
 from .stand_ins import slack_server, smtp_server, twilio_api  # noqa: E402,F401
+from .zendesk_stand_in import zendesk  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..vocabulary import Channel, DeliveryStatus
 from .channels import RenderedMessage, SendResult, build_channels
 from .models import Delivery
-from .purposes import purpose_for
+from .purposes import own_dispatchers, purpose_for
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -115,7 +115,7 @@ def write_outcomes(values: list[dict], now) -> None:
 def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
     """Send the pages and staff messages due now; returns how many rows were tried."""
     with app.app_context():
-        ids = claim(limit, Delivery.purpose != "broadcast")
+        ids = claim(limit, Delivery.purpose.not_in(("broadcast", *own_dispatchers())))
         if not ids:
             return 0
         rows = [dict(r._mapping) for r in db.session.execute(select(

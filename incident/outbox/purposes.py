@@ -25,6 +25,7 @@ class Purpose:
     prepare: Callable[[list[dict]], None] | None = None
     send: Callable[[Channel, dict, RenderedMessage], SendResult] | None = None
     on_sent: Callable[[dict, SendResult], None] | None = None
+    own_dispatcher: bool = False   # sent by the feature's own job (paced its way), never by `dispatch_due`
 
 
 _REGISTRY: dict[str, Purpose] = {}
@@ -38,3 +39,8 @@ def register_purpose(name: str, purpose: Purpose) -> None:
 def purpose_for(name: str) -> Purpose | None:
     """The hooks registered for this purpose, if any."""
     return _REGISTRY.get(name)
+
+
+def own_dispatchers() -> tuple[str, ...]:
+    """Purposes the general dispatcher leaves to their feature's own job."""
+    return tuple(name for name, purpose in _REGISTRY.items() if purpose.own_dispatcher)

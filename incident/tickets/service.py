@@ -24,7 +24,7 @@ from ..uow import use_case
 from . import queries
 from .models import IncidentTicketStats, LinkAction, LinkRule, Ticket
 from .policy import TicketFilter
-from .signals import tickets_linked
+from .signals import tickets_linked, tickets_moved, tickets_unlinked
 
 logger = logging.getLogger(__name__)
 CHUNK = 5_000
@@ -179,14 +179,18 @@ def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, s
     else:
         chunks = [and_(*queries.where(ticket_filter))] if ticket_filter else [true()]
     found: set[str]
-    count, found = 0, set()
+    count, found, unlinked = 0, set(), []
     for clause in chunks:
-        if external_ids is not None:
-            found.update(db.session.scalars(select(Ticket.external_id).where(clause, Ticket.incident_id == incident.id)))
+        taken = db.session.execute(select(Ticket.id, Ticket.external_id).where(
+            clause, Ticket.incident_id == incident.id)).tuples().all()
+        found.update(external_id for _, external_id in taken)
+        unlinked += [ticket_id for ticket_id, _ in taken]
         count += execute_dml(update(Ticket).where(clause, Ticket.incident_id == incident.id).values(
             incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
             .execution_options(synchronize_session=False)).rowcount
     _finish(incident, actor, action, count)
+    if unlinked:
+        tickets_unlinked.send(incident, ticket_ids=unlinked, key=str(action.id))
     return {"unlinked": count, "not_found": [e for e in (external_ids or []) if e not in found]}
 
 
@@ -266,6 +270,7 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
     if duplicate.merged_into_id:
         raise Conflict(f"{duplicate.reference} was merged already.", code="incident_merged")
     now = utcnow()
+    moved = list(db.session.scalars(select(Ticket.id).where(Ticket.incident_id == duplicate.id)))
     tickets = execute_dml(update(Ticket).where(Ticket.incident_id == duplicate.id).values(
         incident_id=parent.id, link_method="merge").execution_options(synchronize_session=False)).rowcount
     rules = execute_dml(update(LinkRule).where(LinkRule.incident_id == duplicate.id).values(
@@ -287,6 +292,8 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
     record(parent, "merged", actor, summary)
     record(duplicate, "merged", actor, summary)
     incident_changed.send(duplicate.id)  # a published duplicate now reads resolved on the page
+    if moved:
+        tickets_moved.send(parent, ticket_ids=moved, key=f"merge:{duplicate.id}")
     return parent
 
 

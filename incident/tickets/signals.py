@@ -8,3 +8,8 @@ _signals = Namespace()
 # sent with the incident (and `link_action_id`) after tickets were linked to it, before the commit;
 # escalation's trigger words listen
 tickets_linked = _signals.signal("tickets-linked")
+
+# sent with the incident, `ticket_ids` and a `key` unique to the action, before the commit: tickets
+# taken off the incident by an unlink, and tickets moved onto it from a merged duplicate
+tickets_unlinked = _signals.signal("tickets-unlinked")
+tickets_moved = _signals.signal("tickets-moved")

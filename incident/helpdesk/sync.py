@@ -1,0 +1,444 @@
+"""Tocsin's links, unlinks and solves, carried out on the helpdesk's own tickets.
+
+Queueing (in the transaction of the change, through signals): the first link of helpdesk tickets
+to an incident queues its parent ticket; every link, unlink, merge and solve queues `update_many`
+jobs of at most 100 tickets as outbox rows (purpose `helpdesk`), with one `HelpdeskSync` row per
+ticket. Solving carries a public reply in the requester's language, one job per language.
+
+Sending (`run`, each worker tick): take requests from the shared budget, claim that many due
+rows, submit them, then follow the jobs Zendesk is working on (many per call) and record every
+ticket's result. A row claimed before (the worker died after Zendesk took the job and before
+Tocsin wrote it down) first reads its tickets back and skips those that already carry its marker
+tag, so a public reply never goes twice.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+
+from ..broadcast import templates
+from ..broadcast.service import message_context
+from ..clock import utcnow
+from ..customers.models import Customer
+from ..dbutil import execute_dml, insert_ignoring_conflicts
+from ..extensions import db
+from ..incidents.models import Incident
+from ..incidents.signals import incident_resolved
+from ..incidents.timeline import record
+from ..outbox.dispatch import backoff, claim, release_stale_leases
+from ..outbox.models import Delivery
+from ..outbox.purposes import Purpose, register_purpose
+from ..tickets.models import Ticket
+from ..tickets.signals import tickets_linked, tickets_moved, tickets_unlinked
+from ..vocabulary import DeliveryStatus
+from . import pacing
+from .connector import Helpdesk, HelpdeskError, TicketChange
+from .models import HelpdeskProblem, HelpdeskSync
+from .sandbox import SandboxHelpdesk
+from .zendesk import ZendeskHelpdesk
+
+logger = logging.getLogger(__name__)
+PURPOSE = "helpdesk"
+SOURCE = "zendesk"            # tickets of this source live in the connected helpdesk
+BUDGET = "zendesk"
+JOB_POLL_AFTER = timedelta(seconds=2)   # a job is looked at once it has had time to run
+JOB_WAIT_MAX = timedelta(seconds=10)    # ... and, while others are being submitted, in batches at least this often
+MAX_ATTEMPTS = 8
+PARENT, LINK, UNLINK, SOLVE = "parent", "link", "unlink", "solve"
+
+# The general dispatcher leaves these rows alone: they are paced by the helpdesk budget here.
+register_purpose(PURPOSE, Purpose(own_dispatcher=True))
+
+
+def helpdesk_for(app: Flask) -> Helpdesk:
+    """The app's helpdesk connector, built once: Zendesk when configured, else the sandbox."""
+    if "tocsin_helpdesk" not in app.extensions:
+        config = app.config
+        app.extensions["tocsin_helpdesk"] = (
+            ZendeskHelpdesk(config["ZENDESK_URL"], config["ZENDESK_EMAIL"], config["ZENDESK_API_TOKEN"])
+            if config.get("ZENDESK_URL") else SandboxHelpdesk())
+    return app.extensions["tocsin_helpdesk"]
+
+
+def incident_tag(incident_id: int) -> str:
+    return f"tocsin_inc_{incident_id}"
+
+
+def marker_tag(row_id: int) -> str:
+    """The tag each job leaves on its tickets: seen on a ticket, that job reached it."""
+    return f"tocsin_job_{row_id}"
+
+
+# Queueing ------------------------------------------------------------------------------------
+
+def _helpdesk_tickets(clause) -> list[tuple[int, str]]:
+    return list(db.session.execute(select(Ticket.id, Ticket.external_id).where(clause, Ticket.source == SOURCE)
+                                   .order_by(Ticket.id)).tuples())
+
+
+def _ensure_parent(incident: Incident) -> None:
+    now = utcnow()
+    inserted = execute_dml(insert_ignoring_conflicts(HelpdeskProblem.__table__, ["incident_id"]).values(
+        incident_id=incident.id, ticket_id=None, created_at=now)).rowcount
+    if inserted:
+        url = f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}"
+        db.session.add(Delivery(
+            purpose=PURPOSE, dedupe_key=f"hd:parent:{incident.id}", incident_id=incident.id, channel=SOURCE,
+            recipient=PARENT, subject=f"{incident.reference}: {incident.title}"[:300],
+            text=f"Tocsin incident {incident.reference} ({incident.severity}): {incident.title}\n{url}",
+            headers={"action": PARENT, "tags": [incident_tag(incident.id)]}, status=DeliveryStatus.QUEUED,
+            next_attempt_at=now, created_at=now, updated_at=now))
+
+
+def queue(incident: Incident, action: str, tickets: list[tuple[int, str]], change: TicketChange, *,
+          key: str, summary: str) -> int:
+    """Queue `change` for these (ticket id, helpdesk id) pairs in jobs of the connector's size; no commit."""
+    if not tickets:
+        return 0
+    now, size = utcnow(), helpdesk_for(current_app._get_current_object()).max_ids   # type: ignore[attr-defined]
+    jobs = 0
+    for number, start in enumerate(range(0, len(tickets), size)):
+        chunk = tickets[start:start + size]
+        row = Delivery(purpose=PURPOSE, dedupe_key=f"hd:{key}:{number}"[:200], incident_id=incident.id,
+                       channel=SOURCE, recipient=action, subject=f"{incident.reference}: {summary}"[:300],
+                       text=change.comment or "", headers={"action": action, "ids": [e for _, e in chunk],
+                                                           "change": change.as_dict()},
+                       status=DeliveryStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now)
+        db.session.add(row)
+        db.session.flush()
+        db.session.execute(insert(HelpdeskSync), [
+            {"ticket_id": ticket_id, "incident_id": incident.id, "action": action, "delivery_id": row.id,
+             "state": "pending", "updated_at": now} for ticket_id, _ in chunk])
+        jobs += 1
+    record(incident, "helpdesk_queued", None, {"action": action, "tickets": len(tickets), "jobs": jobs})
+    return jobs
+
+
+def _previous_incidents(ticket_ids: list[int], incident_id: int) -> dict[int, tuple[int, ...]]:
+    """Other incidents these tickets were linked to in the helpdesk: their tags come off."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for start in range(0, len(ticket_ids), 5000):
+        for ticket_id, other in db.session.execute(
+                select(HelpdeskSync.ticket_id, HelpdeskSync.incident_id).distinct().where(
+                    HelpdeskSync.ticket_id.in_(ticket_ids[start:start + 5000]), HelpdeskSync.action == LINK,
+                    HelpdeskSync.incident_id != incident_id)):
+            found[ticket_id].add(other)
+    return {t: tuple(sorted(o)) for t, o in found.items()}
+
+
+def queue_link(incident: Incident, tickets: list[tuple[int, str]], *, key: str) -> int:
+    """Make these helpdesk tickets incidents of the incident's parent ticket (created first, once)."""
+    if not tickets:
+        return 0
+    _ensure_parent(incident)
+    previous = _previous_incidents([t for t, _ in tickets], incident.id)
+    groups: dict[tuple[int, ...], list[tuple[int, str]]] = defaultdict(list)
+    for pair in tickets:
+        groups[previous.get(pair[0], ())].append(pair)
+    jobs = 0
+    for others, group in groups.items():
+        change = TicketChange(add_tags=(incident_tag(incident.id),),
+                              remove_tags=tuple(incident_tag(o) for o in others))
+        jobs += queue(incident, LINK, group, change, key=f"{key}:{'-'.join(map(str, others))}",
+                      summary=f"link {len(group)} tickets")
+    return jobs
+
+
+@tickets_linked.connect
+def _on_linked(incident: Incident, *, link_action_id: int, **_) -> None:
+    queue_link(incident, _helpdesk_tickets(Ticket.link_action_id == link_action_id), key=f"link:{link_action_id}")
+
+
+@tickets_moved.connect
+def _on_moved(incident: Incident, *, ticket_ids: list[int], key: str, **_) -> None:
+    tickets = [pair for s in range(0, len(ticket_ids), 5000)
+               for pair in _helpdesk_tickets(Ticket.id.in_(ticket_ids[s:s + 5000]))]
+    queue_link(incident, tickets, key=f"move:{key}")
+
+
+@tickets_unlinked.connect
+def _on_unlinked(incident: Incident, *, ticket_ids: list[int], key: str, **_) -> None:
+    tickets = [pair for s in range(0, len(ticket_ids), 5000)
+               for pair in _helpdesk_tickets(Ticket.id.in_(ticket_ids[s:s + 5000]))]
+    change = TicketChange(detach=True, remove_tags=(incident_tag(incident.id),))
+    queue(incident, UNLINK, tickets, change, key=f"unlink:{key}", summary=f"unlink {len(tickets)} tickets")
+
+
+@incident_resolved.connect
+def _on_resolved(incident: Incident, **_) -> None:
+    if incident.solve_tickets_on_resolve:
+        queue_solve(incident)
+
+
+def queue_solve(incident: Incident) -> int:
+    """Solve the incident's helpdesk tickets with one public reply each, in the requester's language."""
+    rows = db.session.execute(
+        select(Ticket.id, Ticket.external_id, Customer.locale).outerjoin(Customer, Customer.id == Ticket.customer_id)
+        .where(Ticket.incident_id == incident.id, Ticket.source == SOURCE).order_by(Ticket.id)).all()
+    by_locale: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for ticket_id, external_id, locale in rows:
+        by_locale[templates.normalize_locale(locale)].append((ticket_id, external_id))
+    jobs, stamp = 0, utcnow().strftime("%Y%m%d%H%M%S")
+    for locale, tickets in sorted(by_locale.items()):
+        jobs += queue(incident, SOLVE, tickets, TicketChange(status="solved", comment=resolution_text(incident, locale)),
+                      key=f"solve:{incident.id}:{stamp}:{locale}", summary=f"solve {len(tickets)} tickets ({locale})")
+    return jobs
+
+
+def resolution_text(incident: Incident, locale: str) -> str:
+    """The resolution message as a helpdesk reply (the email wording, without an unsubscribe link)."""
+    context = message_context(incident, "resolution", "", locale=locale, next_update_at=None)
+    message = templates.render("resolution", "email", locale, context)
+    # a reply on the customer's own ticket is not a mailing: the unsubscribe line goes
+    text = "\n".join(line for line in message.text.split("\n") if templates.UNSUBSCRIBE_SENTINEL not in line)
+    return templates.personalize(templates.RenderedMessage(text=text.rstrip()), name="", unsubscribe_url="").text
+
+
+# Sending ---------------------------------------------------------------------------------------
+
+def _due_clause():
+    """Rows that can go now: a link waits for its incident's parent ticket."""
+    parent_made = exists().where(HelpdeskProblem.incident_id == Delivery.incident_id,
+                                 HelpdeskProblem.ticket_id.is_not(None))
+    return and_(Delivery.purpose == PURPOSE, or_(Delivery.recipient != LINK, parent_made))
+
+
+def _submit(helpdesk: Helpdesk, row: dict, parent: str | None) -> dict:
+    """Send one row (in a thread: no database); what happened, for `_record`."""
+    headers = row["headers"] or {}
+    try:
+        if row["recipient"] == PARENT:
+            return {"ok": True, "parent": helpdesk.create_parent(row["subject"], row["text"], headers.get("tags", []))}
+        ids = list(headers.get("ids") or [])
+        done: list[str] = []
+        if row["attempts"] > 1 and not helpdesk.sandbox:   # it may have reached the helpdesk before: look first
+            marker = marker_tag(row["id"])
+            done = [t.id for t in helpdesk.show_many(ids) if marker in t.tags]
+            ids = [i for i in ids if i not in set(done)]
+        change = TicketChange.from_dict(headers.get("change") or {})
+        change = TicketChange(**{**change.__dict__, "parent_id": parent if row["recipient"] == LINK else None,
+                                 "add_tags": (*change.add_tags, marker_tag(row["id"]))})
+        job = helpdesk.update_many(ids, change) if ids else None
+        return {"ok": True, "job": job, "done_before": done}
+    except HelpdeskError as error:
+        return {"ok": False, "error": str(error), "retryable": error.retryable, "retry_after": error.retry_after}
+    except Exception as error:   # a connector should not raise otherwise; retry rather than lose the row
+        logger.exception("helpdesk %s raised", helpdesk.name)
+        return {"ok": False, "error": type(error).__name__, "retryable": True, "retry_after": None}
+
+
+def _record(row: dict, result: dict, helpdesk: Helpdesk, now) -> None:
+    """Write down one row's outcome (in the dispatcher's transaction)."""
+    delivery = db.session.get_one(Delivery, row["id"])
+    if delivery.status != DeliveryStatus.SENDING:
+        return
+    delivery.updated_at = now
+    if not result["ok"]:
+        delivery.error = result["error"][:300]
+        if result["retryable"] and delivery.attempts < MAX_ATTEMPTS:
+            wait = timedelta(seconds=result["retry_after"]) if result["retry_after"] else backoff(delivery.attempts)
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.QUEUED, now + wait
+        else:
+            delivery.status = DeliveryStatus.FAILED
+            _settle(delivery, {}, failed_reason=result["error"])
+        return
+    delivery.status, delivery.sent_at, delivery.error, delivery.sandbox = DeliveryStatus.SENT, now, None, helpdesk.sandbox
+    if row["recipient"] == PARENT:
+        delivery.provider_id = result["parent"]
+        delivery.status = DeliveryStatus.DELIVERED
+        db.session.execute(update(HelpdeskProblem).where(HelpdeskProblem.incident_id == row["incident_id"])
+                           .values(ticket_id=result["parent"]))
+        record(db.session.get_one(Incident, row["incident_id"]), "helpdesk_parent_created", None,
+               {"ticket": result["parent"], "helpdesk": helpdesk.name})
+        return
+    delivery.provider_id = result["job"]
+    if result["done_before"]:
+        _mark(delivery.id, result["done_before"], "synced", "done before a restart", now)
+    if result["job"] is None:
+        delivery.status = DeliveryStatus.DELIVERED
+        _maybe_finished(delivery)
+
+
+def _mark(delivery_id: int, external_ids: Iterable[str], state: str, reason: str | None, now) -> None:
+    ids = list(external_ids)
+    for start in range(0, len(ids), 1000):
+        ticket_ids = select(Ticket.id).where(Ticket.source == SOURCE, Ticket.external_id.in_(ids[start:start + 1000]))
+        db.session.execute(update(HelpdeskSync).where(HelpdeskSync.delivery_id == delivery_id,
+                                                      HelpdeskSync.ticket_id.in_(ticket_ids))
+                           .values(state=state, reason=reason, updated_at=now).execution_options(synchronize_session=False))
+
+
+def _settle(delivery: Delivery, results: dict[str, str | None], *, failed_reason: str | None = None) -> None:
+    """Record a finished job: each ticket synced or failed with the helpdesk's reason."""
+    now = utcnow()
+    if failed_reason is not None:
+        db.session.execute(update(HelpdeskSync).where(HelpdeskSync.delivery_id == delivery.id,
+                                                      HelpdeskSync.state == "pending")
+                           .values(state="failed", reason=failed_reason[:300], updated_at=now))
+    else:
+        ok = [i for i, error in results.items() if error is None]
+        _mark(delivery.id, ok, "synced", None, now)
+        by_reason: dict[str, list[str]] = defaultdict(list)
+        for i, error in results.items():
+            if error is not None:
+                by_reason[error].append(i)
+        for reason, ids in by_reason.items():
+            _mark(delivery.id, ids, "failed", reason[:300], now)
+        db.session.execute(update(HelpdeskSync).where(HelpdeskSync.delivery_id == delivery.id,
+                                                      HelpdeskSync.state == "pending")
+                           .values(state="failed", reason="no result from the helpdesk", updated_at=now))
+    _maybe_finished(delivery)
+
+
+def _maybe_finished(delivery: Delivery) -> None:
+    """When the last job of an action is done, one timeline event says how it went."""
+    action = delivery.recipient
+    pending = db.session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.incident_id == delivery.incident_id, Delivery.purpose == PURPOSE, Delivery.recipient == action,
+        Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT)),
+        Delivery.id != delivery.id))
+    if pending:
+        return
+    counts = dict(db.session.execute(select(HelpdeskSync.state, func.count()).where(
+        HelpdeskSync.incident_id == delivery.incident_id, HelpdeskSync.action == action).group_by(HelpdeskSync.state)
+    ).tuples().all())
+    record(db.session.get_one(Incident, delivery.incident_id), "helpdesk_synced", None,
+           {"action": action, "synced": counts.get("synced", 0), "failed": counts.get("failed", 0)})
+
+
+def submit_due(app: Flask, *, limit: int = 200, threads: int = 16) -> int:
+    """Send the helpdesk rows due now, as many as the shared budget allows; how many were sent."""
+    config = app.config
+    per_minute = config["ZENDESK_REQUESTS_PER_MINUTE"]
+    helpdesk = helpdesk_for(app)
+    with app.app_context():
+        release_stale_leases(utcnow())
+        due = db.session.scalar(select(func.count()).select_from(
+            select(Delivery.id).where(_due_clause(), Delivery.status == DeliveryStatus.QUEUED,
+                                      Delivery.next_attempt_at <= utcnow()).limit(limit).subquery())) or 0
+        db.session.rollback()
+        granted = due if helpdesk.sandbox else pacing.take(BUDGET, due, per_minute)
+        if not granted:
+            return 0
+        ids = claim(granted, _due_clause())
+        if not helpdesk.sandbox and len(ids) < granted:
+            pacing.give_back(BUDGET, granted - len(ids), per_minute)
+        if not ids:
+            return 0
+        rows = [dict(r._mapping) for r in db.session.execute(select(
+            Delivery.id, Delivery.incident_id, Delivery.recipient, Delivery.subject, Delivery.text, Delivery.headers,
+            Delivery.attempts).where(Delivery.id.in_(ids)).order_by(Delivery.id))]
+        parents = dict(db.session.execute(select(HelpdeskProblem.incident_id, HelpdeskProblem.ticket_id).where(
+            HelpdeskProblem.incident_id.in_({r["incident_id"] for r in rows}))).tuples().all())
+        db.session.rollback()
+        with ThreadPoolExecutor(max_workers=min(threads, len(rows))) as pool:
+            results = list(pool.map(lambda r: _submit(helpdesk, r, parents.get(r["incident_id"])), rows))
+        now = utcnow()
+        for row, result in zip(rows, results, strict=True):
+            _record(row, result, helpdesk, now)
+        db.session.commit()
+        return len(rows)
+
+
+def follow_jobs(app: Flask, *, limit: int = 100) -> int:
+    """Look at the jobs the helpdesk is running (one call for up to 100); record the finished ones."""
+    helpdesk = helpdesk_for(app)
+    with app.app_context():
+        now = utcnow()
+        rows = list(db.session.scalars(select(Delivery).where(
+            Delivery.purpose == PURPOSE, Delivery.status == DeliveryStatus.SENT, Delivery.provider_id.is_not(None),
+            Delivery.sent_at <= now - (timedelta(0) if helpdesk.sandbox else JOB_POLL_AFTER))
+            .order_by(Delivery.sent_at, Delivery.id).limit(limit)))
+        if not rows:
+            return 0
+        if not helpdesk.sandbox:
+            # One call reads 100 jobs: while jobs are still being submitted, wait for a full call's worth
+            # (or for the oldest to have waited long enough), so following costs about 1 % of the budget.
+            busy = db.session.scalar(select(Delivery.id).where(
+                Delivery.purpose == PURPOSE, Delivery.status == DeliveryStatus.QUEUED,
+                Delivery.next_attempt_at <= now).limit(1)) is not None
+            oldest = rows[0].sent_at or now
+            if busy and len(rows) < limit and oldest > now - JOB_WAIT_MAX:
+                db.session.rollback()
+                return 0
+            if not pacing.take(BUDGET, 1, app.config["ZENDESK_REQUESTS_PER_MINUTE"]):
+                return 0
+        by_job = {str(row.provider_id): row for row in rows}
+        try:
+            states = helpdesk.jobs(list(by_job))
+        except HelpdeskError as error:
+            logger.warning("helpdesk jobs could not be read: %s", error)
+            db.session.rollback()
+            return 0
+        finished = 0
+        for state in states:
+            delivery = by_job.get(state.id)
+            if delivery is None or not state.done:
+                continue
+            if helpdesk.sandbox:
+                results: dict[str, str | None] = {i: None for i in (delivery.headers or {}).get("ids", [])}
+            else:
+                results = {r.id: (None if r.ok else (r.error or "failed")) for r in state.results}
+            delivery.status = DeliveryStatus.FAILED if state.failed else DeliveryStatus.DELIVERED
+            delivery.error = (state.error or "")[:300] or None
+            delivery.updated_at = now
+            _settle(delivery, results, failed_reason=(state.error or "job failed") if state.failed else None)
+            finished += 1
+        db.session.commit()
+        return finished
+
+
+def run(app: Flask) -> None:
+    """The worker's helpdesk step: follow the jobs (so they are never starved), then send what is due."""
+    follow_jobs(app)
+    submit_due(app)
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+def sync_view(incident_id: int, *, failures: int = 50) -> dict:
+    """How the incident's helpdesk sync stands (the API's and the incident page's figures)."""
+    parent = db.session.get(HelpdeskProblem, incident_id)
+    linked = db.session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.incident_id == incident_id, Ticket.source == SOURCE)) or 0
+    latest = (select(HelpdeskSync.ticket_id, func.max(HelpdeskSync.id).label("id"))
+              .where(HelpdeskSync.incident_id == incident_id).group_by(HelpdeskSync.ticket_id).subquery())
+    states = dict(db.session.execute(select(HelpdeskSync.state, func.count()).join(latest, latest.c.id == HelpdeskSync.id)
+                                     .group_by(HelpdeskSync.state)).tuples().all())
+    failed = db.session.execute(select(Ticket.external_id, HelpdeskSync.reason).join(latest, latest.c.id == HelpdeskSync.id)
+                                .join(Ticket, Ticket.id == HelpdeskSync.ticket_id)
+                                .where(HelpdeskSync.state == "failed").order_by(Ticket.id).limit(failures)).all()
+    running = db.session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.incident_id == incident_id, Delivery.purpose == PURPOSE,
+        Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT)))) or 0
+    return {"problem_ticket_id": parent.ticket_id if parent else None, "linked": linked,
+            "synced": states.get("synced", 0), "pending": states.get("pending", 0),
+            "failed_count": states.get("failed", 0),
+            "failed": [{"external_id": e, "reason": r} for e, r in failed], "jobs_running": running}
+
+
+def retry_failed(incident: Incident, actor) -> int:
+    """Queue again every ticket whose last sync failed, with the same change; no commit."""
+    latest = (select(HelpdeskSync.ticket_id, func.max(HelpdeskSync.id).label("id"))
+              .where(HelpdeskSync.incident_id == incident.id).group_by(HelpdeskSync.ticket_id).subquery())
+    rows = db.session.execute(select(HelpdeskSync.action, HelpdeskSync.delivery_id, Ticket.id, Ticket.external_id)
+                              .join(latest, latest.c.id == HelpdeskSync.id).join(Ticket, Ticket.id == HelpdeskSync.ticket_id)
+                              .where(HelpdeskSync.state == "failed").order_by(Ticket.id)).all()
+    groups: dict[tuple[str, int | None], list[tuple[int, str]]] = defaultdict(list)
+    for action, delivery_id, ticket_id, external_id in rows:
+        groups[(action, delivery_id)].append((ticket_id, external_id))
+    stamp, jobs = utcnow().strftime("%Y%m%d%H%M%S%f"), 0
+    for (action, delivery_id), tickets in groups.items():
+        original = db.session.get(Delivery, delivery_id) if delivery_id else None
+        change = TicketChange.from_dict(((original.headers or {}).get("change") or {}) if original else {})
+        jobs += queue(incident, action, tickets, change, key=f"retry:{stamp}:{delivery_id}",
+                      summary=f"retry {action} of {len(tickets)} tickets")
+    if rows:
+        record(incident, "helpdesk_retried", actor, {"tickets": len(rows)})
+    return jobs
