@@ -222,6 +222,11 @@ class ZendeskStandIn:
         with self.lock:
             self.failing_tickets[ticket_id] = (error, details)
 
+    def heal_ticket(self, ticket_id: int) -> None:
+        """The ticket can be updated again (an agent reopened it)."""
+        with self.lock:
+            self.failing_tickets.pop(ticket_id, None)
+
     def fail_next(self, status: int = 503, count: int = 1, *, path_contains: str = "",
                   retry_after: int | None = None) -> None:
         """The next `count` requests whose path contains `path_contains` answer `status` (with Retry-After if given)."""
