@@ -19,11 +19,11 @@ from ..clock import utcnow
 from ..customers.models import LOCALES, Customer
 from ..errors import ValidationFailed
 from ..extensions import db
+from ..outbox import budget
 from ..tickets.ingest import IngestResult, ingest_tickets
 from ..tickets.models import Ticket
 from ..tickets.schemas import TicketIn
 from ..uow import unit_of_work
-from . import pacing
 from .connector import HelpdeskError, RemoteTicket
 from .models import HelpdeskCursor
 from .sync import BUDGET, SOURCE, helpdesk_for
@@ -103,10 +103,10 @@ def follow_export(app: Flask, *, pages: int = EXPORT_PAGES_PER_RUN, name: str = 
             db.session.add(state)
             db.session.commit()
         for _ in range(pages):
-            if not helpdesk.sandbox and not pacing.take(BUDGET, 1, per_minute):
+            if not helpdesk.sandbox and not budget.take(BUDGET, 1, per_minute):
                 if wait is None:
                     break
-                wait(pacing.wait_seconds(per_minute))
+                wait(budget.wait_seconds(per_minute))
                 continue
             state = db.session.get_one(HelpdeskCursor, name)
             try:
@@ -114,7 +114,7 @@ def follow_export(app: Flask, *, pages: int = EXPORT_PAGES_PER_RUN, name: str = 
             except HelpdeskError as error:
                 db.session.rollback()
                 if wait is not None and error.retryable:
-                    wait(error.retry_after or pacing.wait_seconds(per_minute))
+                    wait(error.retry_after or budget.wait_seconds(per_minute))
                     continue
                 logger.warning("helpdesk export stopped: %s", error)
                 break

@@ -1,5 +1,5 @@
 """What Tocsin keeps of the helpdesk: each incident's parent ticket, each ticket's sync state, the
-export cursor and the shared request budget. Models never commit.
+export cursor. Models never commit.
 
 The calls themselves are outbox rows (`Delivery`, purpose `helpdesk`): one row per `update_many`
 job of at most 100 tickets, or per parent ticket to create, so they are claimed, retried and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -52,13 +52,3 @@ class HelpdeskCursor(Model):
     cursor: Mapped[str | None] = mapped_column(Text, nullable=True)
     polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     tickets: Mapped[int] = mapped_column(Integer, default=0)        # seen through the export, in all
-
-
-class HelpdeskBudget(Model):
-    """The helpdesk's request budget, shared by every worker (a token bucket in one row)."""
-
-    __tablename__ = "helpdesk_budget"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    tokens: Mapped[float] = mapped_column(Float)
-    refilled_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -31,13 +31,13 @@ from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.signals import incident_resolved
 from ..incidents.timeline import record
+from ..outbox import budget
 from ..outbox.dispatch import backoff, claim, release_stale_leases
 from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose
 from ..tickets.models import Ticket
 from ..tickets.signals import tickets_linked, tickets_moved, tickets_unlinked
 from ..vocabulary import DeliveryStatus
-from . import pacing
 from .connector import Helpdesk, HelpdeskError, TicketChange
 from .models import HelpdeskProblem, HelpdeskSync
 from .sandbox import SandboxHelpdesk
@@ -323,12 +323,12 @@ def submit_due(app: Flask, *, limit: int = 200, threads: int = 16) -> int:
             select(Delivery.id).where(_due_clause(), Delivery.status == DeliveryStatus.QUEUED,
                                       Delivery.next_attempt_at <= utcnow()).limit(limit).subquery())) or 0
         db.session.rollback()
-        granted = due if helpdesk.sandbox else pacing.take(BUDGET, due, per_minute)
+        granted = due if helpdesk.sandbox else budget.take(BUDGET, due, per_minute)
         if not granted:
             return 0
         ids = claim(granted, _due_clause())
         if not helpdesk.sandbox and len(ids) < granted:
-            pacing.give_back(BUDGET, granted - len(ids), per_minute)
+            budget.give_back(BUDGET, granted - len(ids), per_minute)
         if not ids:
             return 0
         rows = [dict(r._mapping) for r in db.session.execute(select(
@@ -367,7 +367,7 @@ def follow_jobs(app: Flask, *, limit: int = 100) -> int:
             if busy and len(rows) < limit and oldest > now - JOB_WAIT_MAX:
                 db.session.rollback()
                 return 0
-            if not pacing.take(BUDGET, 1, app.config["ZENDESK_REQUESTS_PER_MINUTE"]):
+            if not budget.take(BUDGET, 1, app.config["ZENDESK_REQUESTS_PER_MINUTE"]):
                 return 0
         by_job = {str(row.provider_id): row for row in rows}
         try:

@@ -1,5 +1,5 @@
 """Helpdesk sync: each incident's parent ticket, each ticket's part in a helpdesk job, the export
-cursor and the request budget all workers share
+cursor, and providers' request budgets that all workers share
 
 Revision ID: 0011
 Revises: 0010
@@ -54,16 +54,16 @@ def upgrade():
     sa.Column('tickets', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_helpdesk_cursors'))
     )
-    op.create_table('helpdesk_budget',
+    op.create_table('provider_budgets',
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('tokens', sa.Float(), nullable=False),
     sa.Column('refilled_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_helpdesk_budget'))
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_provider_budgets'))
     )
 
 
 def downgrade():
-    op.drop_table('helpdesk_budget')
+    op.drop_table('provider_budgets')
     op.drop_table('helpdesk_cursors')
     with op.batch_alter_table('helpdesk_syncs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_helpdesk_syncs_ticket_id'))

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from incident import clock
 from incident.extensions import db
-from incident.helpdesk import pacing, sync
+from incident.helpdesk import sync
 from incident.helpdesk.models import HelpdeskSync
+from incident.outbox import budget
 
 from ..helpers import declare
 from ..zendesk_stand_in import ZD_EMAIL, ZD_TOKEN
@@ -227,7 +228,7 @@ def test_server_errors_are_retried_with_backoff(app, api, connected):
 def test_the_budget_paces_every_call_to_the_accounts_limit(app, api, connected, monkeypatch):
     zendesk = connected
     monkeypatch.setitem(app.config, "ZENDESK_REQUESTS_PER_MINUTE", 120)
-    burst, refill = pacing.burst(120), pacing.refill_per_second(120)
+    burst, refill = budget.burst(120), budget.refill_per_second(120)
     assert burst + 60 * refill <= 120          # any minute: the bucket's fill and a minute's refill
     incident = declare(api)
     both_sides(api, zendesk, 5000)             # 50 jobs: more than the budget lets through in the test

@@ -1,9 +1,9 @@
-"""One request budget for the helpdesk, shared by every worker and the CLI: a token bucket kept
-in one database row, taken under a row lock (PostgreSQL) or the single writer (SQLite).
+"""A provider's request budget, shared by every worker and the CLI: a token bucket kept in one
+database row, taken under a row lock (PostgreSQL) or the single writer (SQLite).
 
-Zendesk counts requests per minute per account, in any 60 seconds. The bucket holds at most two
+Zendesk, for one, counts requests per minute per account, in any 60 seconds. The bucket holds at most two
 seconds' worth and refills so that the burst plus a minute's refill stays within the limit:
-`ZENDESK_REQUESTS_PER_MINUTE` is never exceeded, however many workers there are.
+a limit such as `ZENDESK_REQUESTS_PER_MINUTE` is never exceeded, however many workers there are.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ..clock import utcnow
 from ..dbutil import dialect, insert_ignoring_conflicts
 from ..extensions import db
-from .models import HelpdeskBudget
+from .models import ProviderBudget
 
 
 def burst(per_minute: int) -> float:
@@ -32,9 +32,9 @@ def take(name: str, wanted: int, per_minute: int, *, now: datetime | None = None
     if wanted <= 0:
         return 0
     now = now or utcnow()
-    db.session.execute(insert_ignoring_conflicts(HelpdeskBudget.__table__, ["name"]).values(
+    db.session.execute(insert_ignoring_conflicts(ProviderBudget.__table__, ["name"]).values(
         name=name, tokens=burst(per_minute), refilled_at=now))
-    query = select(HelpdeskBudget).where(HelpdeskBudget.name == name)
+    query = select(ProviderBudget).where(ProviderBudget.name == name)
     if dialect() == "postgresql":
         query = query.with_for_update()
     row = db.session.scalars(query).one()
@@ -50,7 +50,7 @@ def give_back(name: str, count: int, per_minute: int) -> None:
     """Return requests taken and not made. Commits."""
     if count <= 0:
         return
-    query = select(HelpdeskBudget).where(HelpdeskBudget.name == name)
+    query = select(ProviderBudget).where(ProviderBudget.name == name)
     if dialect() == "postgresql":
         query = query.with_for_update()
     row = db.session.scalars(query).one()
