@@ -23,6 +23,7 @@ from .escalation import routes as escalation_routes
 from .escalation import triggers as _triggers  # noqa: F401  (trigger words listen for linked tickets)
 from .extensions import csrf, db, migrate
 from .helpdesk import models as _helpdesk_models  # noqa: F401
+from .helpdesk import replies as _helpdesk_replies  # noqa: F401  (the broadcast channel `ticket`)
 from .helpdesk import routes as helpdesk_routes
 from .helpdesk import sync as _helpdesk_sync  # noqa: F401  (queues helpdesk jobs on link, unlink, merge, resolve)
 from .helpdesk import webhook as zendesk_hook

@@ -28,7 +28,8 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Url = Annotated[str, Field(pattern=r"^https?://\S+$")]
 
 # sends per second, the providers' usual limits
-DEFAULT_RATES = {Channel.SMS.value: 10.0, Channel.EMAIL.value: 50.0, Channel.SLACK.value: 1.0}
+DEFAULT_RATES = {Channel.SMS.value: 10.0, Channel.EMAIL.value: 50.0, Channel.SLACK.value: 1.0,
+                 Channel.TICKET.value: 1.0}   # and ticket replies within ZENDESK_REQUESTS_PER_MINUTE
 SEVERITIES = tuple(s.value for s in Severity)
 RUNBOOKS = str(Path(__file__).resolve().parent.parent / "runbooks")
 

@@ -33,6 +33,7 @@ class Channel(StrEnum):
     SLACK = "slack"
     SMS = "sms"
     EMAIL = "email"
+    TICKET = "ticket"      # a public reply on the customer's own helpdesk ticket for the incident
 
 
 class Locale(StrEnum):

@@ -173,6 +173,7 @@ class ZendeskStandIn:
         self._accepted: deque[float] = deque()                    # clock() of requests inside the rate window
         self._ticket_ids = itertools.count(1)
         self._user_ids = itertools.count(1001)
+        self._audit_ids = itertools.count(9001)
         self._latest = BASE_TIME - TIME_STEP
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _ZendeskHandler)
         self._server.daemon_threads = True
@@ -296,6 +297,7 @@ class ZendeskStandIn:
             ("PUT", r"/api/v2/tickets/update_many\.json", self._update_many),
             ("GET", r"/api/v2/tickets/show_many\.json", self._show_many_tickets),
             ("GET", r"/api/v2/tickets/(\d+)\.json", self._show_ticket),
+            ("PUT", r"/api/v2/tickets/(\d+)\.json", self._update_ticket),
             ("GET", r"/api/v2/job_statuses/show_many\.json", self._show_many_jobs),
             ("GET", r"/api/v2/job_statuses/([^/]+)\.json", self._show_job),
             ("GET", r"/api/v2/incremental/tickets/cursor\.json", self._cursor_export),
@@ -339,6 +341,27 @@ class ZendeskStandIn:
         if ticket is None:
             return _Reply(404, {"error": "RecordNotFound", "description": "Not found"})
         return _Reply(body={"ticket": self._ticket_json(ticket)})
+
+    def _update_ticket(self, request: ZdRequest, ticket_id: str) -> _Reply:
+        """PUT /tickets/{id}.json: a comment and tags on one ticket, at once (Zendesk answers the ticket and an audit)."""
+        ticket = self.tickets.get(int(ticket_id))
+        if ticket is None:
+            return _Reply(404, {"error": "RecordNotFound", "description": "Not found"})
+        data = (request.body or {}).get("ticket")
+        if not isinstance(data, dict):
+            raise _BadRequest("InvalidValue", "Expected a 'ticket' object")
+        if int(ticket_id) in self.failing_tickets:
+            error, details = self.failing_tickets[int(ticket_id)]
+            return _Reply(422, {"error": "RecordInvalid", "description": details})
+        comment = data.get("comment") or {}
+        if comment.get("body"):
+            ticket["comments"].append({"body": comment["body"], "public": bool(comment.get("public", True))})
+        ticket["tags"] = _dedupe([*ticket["tags"], *(data.get("additional_tags") or ())])
+        if data.get("status"):
+            ticket["status"] = data["status"]
+        ticket["updated_at"] = self._stamp()
+        audit = next(self._audit_ids)
+        return _Reply(body={"ticket": self._ticket_json(ticket), "audit": {"id": audit, "ticket_id": ticket["id"]}})
 
     def _show_many_tickets(self, request: ZdRequest) -> _Reply:
         ids = [int(i) for i in self._ids(request, numeric=True)]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_ORDER = ("email", "sms", "slack")   # for customers who never said what they prefer
+# for customers who never said what they prefer: a reply on the ticket they wrote first, when the broadcast allows it
+DEFAULT_ORDER = ("ticket", "email", "sms", "slack")
 MILESTONES = ("apology", "resolution")
 
 SKIP_OPTED_OUT = "opted out of every channel this broadcast uses"

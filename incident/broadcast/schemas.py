@@ -10,7 +10,7 @@ from ..api import Strict
 from ..clock import utcnow
 from ..validation import Instant, schema_rules
 
-Channel = Literal["slack", "sms", "email"]
+Channel = Literal["slack", "sms", "email", "ticket"]
 
 
 class AudienceIn(Strict):
@@ -51,7 +51,7 @@ MAX_AHEAD = timedelta(days=366)
 
 class BroadcastIn(Strict):
     kind: Literal["apology", "status", "resolution"]
-    channels: list[Channel] = Field(min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
+    channels: list[Channel] = Field(min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
     audience: AudienceIn = Field(default_factory=lambda: AudienceIn(linked_requesters=True))
     message: str = Field("", max_length=2000)
     send_at: Instant | None = None
@@ -80,7 +80,7 @@ class BroadcastEdit(Strict):
 
     model_config = ConfigDict(json_schema_extra=schema_rules(minProperties=1))
 
-    channels: list[Channel] | None = Field(None, min_length=1, max_length=3, json_schema_extra={"uniqueItems": True})
+    channels: list[Channel] | None = Field(None, min_length=1, max_length=4, json_schema_extra={"uniqueItems": True})
     audience: AudienceIn | None = None
     message: str | None = Field(None, max_length=2000)
     send_at: Instant | None = None

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,13 +24,14 @@ from sqlalchemy import select
 from ..clock import utcnow
 from ..customers.models import Customer
 from ..extensions import db
-from ..outbox.channels import CHANNEL_NAMES, RenderedMessage, SendResult
+from ..outbox import budget
+from ..outbox.channels import CHANNEL_NAMES, LOOK_FIRST, MARKER, RenderedMessage, SendResult
 from ..outbox.dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, write_outcomes
 from ..outbox.models import Delivery
 from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus
 from . import templates
 from .models import Broadcast, BroadcastMessage, BroadcastSend
-from .service import unsubscribe_url
+from .service import helpdesk_ticket_of, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def undelivered(delivery_id: int, error: str, now) -> dict | None:
             Customer.email,
             Customer.phone,
             Customer.slack_channel,
+            helpdesk_ticket_of(Delivery.customer_id, Delivery.incident_id).label("ticket"),
         )
         .join(BroadcastSend, BroadcastSend.id == Delivery.send_id)
         .join(Broadcast, Broadcast.id == BroadcastSend.broadcast_id)
@@ -99,7 +101,8 @@ def undelivered(delivery_id: int, error: str, now) -> dict | None:
     ).first()
     if row is None or row.broadcast_status == BroadcastStatus.CANCELLED:
         return None
-    addresses = {Channel.EMAIL: row.email, Channel.SMS: row.phone, Channel.SLACK: row.slack_channel}
+    addresses = {Channel.EMAIL: row.email, Channel.SMS: row.phone, Channel.SLACK: row.slack_channel,
+                 Channel.TICKET: row.ticket}
     return fall_back((row.headers or {}).get("fallback", []), addresses, row.send_id, row.locale, error, now)
 
 
@@ -146,7 +149,13 @@ class Sender:
     def _claim(self, room: dict[str, int]) -> list[Job]:
         ids = []
         for channel, limit in room.items():
-            if limit > 0:
+            shared = getattr(self.channels.get(channel), "budget", None)   # (name, per minute): all workers' budget
+            if limit > 0 and shared:
+                granted = budget.take(shared[0], limit, shared[1])
+                got = claim(granted, Delivery.purpose == "broadcast", Delivery.channel == channel) if granted else []
+                budget.give_back(shared[0], granted - len(got), shared[1])
+                ids += got
+            elif limit > 0:
                 ids += claim(limit, Delivery.purpose == "broadcast", Delivery.channel == channel)
         if not ids:
             return []
@@ -165,6 +174,7 @@ class Sender:
                 Customer.phone,
                 Customer.slack_channel,
                 Customer.opted_out,
+                helpdesk_ticket_of(Delivery.customer_id, Delivery.incident_id).label("ticket"),
             )
             .outerjoin(Customer, Customer.id == Delivery.customer_id)
             .where(Delivery.id.in_(ids))
@@ -173,7 +183,7 @@ class Sender:
         for row in rows:
             message, _, locale, _ = self._message(row.message_id)
             customer = {"id": row.customer_id, Channel.EMAIL: row.email, Channel.SMS: row.phone,
-                        Channel.SLACK: row.slack_channel}
+                        Channel.SLACK: row.slack_channel, Channel.TICKET: row.ticket}
             job = Job(
                 row.id,
                 row.channel,
@@ -191,6 +201,9 @@ class Sender:
                 job.message = templates.personalize(
                     message, name=row.name or "", unsubscribe_url=unsubscribe_url(row.customer_id, row.channel)
                 )
+                if row.channel == Channel.TICKET:   # the reply's marker: a retry looks for it before replying again
+                    job.message = replace(job.message, headers={MARKER: f"tocsin_b{row.id}",
+                                                                LOOK_FIRST: "1" if row.attempts > 1 else ""})
             jobs.append(job)
         db.session.rollback()
         return jobs

@@ -29,7 +29,7 @@ from ..extensions import db
 from ..incidents.models import MAX_ID, Incident, incident_services
 from ..incidents.timeline import record
 from ..outbox.models import Delivery
-from ..tickets.models import Ticket
+from ..tickets.models import HELPDESK_SOURCE, Ticket
 from ..uow import use_case
 from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus, SendStatus
 from . import audience as rules
@@ -283,6 +283,14 @@ def message_context(incident: Incident, kind: str, message: str, *, locale: str,
     }
 
 
+def helpdesk_ticket_of(customer_id, incident_id):
+    """The customer's own helpdesk ticket linked to the incident (a correlated subquery): where a
+    `ticket` reply goes. `customer_id` and `incident_id` may be columns or values."""
+    return (select(func.max(Ticket.external_id)).where(
+        Ticket.customer_id == customer_id, Ticket.incident_id == incident_id, Ticket.source == HELPDESK_SOURCE)
+        .scalar_subquery())
+
+
 def _claim_due_send(now: datetime) -> BroadcastSend | None:
     query = (select(BroadcastSend).where(BroadcastSend.status == SendStatus.SCHEDULED, BroadcastSend.due_at <= now)
              .order_by(BroadcastSend.due_at, BroadcastSend.id).limit(1))
@@ -380,8 +388,10 @@ def prepare_send(send: BroadcastSend) -> int:
     message_ids = _render_messages(send, broadcast, incident)
     enterprise_first = case((Customer.segment == "enterprise", 0), else_=1)
     # channels and opted_out come as their JSON text: a crowd has few distinct ones, each parsed once
+    own_ticket = (helpdesk_ticket_of(Customer.id, incident.id) if Channel.TICKET in broadcast.channels
+                  else literal(None, Text))   # looked up only when the broadcast may reply on tickets
     customers = db.session.execute(
-        select(Customer.id, Customer.email, Customer.phone, Customer.slack_channel, Customer.locale,
+        select(Customer.id, Customer.email, Customer.phone, Customer.slack_channel, own_ticket, Customer.locale,
                cast(Customer.channels, Text), cast(Customer.opted_out, Text))
         .where(Customer.id.in_(audience_ids(incident.id, broadcast.audience)))
         .order_by(enterprise_first, Customer.id))
@@ -390,9 +400,10 @@ def prepare_send(send: BroadcastSend) -> int:
     parsed: dict = {None: None}
     choices: dict = {}   # rules.choose is pure and reads addresses only for whether they are there
     rows, counts = [], {DeliveryStatus.QUEUED: 0, DeliveryStatus.SKIPPED: 0}
-    for cid, email, phone, slack, locale, channels, opted_out in customers:
-        addresses: dict[str, str | None] = {Channel.EMAIL: email, Channel.SMS: phone, Channel.SLACK: slack}
-        key = (channels, opted_out, not email, not phone, not slack)
+    for cid, email, phone, slack, ticket, locale, channels, opted_out in customers:
+        addresses: dict[str, str | None] = {Channel.EMAIL: email, Channel.SMS: phone, Channel.SLACK: slack,
+                                            Channel.TICKET: ticket}
+        key = (channels, opted_out, not email, not phone, not slack, not ticket)
         choice = choices.get(key)
         if choice is None:
             for raw in (channels, opted_out):

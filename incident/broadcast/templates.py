@@ -60,7 +60,8 @@ from .wording import STATUS_LABELS, format_when, join_list, next_update_phrase, 
 
 logger = logging.getLogger(__name__)
 
-CHANNELS = ("email", "sms", "slack")
+CHANNELS = ("email", "sms", "slack")          # each with templates of its own (and the editor's)
+SEND_CHANNELS = (*CHANNELS, "ticket")          # ticket: the email's words, as a reply on the customer's own ticket
 LOCALES = tuple(Locale)
 DEFAULT_LOCALE = "en"
 WITH_SUBJECT = frozenset({"email", "slack"})
@@ -72,9 +73,9 @@ UNSUBSCRIBE_SENTINEL = "\ue000unsubscribe\ue001"
 _PRIVATE = re.compile("[\ue000\ue001]")
 _NAME = re.compile(r"[ \t]?" + re.escape(NAME_SENTINEL), re.IGNORECASE)
 
-__all__ = ["KINDS", "CHANNELS", "LOCALES", "NAME_SENTINEL", "UNSUBSCRIBE_SENTINEL", "render",
+__all__ = ["KINDS", "CHANNELS", "SEND_CHANNELS", "LOCALES", "NAME_SENTINEL", "UNSUBSCRIBE_SENTINEL", "render",
            "personalize", "preview", "sms_info", "shipped", "sample_context", "validate_template",
-           "load_overrides", "save_template", "reset_template", "get_template"]
+           "load_overrides", "save_template", "reset_template", "get_template", "ticket_reply"]
 
 
 def normalize_locale(locale: str | None) -> str:
@@ -85,8 +86,8 @@ def normalize_locale(locale: str | None) -> str:
 def _check_key(kind: str, channel: str) -> None:
     if kind not in KINDS:
         raise ValidationFailed(f"Unknown message kind {kind!r}; one of {', '.join(KINDS)}.")
-    if channel not in CHANNELS:
-        raise ValidationFailed(f"Unknown channel {channel!r}; one of {', '.join(CHANNELS)}.")
+    if channel not in SEND_CHANNELS:
+        raise ValidationFailed(f"Unknown channel {channel!r}; one of {', '.join(SEND_CHANNELS)}.")
 
 
 @lru_cache(maxsize=None)
@@ -105,8 +106,9 @@ def shipped(kind: str, channel: str, locale: str) -> tuple[str, str] | None:
 
 
 def resolve(kind: str, channel: str, locale: str, overrides: dict | None = None) -> tuple[str, str, str]:
-    """(locale used, subject, body): the edit, else the shipped one, else English's."""
+    """(locale used, subject, body): the edit, else the shipped one, else English's (a ticket reply: the email's)."""
     _check_key(kind, channel)
+    channel = "email" if channel == "ticket" else channel
     overrides = overrides or {}
     locale = normalize_locale(locale)
     for candidate in dict.fromkeys((locale, DEFAULT_LOCALE)):
@@ -155,6 +157,8 @@ def _values(context: dict, locale: str) -> dict:
 def render(kind: str, channel: str, locale: str, context: dict, *,
            overrides: dict | None = None) -> RenderedMessage:
     """The message for one channel and locale; ValidationFailed when its template fails."""
+    if channel == "ticket":
+        return ticket_reply(render(kind, "email", locale, context, overrides=overrides))
     used, subject_src, body_src = resolve(kind, channel, locale, overrides)
     values = _values({**context, "kind": kind}, used)
     name = f"{kind}.{used}.{channel}"
@@ -167,6 +171,16 @@ def render(kind: str, channel: str, locale: str, context: dict, *,
         return email_message(subject, tidy(render_source(text_env, body_src, values)), values)
     except TemplateFailed as failure:
         raise failure.as_validation(name) from None
+
+
+def ticket_reply(email: RenderedMessage) -> RenderedMessage:
+    """An email's words as a reply on the customer's own helpdesk ticket: plain text, without the
+    mailing's footer and unsubscribe line (a reply on a conversation they opened is not a mailing)."""
+    lines = email.text.split("\n")
+    if "--" in lines:                       # the footer, after the signature separator
+        lines = lines[:lines.index("--")]
+    text = "\n".join(line for line in lines if UNSUBSCRIBE_SENTINEL not in line)
+    return RenderedMessage(text=text.rstrip() + "\n", subject=email.subject)
 
 
 @overload

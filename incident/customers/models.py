@@ -13,7 +13,7 @@ from ..types import UTCDateTime
 from ..vocabulary import Locale
 
 LOCALES = tuple(Locale)
-CHANNELS = ("slack", "sms", "email")
+CHANNELS = ("slack", "sms", "email", "ticket")   # ticket: a reply on their own helpdesk ticket
 
 # The services a customer subscribes to: a broadcast to "subscribers of the affected services" reaches them.
 customer_services = Table(

@@ -38,5 +38,5 @@ def default_channels(record: dict) -> list[str]:
 def missing_addresses(record: dict) -> str | None:
     """Why the preferred channels cannot all be reached (e.g. "sms" without a phone), or None."""
     missing = [f"{channel} needs {ADDRESS[channel]}" for channel in record.get("channels") or []
-               if not record.get(ADDRESS[channel])]
+               if channel in ADDRESS and not record.get(ADDRESS[channel])]   # a ticket is theirs per incident
     return "; ".join(missing) or None

@@ -34,8 +34,8 @@ def _services(names: list[str]) -> list[str]:
 
 Locale = Annotated[str, AfterValidator(normalize_locale), WithJsonSchema(
     {"type": "string", "enum": list(LOCALES), "description": "it-IT and the like read as it"})]
-Channels = Annotated[list[str], Field(max_length=3), AfterValidator(check_channels), WithJsonSchema(
-    {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}, "maxItems": 3, "uniqueItems": True})]
+Channels = Annotated[list[str], Field(max_length=4), AfterValidator(check_channels), WithJsonSchema(
+    {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}, "maxItems": 4, "uniqueItems": True})]
 SlackChannel = Annotated[str, AfterValidator(_slack_channel),
                          WithJsonSchema({"type": "string", "pattern": _SLACK_CHANNEL.pattern})]
 Segment = Annotated[Slug, AfterValidator(_segment),

@@ -47,9 +47,10 @@ def ensure_requesters(requesters: list[tuple[str, str | None, str | None]]) -> l
         if not key or key in seen or (email and email in by_email) or (not email and phone in by_phone):
             continue
         seen.add(key)
+        # a requester is answered on their own helpdesk ticket where a broadcast allows it, else by email or SMS
         new_rows.append({"name": name or "", "email": email, "phone": phone, "locale": "en",
-                         "channels": ["email"] if email else ["sms"], "opted_out": [], "created_at": now,
-                         "updated_at": now})
+                         "channels": ["ticket", "email"] if email else ["ticket", "sms"], "opted_out": [],
+                         "created_at": now, "updated_at": now})
     # Core, not ORM bulk inserts: the ORM leaves None out of each row and so splits a batch into
     # thousands of small INSERTs (rows with and without a phone); Core sends one statement per chunk.
     table, connection = Customer.__table__, db.session.connection()

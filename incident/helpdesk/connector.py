@@ -6,7 +6,8 @@ A connector (Zendesk today; Freshdesk or Jira Service Management later) implemen
 - `update_many(ids, changes)`: apply the same change to up to `max_ids` tickets, as a job;
 - `jobs(job_ids)`: how those jobs stand, with one result per ticket when they are done;
 - `show_many(ids)`: the tickets as they are now (to see which already carry a marker tag);
-- `create_parent(subject, body, tags)`: the parent ticket an incident's tickets hang from.
+- `create_parent(subject, body, tags)`: the parent ticket an incident's tickets hang from;
+- `comment(ticket_id, body, tags)`: one public reply on one ticket, at once (a broadcast's `ticket` channel).
 
 `changes` is a `TicketChange`; a connector maps it to its own API. Calls never raise for a
 provider's answer: `HelpdeskError` carries whether to try again and when. Connectors touch neither
@@ -109,3 +110,5 @@ class Helpdesk(Protocol):
     def show_many(self, ids: list[str]) -> list[RemoteTicket]: ...
 
     def create_parent(self, subject: str, body: str, tags: list[str]) -> str: ...   # the parent's id
+
+    def comment(self, ticket_id: str, body: str, tags: list[str]) -> str: ...   # the provider's id of the reply

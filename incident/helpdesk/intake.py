@@ -30,6 +30,7 @@ from .sync import BUDGET, SOURCE, helpdesk_for
 
 logger = logging.getLogger(__name__)
 EXPORT_PAGES_PER_RUN = 20
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")   # Zendesk's, as a trigger may capitalise them
 
 
 def check_brand(ticket: RemoteTicket) -> None:
@@ -44,7 +45,7 @@ def to_ticket_in(ticket: RemoteTicket) -> TicketIn:
     rather than refusing the ticket. `ValidationFailed` names what is wrong."""
     data = {"external_id": ticket.id, "source": SOURCE, "subject": ticket.subject[:500],
             "description": ticket.description[:100_000], "tags": list(dict.fromkeys(ticket.tags))[:100],
-            "status": ticket.status if ticket.status in ("new", "open", "pending", "hold", "solved", "closed") else "open",
+            "status": status if (status := ticket.status.strip().lower()) in STATUSES else "open",
             "requester": {"name": ticket.requester.name[:200], "email": ticket.requester.email,
                           "phone": ticket.requester.phone},
             "created_at": ticket.created_at}

@@ -46,3 +46,8 @@ class SandboxHelpdesk:
         with self._lock:
             self.calls.append(("create_parent", (subject, body, tuple(tags))))
             return f"sandbox-{next(self._ids)}"
+
+    def comment(self, ticket_id: str, body: str, tags: list[str]) -> str:
+        with self._lock:
+            self.calls.append(("comment", (ticket_id, body, tuple(tags))))
+            return f"sandbox-{next(self._ids)}"

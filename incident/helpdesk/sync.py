@@ -35,9 +35,10 @@ from ..outbox import budget
 from ..outbox.dispatch import backoff, claim, release_stale_leases
 from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose
-from ..tickets.models import Ticket
+from ..tickets.models import HELPDESK_SOURCE, Ticket
 from ..tickets.signals import tickets_linked, tickets_moved, tickets_unlinked
 from ..vocabulary import DeliveryStatus
+from . import replies
 from .connector import Helpdesk, HelpdeskError, TicketChange
 from .models import HelpdeskProblem, HelpdeskSync
 from .sandbox import SandboxHelpdesk
@@ -45,8 +46,8 @@ from .zendesk import ZendeskHelpdesk
 
 logger = logging.getLogger(__name__)
 PURPOSE = "helpdesk"
-SOURCE = "zendesk"            # tickets of this source live in the connected helpdesk
-BUDGET = "zendesk"
+SOURCE = HELPDESK_SOURCE      # tickets of this source live in the connected helpdesk
+BUDGET = replies.BUDGET
 JOB_POLL_AFTER = timedelta(seconds=2)   # a job is looked at once it has had time to run
 JOB_WAIT_MAX = timedelta(seconds=10)    # ... and, while others are being submitted, in batches at least this often
 MAX_ATTEMPTS = 8
@@ -194,10 +195,8 @@ def queue_solve(incident: Incident) -> int:
 def resolution_text(incident: Incident, locale: str) -> str:
     """The resolution message as a helpdesk reply (the email wording, without an unsubscribe link)."""
     context = message_context(incident, "resolution", "", locale=locale, next_update_at=None)
-    message = templates.render("resolution", "email", locale, context)
-    # a reply on the customer's own ticket is not a mailing: the unsubscribe line goes
-    text = "\n".join(line for line in message.text.split("\n") if templates.UNSUBSCRIBE_SENTINEL not in line)
-    return templates.personalize(templates.RenderedMessage(text=text.rstrip()), name="", unsubscribe_url="").text
+    message = templates.render("resolution", "ticket", locale, context)
+    return templates.personalize(message, name="", unsubscribe_url="").text
 
 
 # Sending ---------------------------------------------------------------------------------------

@@ -152,6 +152,13 @@ class ZendeskHelpdesk:
         return str(ticket["id"])
 
 
+    def comment(self, ticket_id: str, body: str, tags: list[str]) -> str:
+        data = self._call("PUT", f"/api/v2/tickets/{int(ticket_id)}.json", json={"ticket": {
+            "comment": {"body": body, "public": True}, "additional_tags": tags}})
+        audit = data.get("audit") or {}
+        return f"{ticket_id}:{audit.get('id', '')}"
+
+
 def _job(data: dict) -> JobState:
     status = data.get("status")
     results = []

@@ -10,6 +10,8 @@ from ..clock import utcnow
 from ..extensions import Model, db
 from ..types import UTCDateTime
 
+HELPDESK_SOURCE = "zendesk"   # tickets of this source live in the connected helpdesk (README: Helpdesk)
+
 
 class Ticket(Model):
     """A helpdesk ticket. Tags and services are stored as ' a b ' so one LIKE finds a whole word."""

@@ -28,7 +28,7 @@ from ..outbox.channels import RenderedMessage
 from .filters import security_headers
 from .masking import MASK, mask_message, mask_text
 
-CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "slack": "Slack"}
+CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "slack": "Slack", "ticket": "Helpdesk ticket reply"}
 LOCALE_NAMES = {"en": "English", "it": "Italiano"}
 _STYLE_ATTR = re.compile(r"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _SLACK_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>|<([^<>|]+)>")

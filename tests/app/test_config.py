@@ -37,7 +37,7 @@ def test_every_setting_has_its_documented_default_and_type(environ):
     assert (s.LOG_LEVEL, s.LOG_FORMAT) == ("INFO", "text")
     assert (s.FLOOD_WINDOW_MINUTES, s.FLOOD_BASELINE_HOURS, s.FLOOD_FACTOR, s.FLOOD_MIN_TICKETS,
             s.FLOOD_MIN_BASELINE_PER_HOUR) == (15, 24, 5.0, 20, 1.0)
-    assert s.CHANNEL_RATE_LIMITS == {"sms": 10.0, "email": 50.0, "slack": 1.0}
+    assert s.CHANNEL_RATE_LIMITS == {"sms": 10.0, "email": 50.0, "slack": 1.0, "ticket": 1.0}
     assert (s.DISPATCH_THREADS, s.DISPATCH_LEASE_SECONDS) == (32, 300.0)
     assert s.SLACK_INCIDENT_CHANNELS == {"SEV1", "SEV2"}
     assert s.ESCALATION_TRIGGER_WORDS == ["data loss", "security breach", "data breach"]
@@ -57,7 +57,7 @@ def test_the_environment_is_parsed_once_into_typed_app_config(environ, tmp_path)
     config = create_app({"TESTING": True, "SECRET_KEY": "x"}).config
     assert config["SCHEDULER_TICK_SECONDS"] == 0.5 and config["SESSION_COOKIE_SECURE"] is True
     assert (config["SMTP_PORT"], config["SMTP_STARTTLS"]) == (2525, True)
-    assert config["CHANNEL_RATE_LIMITS"] == {"sms": 5.0, "email": 200.0, "slack": 1.0}
+    assert config["CHANNEL_RATE_LIMITS"] == {"sms": 5.0, "email": 200.0, "slack": 1.0, "ticket": 1.0}
     assert config["SLACK_INCIDENT_CHANNELS"] == {"SEV1"}
     assert config["ESCALATION_TRIGGER_WORDS"] == ["ransomware", "data loss"]
     assert config["FLOOD_FACTOR"] == 3.0 and config["LOG_LEVEL"] == "WARNING"
@@ -74,7 +74,7 @@ def test_test_config_overrides_take_raw_or_typed_values(environ):
                         "CHANNEL_RATE_LIMITS": {"email": 1500}, "SQLALCHEMY_DATABASE_URI": "sqlite://"}).config
     for config in (raw, typed):
         assert config["SCHEDULER_TICK_SECONDS"] == 0.2
-        assert config["CHANNEL_RATE_LIMITS"] == {"sms": 10.0, "email": 1500.0, "slack": 1.0}
+        assert config["CHANNEL_RATE_LIMITS"] == {"sms": 10.0, "email": 1500.0, "slack": 1.0, "ticket": 1.0}
         assert config["SQLALCHEMY_DATABASE_URI"] == "sqlite://" and config["TESTING"] is True
 
 

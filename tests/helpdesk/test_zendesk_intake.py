@@ -17,7 +17,7 @@ from ..helpers import declare
 from ..zendesk_stand_in import sign_webhook
 from .support import WEBHOOK_SECRET
 
-TICKET = {"id": 4242, "subject": "Login broken", "description": "502 on /login", "status": "open",
+TICKET = {"id": 4242, "subject": "Login broken", "description": "502 on /login", "status": "Open",
           "tags": "login eu", "requester": {"name": "Mara", "email": "mara@example.com", "phone": "+393471234567"},
           "locale": "it", "created_at": "2026-11-22T08:59:00Z", "updated_at": "2026-11-22T08:59:00Z"}
 
@@ -32,7 +32,7 @@ def send(client, body, *, secret=WEBHOOK_SECRET, timestamp=None, signature=None,
 
 def tickets(app):
     with app.app_context():
-        rows = db.session.execute(select(Ticket.source, Ticket.external_id, Ticket.tags, Ticket.incident_id)
+        rows = db.session.execute(select(Ticket.source, Ticket.external_id, Ticket.tags, Ticket.incident_id, Ticket.status)
                                   .order_by(Ticket.id)).all()
         db.session.rollback()
         return rows
@@ -44,8 +44,8 @@ def test_a_signed_webhook_upserts_the_ticket_once(app, client, connected):
     assert send(client, {"ticket": TICKET}).get_json() == {"unchanged": 1, "linked": 0}
     changed = send(client, {"ticket": {**TICKET, "subject": "Login broken for everyone"}})
     assert changed.get_json() == {"updated": 1, "linked": 0}
-    [(source, external_id, tags, _)] = tickets(app)
-    assert (source, external_id, tags.split()) == ("zendesk", "4242", ["eu", "login"])
+    [(source, external_id, tags, _, status)] = tickets(app)
+    assert (source, external_id, tags.split(), status) == ("zendesk", "4242", ["eu", "login"], "open")
 
 
 def test_link_rules_catch_webhook_tickets_as_the_batch_api_does(app, api, client, connected):

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from incident.helpdesk.replies import TicketReplies
 from incident.outbox.channels import CHANNEL_NAMES, RenderedMessage, build_channels
 from incident.outbox.channels.email import SmtpEmail
 from incident.outbox.channels.sandbox import SandboxChannel
@@ -20,7 +21,7 @@ TWILIO = {"TWILIO_ACCOUNT_SID": TWILIO_SID, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
 def test_nothing_configured_means_every_channel_is_the_sandbox():
     channels = build_channels({})
 
-    assert tuple(channels) == CHANNEL_NAMES == ("slack", "sms", "email")
+    assert tuple(channels) == CHANNEL_NAMES == ("slack", "sms", "email", "ticket")
     for name, channel in channels.items():
         assert isinstance(channel, SandboxChannel)
         assert channel.name == name and channel.sandbox is True
@@ -38,9 +39,13 @@ def test_configured_providers_replace_the_sandbox():
         **TWILIO, "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_API_URL": "https://twilio.test",
         "SMTP_HOST": "smtp.test", "SMTP_PORT": 2525, "SMTP_USERNAME": "relay",
         "SMTP_PASSWORD": "pw", "MAIL_FROM": "Tocsin <status@tocsin.test>",
+        "ZENDESK_URL": "http://127.0.0.1:9", "ZENDESK_EMAIL": "agent@example.com", "ZENDESK_API_TOKEN": "zd",
+        "ZENDESK_REQUESTS_PER_MINUTE": 200,
     })
 
     slack, sms, email = channels["slack"], channels["sms"], channels["email"]
+    assert isinstance(channels["ticket"], TicketReplies) and channels["ticket"].budget == ("zendesk", 200)
+    assert channels["ticket"].helpdesk.base_url == "http://127.0.0.1:9"
     assert isinstance(slack, SlackChannel) and slack.base_url == "http://127.0.0.1:9/api/"
     assert isinstance(sms, TwilioSms) and sms.base_url == "https://twilio.test"
     assert sms.from_number == "+15005550006" and sms.messaging_service_sid is None

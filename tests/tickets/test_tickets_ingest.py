@@ -65,7 +65,7 @@ def test_requesters_become_customers_matched_by_email_else_phone(app, api_as):
     ]})
     with app.app_context():
         customers = db.session.execute(select(Customer.email, Customer.phone, Customer.channels).order_by(Customer.id)).all()
-    assert customers == [("mara@example.com", None, ["email"]), (None, "+393477654321", ["sms"])]
+    assert customers == [("mara@example.com", None, ["ticket", "email"]), (None, "+393477654321", ["ticket", "sms"])]
 
 
 BAD = [

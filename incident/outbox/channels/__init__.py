@@ -6,7 +6,7 @@ globals, and decides neither wording nor recipients.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ...vocabulary import Channel as ChannelName
 from .base import Channel, RenderedMessage, SendResult
@@ -17,10 +17,20 @@ from .slack import SlackChannel
 from .sms import DEFAULT_BASE_URL as TWILIO_API_URL
 from .sms import TwilioSms
 
-__all__ = ["CHANNEL_NAMES", "Channel", "RenderedMessage", "SendResult", "build_channels"]
+__all__ = ["CHANNEL_NAMES", "LOOK_FIRST", "MARKER", "Channel", "RenderedMessage", "SendResult", "build_channels",
+           "register_channel"]
 
 
 CHANNEL_NAMES = tuple(ChannelName)
+# Headers a channel that can see its own past sends reads: the send's marker, and whether it may have gone before
+MARKER, LOOK_FIRST = "X-Tocsin-Marker", "X-Tocsin-Look-First"
+_FACTORIES: dict[str, Callable[[Mapping], Channel]] = {}
+
+
+def register_channel(name: str, factory: Callable[[Mapping], Channel]) -> None:
+    """A channel built by the feature that owns its provider (the helpdesk's `ticket`): `factory(config)`
+    gives the real channel, or the sandbox when the provider is not configured."""
+    _FACTORIES[name] = factory
 
 
 def _setting(config: Mapping, key: str, default=None):
@@ -56,4 +66,7 @@ def build_channels(config: Mapping) -> dict[str, Channel]:
         )
     else:
         channels["email"] = SandboxChannel("email")
+    for name in CHANNEL_NAMES:
+        if name not in channels:
+            channels[name] = _FACTORIES[name](config) if name in _FACTORIES else SandboxChannel(name)
     return channels
