@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from ..outbox.channels import LOOK_FIRST, MARKER, RenderedMessage, SendResult, register_channel
 from ..outbox.channels.sandbox import SandboxChannel
 from .connector import Helpdesk, HelpdeskError
-from .zendesk import ZendeskHelpdesk
+from .zendesk import ZendeskHelpdesk, zendesk_id
 
 BUDGET = "zendesk"
 
@@ -30,14 +30,15 @@ class TicketReplies:
         return f"TicketReplies({self.helpdesk!r})"
 
     def send(self, to: str, message: RenderedMessage) -> SendResult:
-        if not to.strip().isdigit():
+        ticket = zendesk_id(to)
+        if ticket is None:
             return SendResult(ok=False, error="not a helpdesk ticket id")
         marker = message.headers.get(MARKER, "")
         try:
             if marker and message.headers.get(LOOK_FIRST):
-                if any(marker in t.tags for t in self.helpdesk.show_many([to])):
-                    return SendResult(ok=True, provider_id=f"{to}:{marker}")   # it went before: not twice
-            return SendResult(ok=True, provider_id=self.helpdesk.comment(to, message.text, [marker] if marker else []))
+                if any(marker in t.tags for t in self.helpdesk.show_many([ticket])):
+                    return SendResult(ok=True, provider_id=f"{ticket}:{marker}")   # it went before: not twice
+            return SendResult(ok=True, provider_id=self.helpdesk.comment(ticket, message.text, [marker] if marker else []))
         except HelpdeskError as error:
             return SendResult(ok=False, error=str(error)[:100], retryable=error.retryable,
                               retry_after=error.retry_after)

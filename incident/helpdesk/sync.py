@@ -42,7 +42,7 @@ from . import replies
 from .connector import Helpdesk, HelpdeskError, TicketChange
 from .models import HelpdeskProblem, HelpdeskSync
 from .sandbox import SandboxHelpdesk
-from .zendesk import ZendeskHelpdesk
+from .zendesk import ZendeskHelpdesk, zendesk_id
 
 logger = logging.getLogger(__name__)
 PURPOSE = "helpdesk"
@@ -103,6 +103,13 @@ def queue(incident: Incident, action: str, tickets: list[tuple[int, str]], chang
     if not tickets:
         return 0
     now, size = utcnow(), helpdesk_for(current_app._get_current_object()).max_ids   # type: ignore[attr-defined]
+    foreign = [ticket_id for ticket_id, external_id in tickets if zendesk_id(external_id) is None]
+    if foreign:   # e.g. a CSV's own numbering: nothing to update in Zendesk, and said so
+        db.session.execute(insert(HelpdeskSync), [
+            {"ticket_id": ticket_id, "incident_id": incident.id, "action": action, "delivery_id": None,
+             "state": "failed", "reason": "not a Zendesk ticket id", "updated_at": now} for ticket_id in foreign])
+    tickets = [(ticket_id, str(zendesk_id(external_id))) for ticket_id, external_id in tickets
+               if zendesk_id(external_id) is not None]
     jobs = 0
     for number, start in enumerate(range(0, len(tickets), size)):
         chunk = tickets[start:start + size]
@@ -264,12 +271,16 @@ def _record(row: dict, result: dict, helpdesk: Helpdesk, now) -> None:
         _maybe_finished(delivery)
 
 
-def _mark(delivery_id: int, external_ids: Iterable[str], state: str, reason: str | None, now) -> None:
-    ids = list(external_ids)
-    for start in range(0, len(ids), 1000):
-        ticket_ids = select(Ticket.id).where(Ticket.source == SOURCE, Ticket.external_id.in_(ids[start:start + 1000]))
-        db.session.execute(update(HelpdeskSync).where(HelpdeskSync.delivery_id == delivery_id,
-                                                      HelpdeskSync.ticket_id.in_(ticket_ids))
+def _mark(delivery_id: int, helpdesk_ids: Iterable[str], state: str, reason: str | None, now) -> None:
+    """Set the state of this job's tickets named by their helpdesk ids (a job holds at most 100)."""
+    wanted = set(helpdesk_ids)
+    if not wanted:
+        return
+    rows = db.session.execute(select(HelpdeskSync.id, Ticket.external_id).join(Ticket, Ticket.id == HelpdeskSync.ticket_id)
+                              .where(HelpdeskSync.delivery_id == delivery_id)).all()
+    ids = [row_id for row_id, external_id in rows if zendesk_id(external_id) in wanted]
+    if ids:
+        db.session.execute(update(HelpdeskSync).where(HelpdeskSync.id.in_(ids))
                            .values(state=state, reason=reason, updated_at=now).execution_options(synchronize_session=False))
 
 
@@ -428,7 +439,8 @@ def retry_failed(incident: Incident, actor) -> int:
               .where(HelpdeskSync.incident_id == incident.id).group_by(HelpdeskSync.ticket_id).subquery())
     rows = db.session.execute(select(HelpdeskSync.action, HelpdeskSync.delivery_id, Ticket.id, Ticket.external_id)
                               .join(latest, latest.c.id == HelpdeskSync.id).join(Ticket, Ticket.id == HelpdeskSync.ticket_id)
-                              .where(HelpdeskSync.state == "failed").order_by(Ticket.id)).all()
+                              .where(HelpdeskSync.state == "failed", HelpdeskSync.delivery_id.is_not(None))
+                              .order_by(Ticket.id)).all()   # not those that are no Zendesk ticket at all
     groups: dict[tuple[str, int | None], list[tuple[int, str]]] = defaultdict(list)
     for action, delivery_id, ticket_id, external_id in rows:
         groups[(action, delivery_id)].append((ticket_id, external_id))

@@ -24,6 +24,15 @@ MAX_IDS = 100              # Zendesk's limit for update_many, show_many and job_
 EXPORT_PAGE = 1000
 
 
+def zendesk_id(external_id: str | None) -> str | None:
+    """The Zendesk ticket id a Tocsin ticket of source `zendesk` stands for: its external id, with the
+    `ZD-` prefix of CSV exports and older batches allowed; None when it is not a Zendesk id."""
+    text = (external_id or "").strip()
+    if text[:3].upper() == "ZD-":
+        text = text[3:]
+    return str(int(text)) if text.isdigit() and len(text) <= 18 else None
+
+
 def _time(value: Any) -> datetime | None:
     if not value:
         return None

@@ -256,3 +256,17 @@ def test_without_zendesk_the_calls_show_in_the_sandbox_outbox(app, api, frozen):
                                                                   ("link", "delivered", True)]
     view = api.get(f"/api/v1/incidents/{incident['id']}/helpdesk").get_json()
     assert view["synced"] == 3 and view["problem_ticket_id"].startswith("sandbox-")
+
+
+def test_zd_prefixed_ids_are_zendesk_tickets_and_foreign_ids_are_said_to_be_none(app, api, connected):
+    zendesk = connected
+    zendesk.add_ticket(id=5, tags=["login"])
+    incident = declare(api)
+    api.post("/api/v1/tickets", json={"tickets": [{"external_id": "ZD-5", "source": "zendesk", "tags": ["login"]},
+                                                  {"external_id": "CSV-row-9", "source": "zendesk", "tags": ["login"]}]})
+    link_all(api, incident["id"])
+    sync_until_idle(app)
+    assert zendesk.tickets[5]["type"] == "incident"
+    view = api.get(f"/api/v1/incidents/{incident['id']}/helpdesk").get_json()
+    assert (view["synced"], view["failed"]) == (1, [{"external_id": "CSV-row-9", "reason": "not a Zendesk ticket id"}])
+    assert api.post(f"/api/v1/incidents/{incident['id']}/helpdesk/retry").get_json()["jobs"] == 0
