@@ -351,6 +351,20 @@ def run_baseline(args, jobs: int) -> dict:
 
 # ---------------------------------------------------------------- main
 
+def code_version() -> str:
+    """The commit measured, and whether the sync's code differs from it (read-only git calls)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "incident", "tests/zendesk_stand_in.py"],
+                               cwd=ROOT, capture_output=True, timeout=10).returncode
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{' + uncommitted changes in incident/ or the stand-in' if dirty else ''}" if head else "unknown"
+
+
 def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0], tickets=100_000)
     p.add_argument("--per-minute", type=int, default=700,
@@ -375,6 +389,7 @@ def main(argv=None) -> int:
     jobs = -(-args.tickets // 100)
     floor = jobs / args.per_minute * 60
     print(f"machine: {machine()}; {load()}")
+    print(f"code: {code_version()}")
     load_before = load()
     print(f"starting the Zendesk stand-in with {args.tickets:,} tickets, {args.per_minute}/min, "
           f"jobs complete on poll {args.job_polls} ...", flush=True)

@@ -26,7 +26,7 @@ from ..broadcast import templates
 from ..broadcast.service import message_context
 from ..clock import utcnow
 from ..customers.models import Customer
-from ..dbutil import execute_dml, insert_ignoring_conflicts
+from ..dbutil import insert_ignoring_conflicts
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.signals import incident_resolved
@@ -85,9 +85,10 @@ def _helpdesk_tickets(clause) -> list[tuple[int, str]]:
 
 def _ensure_parent(incident: Incident) -> None:
     now = utcnow()
-    inserted = execute_dml(insert_ignoring_conflicts(HelpdeskProblem.__table__, ["incident_id"]).values(
-        incident_id=incident.id, ticket_id=None, created_at=now)).rowcount
-    if inserted:
+    # RETURNING, not rowcount: psycopg gives -1 for an INSERT … ON CONFLICT DO NOTHING run this way
+    inserted = db.session.execute(insert_ignoring_conflicts(HelpdeskProblem.__table__, ["incident_id"]).values(
+        incident_id=incident.id, ticket_id=None, created_at=now).returning(HelpdeskProblem.incident_id)).first()
+    if inserted is not None:
         url = f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}"
         db.session.add(Delivery(
             purpose=PURPOSE, dedupe_key=f"hd:parent:{incident.id}", incident_id=incident.id, channel=SOURCE,
