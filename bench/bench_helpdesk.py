@@ -62,11 +62,8 @@ def _serve(conn, per_minute: int, job_polls: int, tickets: int, backlog: int) ->
         sys.path.insert(0, str(ROOT))
     from tests import zendesk_stand_in
 
-    if backlog:   # the listen backlog of the stand-in's server (socketserver's default is 5)
-        class Server(zendesk_stand_in.ThreadingHTTPServer):
-            request_queue_size = backlog
-
-        zendesk_stand_in.ThreadingHTTPServer = Server   # in this child process only
+    if backlog:   # the listen backlog of the stand-in's server (its own is 128)
+        zendesk_stand_in._Server.request_queue_size = backlog   # in this child process only
     stand_in = zendesk_stand_in.ZendeskStandIn(requests_per_minute=per_minute, job_polls=job_polls)
     answers: Counter = Counter()            # (kind, status) -> answers; the stand-in records requests only
     first_last: dict[str, list[float]] = {}  # kind -> [first, last] time.monotonic() of a 2xx answer
@@ -375,7 +372,7 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=0.0,
                    help="give up on the sync after this many seconds (default 3 x the floor + 120 s)")
     p.add_argument("--backlog", type=int, default=128,
-                   help="the stand-in server's listen backlog (default 128; 0: socketserver's 5, as the tests run it)")
+                   help="the stand-in server's listen backlog (default 128, the stand-in's own; 0: leave it)")
     p.add_argument("--no-baseline", action="store_true", help="skip the raw requests.Session baseline")
     args = p.parse_args(argv)
 
@@ -395,7 +392,7 @@ def main(argv=None) -> int:
           f"jobs complete on poll {args.job_polls} ...", flush=True)
     with Timer() as t:
         stand_in = StandInProcess(args.per_minute, args.job_polls, args.tickets, args.backlog)
-    print(f"  {stand_in.url} ready in {t.seconds:.1f} s (listen backlog {args.backlog or 5}; it answers HTTP/1.0, "
+    print(f"  {stand_in.url} ready in {t.seconds:.1f} s (listen backlog {args.backlog or 128}; it answers HTTP/1.0, "
           f"a connection per call)", flush=True)
     try:
         with bench_app(args) as bench:

@@ -152,6 +152,10 @@ class _BadRequest(Exception):
         self.body = {"error": error, "description": description}
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128     # a worker's 16 threads at once, as Zendesk takes them (the default 5 drops some)
+
+
 class ZendeskStandIn:
     """Zendesk Support API v2 on 127.0.0.1: tickets, users, update_many jobs, cursor export, scripted failures."""
 
@@ -175,7 +179,7 @@ class ZendeskStandIn:
         self._user_ids = itertools.count(1001)
         self._audit_ids = itertools.count(9001)
         self._latest = BASE_TIME - TIME_STEP
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _ZendeskHandler)
+        self._server = _Server(("127.0.0.1", 0), _ZendeskHandler)
         self._server.daemon_threads = True
         self._server.stand_in = self
         self._thread = threading.Thread(target=self._server.serve_forever,

@@ -26,7 +26,7 @@ from ..broadcast import templates
 from ..broadcast.service import message_context
 from ..clock import utcnow
 from ..customers.models import Customer
-from ..dbutil import insert_ignoring_conflicts
+from ..dbutil import dialect, insert_ignoring_conflicts
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.signals import incident_resolved
@@ -48,10 +48,11 @@ logger = logging.getLogger(__name__)
 PURPOSE = "helpdesk"
 SOURCE = HELPDESK_SOURCE      # tickets of this source live in the connected helpdesk
 BUDGET = replies.BUDGET
-JOB_POLL_AFTER = timedelta(seconds=2)   # a job is looked at once it has had time to run
+JOB_POLL_AFTER = timedelta(seconds=1)   # a job is looked at once it has had time to run
 JOB_WAIT_MAX = timedelta(seconds=10)    # ... and, while others are being submitted, in batches at least this often
 MAX_ATTEMPTS = 8
-PARENT, LINK, UNLINK, SOLVE = "parent", "link", "unlink", "solve"
+PARENT, LINK, UNLINK, SOLVE, PLAN = "parent", "link", "unlink", "solve", "plan"
+EXPAND_PER_STEP = 5_000                 # tickets a worker step turns into jobs: 50 jobs, ahead of any account's limit
 
 # The general dispatcher leaves these rows alone: they are paced by the helpdesk budget here.
 register_purpose(PURPOSE, Purpose(own_dispatcher=True))
@@ -100,7 +101,8 @@ def _ensure_parent(incident: Incident) -> None:
 
 def queue(incident: Incident, action: str, tickets: list[tuple[int, str]], change: TicketChange, *,
           key: str, summary: str) -> int:
-    """Queue `change` for these (ticket id, helpdesk id) pairs in jobs of the connector's size; no commit."""
+    """Queue `change` for these (ticket id, external id) pairs in jobs of the connector's size, set-based;
+    how many jobs. No commit."""
     if not tickets:
         return 0
     now, size = utcnow(), helpdesk_for(current_app._get_current_object()).max_ids   # type: ignore[attr-defined]
@@ -111,22 +113,21 @@ def queue(incident: Incident, action: str, tickets: list[tuple[int, str]], chang
              "state": "failed", "reason": "not a Zendesk ticket id", "updated_at": now} for ticket_id in foreign])
     tickets = [(ticket_id, str(zendesk_id(external_id))) for ticket_id, external_id in tickets
                if zendesk_id(external_id) is not None]
-    jobs = 0
-    for number, start in enumerate(range(0, len(tickets), size)):
-        chunk = tickets[start:start + size]
-        row = Delivery(purpose=PURPOSE, dedupe_key=f"hd:{key}:{number}"[:200], incident_id=incident.id,
-                       channel=SOURCE, recipient=action, subject=f"{incident.reference}: {summary}"[:300],
-                       text=change.comment or "", headers={"action": action, "ids": [e for _, e in chunk],
-                                                           "change": change.as_dict()},
-                       status=DeliveryStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now)
-        db.session.add(row)
-        db.session.flush()
-        db.session.execute(insert(HelpdeskSync), [
-            {"ticket_id": ticket_id, "incident_id": incident.id, "action": action, "delivery_id": row.id,
-             "state": "pending", "updated_at": now} for ticket_id, _ in chunk])
-        jobs += 1
-    record(incident, "helpdesk_queued", None, {"action": action, "tickets": len(tickets), "jobs": jobs})
-    return jobs
+    chunks = [tickets[start:start + size] for start in range(0, len(tickets), size)]
+    if not chunks:
+        return 0
+    subject, comment = f"{incident.reference}: {summary}"[:300], change.comment or ""
+    ids = list(db.session.scalars(insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), [
+        {"purpose": PURPOSE, "dedupe_key": f"hd:{key}:{number}"[:200], "incident_id": incident.id, "channel": SOURCE,
+         "recipient": action, "subject": subject, "text": comment,
+         "headers": {"action": action, "ids": [e for _, e in chunk], "change": change.as_dict()},
+         "status": DeliveryStatus.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
+         "sandbox": False} for number, chunk in enumerate(chunks)]))
+    db.session.execute(insert(HelpdeskSync), [
+        {"ticket_id": ticket_id, "incident_id": incident.id, "action": action, "delivery_id": row_id,
+         "state": "pending", "updated_at": now}
+        for row_id, chunk in zip(ids, chunks, strict=True) for ticket_id, _ in chunk])
+    return len(chunks)
 
 
 def _previous_incidents(ticket_ids: list[int], incident_id: int) -> dict[int, tuple[int, ...]]:
@@ -159,45 +160,117 @@ def queue_link(incident: Incident, tickets: list[tuple[int, str]], *, key: str) 
     return jobs
 
 
+def queue_solve(incident: Incident, tickets: list[tuple[int, str, str | None]], *, key: str) -> int:
+    """Solve these helpdesk tickets with one public reply each, in the requester's language (one job, one text)."""
+    by_locale: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for ticket_id, external_id, locale in tickets:
+        by_locale[templates.normalize_locale(locale)].append((ticket_id, external_id))
+    return sum(queue(incident, SOLVE, group, TicketChange(status="solved", comment=resolution_text(incident, locale)),
+                     key=f"{key}:{locale}", summary=f"solve {len(group)} tickets ({locale})")
+               for locale, group in sorted(by_locale.items()))
+
+
+# Plans: what the web request writes (one row, however many tickets); the worker turns it into jobs.
+
+def _plan(incident: Incident, action: str, *, key: str, **what) -> None:
+    """One outbox row saying what to do to which tickets (`link_action_id`, or `ticket_ids`, or every
+    ticket of the incident); the worker expands it into jobs, a slice per step. No commit."""
+    now = utcnow()
+    db.session.add(Delivery(purpose=PURPOSE, dedupe_key=f"hd:plan:{key}"[:200], incident_id=incident.id, channel=SOURCE,
+                            recipient=PLAN, subject=f"{incident.reference}: {action}", text="",
+                            headers={"action": action, **what, "after": 0, "tickets": 0, "jobs": 0},
+                            status=DeliveryStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now))
+
+
+def _helpdesk_ids(ticket_ids: list[int]) -> list[int]:
+    """Those of these tickets that live in the helpdesk."""
+    return [ticket_id for start in range(0, len(ticket_ids), 5000) for ticket_id in db.session.scalars(
+        select(Ticket.id).where(Ticket.id.in_(ticket_ids[start:start + 5000]), Ticket.source == SOURCE))]
+
+
 @tickets_linked.connect
 def _on_linked(incident: Incident, *, link_action_id: int, **_) -> None:
-    queue_link(incident, _helpdesk_tickets(Ticket.link_action_id == link_action_id), key=f"link:{link_action_id}")
+    any_here = db.session.scalar(select(Ticket.id).where(
+        Ticket.incident_id == incident.id, Ticket.link_action_id == link_action_id, Ticket.source == SOURCE).limit(1))
+    if any_here is not None:
+        _plan(incident, LINK, key=f"link:{link_action_id}", link_action_id=link_action_id)
 
 
 @tickets_moved.connect
 def _on_moved(incident: Incident, *, ticket_ids: list[int], key: str, **_) -> None:
-    tickets = [pair for s in range(0, len(ticket_ids), 5000)
-               for pair in _helpdesk_tickets(Ticket.id.in_(ticket_ids[s:s + 5000]))]
-    queue_link(incident, tickets, key=f"move:{key}")
+    if ids := _helpdesk_ids(ticket_ids):
+        _plan(incident, LINK, key=f"move:{key}", ticket_ids=ids)
 
 
 @tickets_unlinked.connect
 def _on_unlinked(incident: Incident, *, ticket_ids: list[int], key: str, **_) -> None:
-    tickets = [pair for s in range(0, len(ticket_ids), 5000)
-               for pair in _helpdesk_tickets(Ticket.id.in_(ticket_ids[s:s + 5000]))]
-    change = TicketChange(detach=True, remove_tags=(incident_tag(incident.id),))
-    queue(incident, UNLINK, tickets, change, key=f"unlink:{key}", summary=f"unlink {len(tickets)} tickets")
+    if ids := _helpdesk_ids(ticket_ids):
+        _plan(incident, UNLINK, key=f"unlink:{key}", ticket_ids=ids)
 
 
 @incident_resolved.connect
 def _on_resolved(incident: Incident, **_) -> None:
-    if incident.solve_tickets_on_resolve:
-        queue_solve(incident)
+    any_here = db.session.scalar(select(Ticket.id).where(Ticket.incident_id == incident.id, Ticket.source == SOURCE)
+                                 .limit(1))
+    if incident.solve_tickets_on_resolve and any_here is not None:
+        _plan(incident, SOLVE, key=f"solve:{incident.id}:{utcnow().strftime('%Y%m%d%H%M%S%f')}")
 
 
-def queue_solve(incident: Incident) -> int:
-    """Solve the incident's helpdesk tickets with one public reply each, in the requester's language."""
-    rows = db.session.execute(
-        select(Ticket.id, Ticket.external_id, Customer.locale).outerjoin(Customer, Customer.id == Ticket.customer_id)
-        .where(Ticket.incident_id == incident.id, Ticket.source == SOURCE).order_by(Ticket.id)).all()
-    by_locale: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for ticket_id, external_id, locale in rows:
-        by_locale[templates.normalize_locale(locale)].append((ticket_id, external_id))
-    jobs, stamp = 0, utcnow().strftime("%Y%m%d%H%M%S")
-    for locale, tickets in sorted(by_locale.items()):
-        jobs += queue(incident, SOLVE, tickets, TicketChange(status="solved", comment=resolution_text(incident, locale)),
-                      key=f"solve:{incident.id}:{stamp}:{locale}", summary=f"solve {len(tickets)} tickets ({locale})")
-    return jobs
+def _slice(plan: Delivery, size: int) -> tuple[list[tuple[int, str, str | None]], int, bool]:
+    """The plan's next tickets (id, external id, requester locale), where the next slice starts, and
+    whether this is the last."""
+    what = plan.headers or {}
+    after = int(what.get("after", 0))
+    columns = (Ticket.id, Ticket.external_id, Customer.locale)
+    query = select(*columns).outerjoin(Customer, Customer.id == Ticket.customer_id).where(Ticket.source == SOURCE)
+    if "ticket_ids" in what:    # `after`: a position in the list
+        ids = what["ticket_ids"][after:after + size]
+        rows = db.session.execute(query.where(Ticket.id.in_(ids)).order_by(Ticket.id)).tuples().all() if ids else []
+        return list(rows), after + len(ids), after + size >= len(what["ticket_ids"])
+    if "link_action_id" in what:   # `after`: the last ticket id done
+        query = query.where(Ticket.link_action_id == what["link_action_id"], Ticket.incident_id == plan.incident_id)
+    else:
+        query = query.where(Ticket.incident_id == plan.incident_id)
+    rows = db.session.execute(query.where(Ticket.id > after).order_by(Ticket.id).limit(size)).tuples().all()
+    return list(rows), (rows[-1][0] if rows else after), len(rows) < size
+
+
+def expand_plans(app: Flask, *, per_step: int = EXPAND_PER_STEP) -> int:
+    """Turn plans into jobs, `per_step` tickets at most per call (enough to stay ahead of any account's
+    limit, small enough that no step is long); how many tickets. One commit per slice."""
+    done = 0
+    with app.app_context():
+        while done < per_step:
+            query = (select(Delivery).where(Delivery.purpose == PURPOSE, Delivery.recipient == PLAN,
+                                            Delivery.status == DeliveryStatus.QUEUED).order_by(Delivery.id).limit(1))
+            plan = db.session.scalars(query.with_for_update(skip_locked=True) if dialect() == "postgresql"
+                                      else query).first()
+            if plan is None:
+                db.session.rollback()
+                break
+            incident = db.session.get_one(Incident, plan.incident_id)
+            what = dict(plan.headers or {})
+            tickets, after, last = _slice(plan, per_step - done)
+            key = f"{plan.dedupe_key.removeprefix('hd:plan:')}:{what.get('after', 0)}"
+            pairs = [(ticket_id, external_id) for ticket_id, external_id, _ in tickets]
+            if what["action"] == LINK:
+                jobs = queue_link(incident, pairs, key=key)
+            elif what["action"] == UNLINK:
+                jobs = queue(incident, UNLINK, pairs, TicketChange(detach=True, remove_tags=(incident_tag(incident.id),)),
+                             key=key, summary=f"unlink {len(pairs)} tickets")
+            else:
+                jobs = queue_solve(incident, tickets, key=key)
+            what.update(after=after, tickets=what.get("tickets", 0) + len(tickets), jobs=what.get("jobs", 0) + jobs)
+            plan.headers, plan.updated_at = what, utcnow()
+            if last:
+                plan.status = DeliveryStatus.DELIVERED
+                record(incident, "helpdesk_queued", None,
+                       {"action": what["action"], "tickets": what["tickets"], "jobs": what["jobs"]})
+                if not what["jobs"]:
+                    _maybe_finished(plan, action=what["action"])
+            db.session.commit()
+            done += max(len(tickets), 1)
+    return done
 
 
 def resolution_text(incident: Incident, locale: str) -> str:
@@ -213,7 +286,7 @@ def _due_clause():
     """Rows that can go now: a link waits for its incident's parent ticket."""
     parent_made = exists().where(HelpdeskProblem.incident_id == Delivery.incident_id,
                                  HelpdeskProblem.ticket_id.is_not(None))
-    return and_(Delivery.purpose == PURPOSE, or_(Delivery.recipient != LINK, parent_made))
+    return and_(Delivery.purpose == PURPOSE, Delivery.recipient != PLAN, or_(Delivery.recipient != LINK, parent_made))
 
 
 def _submit(helpdesk: Helpdesk, row: dict, parent: str | None) -> dict:
@@ -307,11 +380,13 @@ def _settle(delivery: Delivery, results: dict[str, str | None], *, failed_reason
     _maybe_finished(delivery)
 
 
-def _maybe_finished(delivery: Delivery) -> None:
-    """When the last job of an action is done, one timeline event says how it went."""
-    action = delivery.recipient
+def _maybe_finished(delivery: Delivery, *, action: str | None = None) -> None:
+    """When the last job of an action is done (and no plan is still being expanded), one timeline
+    event says how it went."""
+    action = action or delivery.recipient
     pending = db.session.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.incident_id == delivery.incident_id, Delivery.purpose == PURPOSE, Delivery.recipient == action,
+        Delivery.incident_id == delivery.incident_id, Delivery.purpose == PURPOSE,
+        Delivery.recipient.in_((action, PLAN)),
         Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT)),
         Delivery.id != delivery.id))
     if pending:
@@ -323,8 +398,9 @@ def _maybe_finished(delivery: Delivery) -> None:
            {"action": action, "synced": counts.get("synced", 0), "failed": counts.get("failed", 0)})
 
 
-def submit_due(app: Flask, *, limit: int = 200, threads: int = 16) -> int:
-    """Send the helpdesk rows due now, as many as the shared budget allows; how many were sent."""
+def submit_due(app: Flask, *, limit: int = 200, threads: int = 16, parents: bool = False) -> int:
+    """Send the helpdesk rows due now, as many as the shared budget allows; how many were sent (with
+    `parents`: how many parent tickets were made)."""
     config = app.config
     per_minute = config["ZENDESK_REQUESTS_PER_MINUTE"]
     helpdesk = helpdesk_for(app)
@@ -345,15 +421,17 @@ def submit_due(app: Flask, *, limit: int = 200, threads: int = 16) -> int:
         rows = [dict(r._mapping) for r in db.session.execute(select(
             Delivery.id, Delivery.incident_id, Delivery.recipient, Delivery.subject, Delivery.text, Delivery.headers,
             Delivery.attempts).where(Delivery.id.in_(ids)).order_by(Delivery.id))]
-        parents = dict(db.session.execute(select(HelpdeskProblem.incident_id, HelpdeskProblem.ticket_id).where(
+        made = dict(db.session.execute(select(HelpdeskProblem.incident_id, HelpdeskProblem.ticket_id).where(
             HelpdeskProblem.incident_id.in_({r["incident_id"] for r in rows}))).tuples().all())
         db.session.rollback()
         with ThreadPoolExecutor(max_workers=min(threads, len(rows))) as pool:
-            results = list(pool.map(lambda r: _submit(helpdesk, r, parents.get(r["incident_id"])), rows))
+            results = list(pool.map(lambda r: _submit(helpdesk, r, made.get(r["incident_id"])), rows))
         now = utcnow()
         for row, result in zip(rows, results, strict=True):
             _record(row, result, helpdesk, now)
         db.session.commit()
+        if parents:
+            return sum(1 for row, result in zip(rows, results, strict=True) if row["recipient"] == PARENT and result["ok"])
         return len(rows)
 
 
@@ -406,9 +484,12 @@ def follow_jobs(app: Flask, *, limit: int = 100) -> int:
 
 
 def run(app: Flask) -> None:
-    """The worker's helpdesk step: follow the jobs (so they are never starved), then send what is due."""
+    """The worker's helpdesk step: plans into jobs, follow the jobs (so they are never starved), then send
+    what is due — twice when a parent ticket was just made, so its links need not wait a step."""
+    expand_plans(app)
     follow_jobs(app)
-    submit_due(app)
+    if submit_due(app, parents=True):
+        submit_due(app)
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -428,9 +509,12 @@ def sync_view(incident_id: int, *, failures: int = 50) -> dict:
     running = db.session.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.incident_id == incident_id, Delivery.purpose == PURPOSE,
         Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT)))) or 0
+    synced, failed_count = states.get("synced", 0), states.get("failed", 0)
+    # pending: jobs queued or running, and linked tickets the worker has not turned into jobs yet
+    pending = max(states.get("pending", 0), linked - synced - failed_count)
     return {"problem_ticket_id": parent.ticket_id if parent else None, "linked": linked,
-            "synced": states.get("synced", 0), "pending": states.get("pending", 0),
-            "failed_count": states.get("failed", 0),
+            "synced": synced, "pending": pending,
+            "failed_count": failed_count,
             "failed": [{"external_id": e, "reason": r} for e, r in failed], "jobs_running": running}
 
 

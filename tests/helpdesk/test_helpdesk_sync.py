@@ -28,10 +28,14 @@ def test_a_link_makes_one_problem_ticket_and_every_linked_ticket_its_incident(ap
     ids = both_sides(api, zendesk, 250)
     assert link_all(api, incident["id"])["linked"] == 250
 
+    # the request writes two rows, however many tickets: the parent ticket to make, and the plan
+    assert [(r.recipient, r.headers["action"]) for r in helpdesk_rows(app)] == [("plan", "link")]
+    assert sync.expand_plans(app) == 250                # the worker turns it into the parent ticket and jobs
     rows = helpdesk_rows(app)
-    assert [r.recipient for r in rows] == ["parent", "link", "link", "link"]
-    assert sorted(len(r.headers["ids"]) for r in rows[1:]) == [50, 100, 100]
-    assert zendesk.calls("update_many") == []          # nothing leaves from the web request
+    assert [(r.recipient, r.status) for r in rows] == [("plan", "delivered"), ("parent", "queued"),
+                                                       *[("link", "queued")] * 3]
+    assert sorted(len(r.headers["ids"]) for r in rows[2:]) == [50, 100, 100]
+    assert zendesk.requests == []                      # nothing leaves from the web request
 
     sync_until_idle(app)
     problems = [t for t in zendesk.tickets.values() if t["type"] == "problem"]
@@ -143,6 +147,7 @@ def test_resolving_solves_each_ticket_with_one_reply_in_the_requesters_language(
     link_all(api, incident["id"])
     sync_until_idle(app)
     resolve(api, incident["id"])
+    sync.expand_plans(app)
     solves = helpdesk_rows(app, recipient="solve")
     assert len(solves) == 2                               # one job per language, each with one text
     sync_until_idle(app)
@@ -168,6 +173,7 @@ def test_a_worker_killed_after_zendesk_took_the_job_never_sends_a_reply_twice(ap
     def die(*args, **kwargs):   # the process dies here: Zendesk has the job, Tocsin has not written it down
         raise SystemExit("killed")
 
+    sync.expand_plans(app)
     record = sync._record
     sync._record = die
     try:
@@ -234,10 +240,10 @@ def test_the_budget_paces_every_call_to_the_accounts_limit(app, api, connected, 
     both_sides(api, zendesk, 5000)             # 50 jobs: more than the budget lets through in the test
     link_all(api, incident["id"])
     sync.run(app)
-    assert len(zendesk.requests) == 1          # the parent ticket first: the links wait for it
-    for _ in range(3):
-        sync.run(app)
-    assert len(zendesk.requests) == burst      # then jobs, until the burst is spent
+    assert len(zendesk.requests) == burst      # the parent ticket, then jobs in the same step, until the burst is spent
+    assert zendesk.requests[0].path == "/api/v2/tickets.json"
+    sync.run(app)
+    assert len(zendesk.requests) == burst      # nothing more this second
     for _ in range(10):
         clock.advance(seconds=1)
         sync.run(app)
@@ -252,7 +258,8 @@ def test_without_zendesk_the_calls_show_in_the_sandbox_outbox(app, api, frozen):
     link_all(api, incident["id"])
     sync_until_idle(app)
     rows = helpdesk_rows(app)
-    assert [(r.recipient, r.status, r.sandbox) for r in rows] == [("parent", "delivered", True),
+    assert [(r.recipient, r.status, r.sandbox) for r in rows] == [("plan", "delivered", False),
+                                                                  ("parent", "delivered", True),
                                                                   ("link", "delivered", True)]
     view = api.get(f"/api/v1/incidents/{incident['id']}/helpdesk").get_json()
     assert view["synced"] == 3 and view["problem_ticket_id"].startswith("sandbox-")
