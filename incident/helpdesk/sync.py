@@ -326,7 +326,7 @@ def _record(row: dict, result: dict, helpdesk: Helpdesk, now) -> None:
             delivery.status, delivery.next_attempt_at = DeliveryStatus.QUEUED, now + wait
         else:
             delivery.status = DeliveryStatus.FAILED
-            _settle(delivery, {}, failed_reason=result["error"])
+            _settle_many([(delivery, {}, result["error"])])
         return
     delivery.status, delivery.sent_at, delivery.error, delivery.sandbox = DeliveryStatus.SENT, now, None, helpdesk.sandbox
     if row["recipient"] == PARENT:
@@ -358,26 +358,33 @@ def _mark(delivery_id: int, helpdesk_ids: Iterable[str], state: str, reason: str
                            .values(state=state, reason=reason, updated_at=now).execution_options(synchronize_session=False))
 
 
-def _settle(delivery: Delivery, results: dict[str, str | None], *, failed_reason: str | None = None) -> None:
-    """Record a finished job: each ticket synced or failed with the helpdesk's reason."""
+def _settle_many(settled: list[tuple[Delivery, dict[str, str | None], str | None]]) -> None:
+    """Record finished jobs, set-based: each of their pending tickets synced, or failed with the helpdesk's
+    reason (the whole job's, when it failed as a whole); then, per action, whether it is all done."""
     now = utcnow()
-    if failed_reason is not None:
-        db.session.execute(update(HelpdeskSync).where(HelpdeskSync.delivery_id == delivery.id,
-                                                      HelpdeskSync.state == "pending")
-                           .values(state="failed", reason=failed_reason[:300], updated_at=now))
-    else:
-        ok = [i for i, error in results.items() if error is None]
-        _mark(delivery.id, ok, "synced", None, now)
-        by_reason: dict[str, list[str]] = defaultdict(list)
-        for i, error in results.items():
-            if error is not None:
-                by_reason[error].append(i)
-        for reason, ids in by_reason.items():
-            _mark(delivery.id, ids, "failed", reason[:300], now)
-        db.session.execute(update(HelpdeskSync).where(HelpdeskSync.delivery_id == delivery.id,
-                                                      HelpdeskSync.state == "pending")
-                           .values(state="failed", reason="no result from the helpdesk", updated_at=now))
-    _maybe_finished(delivery)
+    by_delivery = {delivery.id: (results, failed) for delivery, results, failed in settled}
+    rows = db.session.execute(select(HelpdeskSync.id, HelpdeskSync.delivery_id, Ticket.external_id)
+                              .join(Ticket, Ticket.id == HelpdeskSync.ticket_id)
+                              .where(HelpdeskSync.delivery_id.in_(list(by_delivery)), HelpdeskSync.state == "pending"))
+    changes: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for sync_id, delivery_id, external_id in rows:
+        results, failed = by_delivery[delivery_id]
+        helpdesk_id = zendesk_id(external_id)
+        if failed is not None:
+            key: tuple[str, str | None] = ("failed", failed[:300])
+        elif helpdesk_id in results:
+            error = results[helpdesk_id]
+            key = ("synced", None) if error is None else ("failed", error[:300])
+        else:
+            key = ("failed", "no result from the helpdesk")
+        changes[key].append(sync_id)
+    for (state, reason), ids in changes.items():
+        for start in range(0, len(ids), 5000):
+            db.session.execute(update(HelpdeskSync).where(HelpdeskSync.id.in_(ids[start:start + 5000]))
+                               .values(state=state, reason=reason, updated_at=now)
+                               .execution_options(synchronize_session=False))
+    for delivery in {(d.incident_id, d.recipient): d for d, _, _ in settled}.values():
+        _maybe_finished(delivery)
 
 
 def _maybe_finished(delivery: Delivery, *, action: str | None = None) -> None:
@@ -465,7 +472,7 @@ def follow_jobs(app: Flask, *, limit: int = 100) -> int:
             logger.warning("helpdesk jobs could not be read: %s", error)
             db.session.rollback()
             return 0
-        finished = 0
+        settled: list[tuple[Delivery, dict[str, str | None], str | None]] = []
         for state in states:
             delivery = by_job.get(state.id)
             if delivery is None or not state.done:
@@ -477,10 +484,11 @@ def follow_jobs(app: Flask, *, limit: int = 100) -> int:
             delivery.status = DeliveryStatus.FAILED if state.failed else DeliveryStatus.DELIVERED
             delivery.error = (state.error or "")[:300] or None
             delivery.updated_at = now
-            _settle(delivery, results, failed_reason=(state.error or "job failed") if state.failed else None)
-            finished += 1
+            settled.append((delivery, results, (state.error or "job failed") if state.failed else None))
+        if settled:
+            _settle_many(settled)
         db.session.commit()
-        return finished
+        return len(settled)
 
 
 def run(app: Flask) -> None:
