@@ -9,6 +9,7 @@ reminded again). Days are UTC days. Nothing is sent from here: the dispatcher se
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
+from ..broadcast.wording import slack_escape, slack_link
 from ..clock import utcnow
 from ..extensions import db
 from ..incidents.models import Incident
@@ -62,8 +64,9 @@ def _remind_reviews() -> int:
         user = db.session.scalar(select(User).where(User.email == who)) if who else None
         url = f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}/review"
         since = _ago(now - (incident.resolved_at or now))
-        text = (f"{incident.reference} ({incident.title}) was resolved {since} ago and its review is still a draft. "
-                f"Write it up: {url}")
+        esc, link = _writing(user)
+        text = (f"{incident.reference} ({esc(incident.title)}) was resolved {since} ago and its review is still a "
+                f"draft. Write it up: {link(url)}")
         _queue(review_key(review), user, incident, f"{incident.reference}: the review is still a draft", text,
                why="no commander")
         record(incident, "review_reminded", "worker", {"to": who})
@@ -88,10 +91,12 @@ def _remind_items() -> int:
         incident = db.session.get_one(Incident, item.incident_id)
         url = f"{current_app.config['PUBLIC_BASE_URL']}/action-items/mine"
         when = "tomorrow" if which == "eve" else "today"
-        text = (f"Action item from {incident.reference} due {when} ({item.due_on.isoformat()}): {item.title}. "
-                f"Mark it done or move it: {url}")
-        _queue(key, item.owner if item.owner.active else None, incident,
-               f"{incident.reference}: action item due {when}", text, why="owner no longer active")
+        owner = item.owner if item.owner.active else None
+        esc, link = _writing(owner)
+        text = (f"Action item from {incident.reference} due {when} ({item.due_on.isoformat()}): {esc(item.title)}. "
+                f"Mark it done or move it: {link(url)}")
+        _queue(key, owner, incident, f"{incident.reference}: action item due {when}", text,
+               why="owner no longer active")
         queued += _commit(f"{incident.reference}: reminded {item.owner.email} of action item {item.id} ({which})")
     return queued
 
@@ -100,6 +105,13 @@ def _already(keys: set[str]) -> set[str]:
     if not keys:
         return set()
     return set(db.session.scalars(select(Delivery.dedupe_key).where(Delivery.dedupe_key.in_(keys))))
+
+
+def _writing(user: User | None) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """How text and links are written for the person's channel: Slack mrkdwn escaped, email as it is."""
+    if user is not None and user.slack_id:
+        return slack_escape, slack_link
+    return str, str
 
 
 def _queue(key: str, user: User | None, incident: Incident, subject: str, text: str, *, why: str) -> None:
