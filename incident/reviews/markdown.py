@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from ..roles.policy import ROLES
 from .policy import SECTIONS, STATUS_LABELS
 from .record import KEY_TIME_LABELS, KEY_TIMES
 
@@ -25,7 +27,7 @@ _INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")
 
 def safe_link(url: str) -> bool:
     """A link people may follow from a review: http, https, mailto, or a path or anchor on this site."""
-    cleaned = _INVISIBLE.sub("", url).lower()   # browsers ignore tabs and newlines inside a scheme
+    cleaned = _INVISIBLE.sub("", unquote(url)).lower()   # browsers ignore tabs and newlines inside a scheme
     match = _SCHEME.match(cleaned)
     return match is None or match.group(1) in SAFE_SCHEMES
 
@@ -96,15 +98,15 @@ def export(view: dict, *, chart_url: str) -> str:
     lines += _table(["", "when", "after declaring"],
                     [[KEY_TIME_LABELS[k], when(times[k]), after(times[k], times["declared_at"])] for k in KEY_TIMES])
     if view["acknowledged_by"]:
-        lines[-1:-1] = [f"Acknowledged by {md_text(view['acknowledged_by'])}."]
+        lines += [f"Acknowledged by {md_text(view['acknowledged_by'])}.", ""]
     if view["reopened"]:
-        lines[-1:-1] = [f"Reopened {view['reopened']} time{'s' if view['reopened'] != 1 else ''} before its last "
-                        "resolution."]
+        lines += [f"Reopened {view['reopened']} time{'s' if view['reopened'] != 1 else ''} before its last resolution.",
+                  ""]
     for name in ("root_cause", "went_well", "to_improve"):
         lines += _section(name, view)
     lines += _action_items(view["action_items"])
     lines += ["## The record", "", "### Who held which role", ""]
-    lines += _table(["Role", "Who", "From", "To"], [[md_text(t["role"].replace("_", " ")), md_text(t["user"]),
+    lines += _table(["Role", "Who", "From", "To"], [[md_text(ROLES.get(t["role"], t["role"])), md_text(t["user"]),
                                                      when(t["from"]), when(t["to"]) if t["to"] else "the end"]
                                                     for t in view["roles"]])
     lines += ["### Status updates", "", *(_update(u) for u in view["updates"])] if view["updates"] else [
