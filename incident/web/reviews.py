@@ -58,9 +58,15 @@ def _page(incident_id: int, *, drafts: dict | None = None, previews: dict | None
         **_helpers()), status
 
 
+def short(iso: str | None) -> str:
+    """'22 Nov 09:03' (UTC), for the narrow column."""
+    return datetime.fromisoformat(iso).strftime("%d %b %H:%M") if iso else "—"
+
+
 def _helpers() -> dict:
     return {"sections": SECTIONS, "status_labels": STATUS_LABELS, "key_times": KEY_TIMES,
-            "key_time_labels": KEY_TIME_LABELS, "at": when, "after": after, "moves": MOVES, "role_labels": ROLES}
+            "key_time_labels": KEY_TIME_LABELS, "at": when, "short": short, "after": after, "moves": MOVES,
+            "role_labels": ROLES}
 
 
 @bp.get("/incidents/<int:incident_id>/review")
