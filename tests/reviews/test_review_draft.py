@@ -1,6 +1,13 @@
 """The draft a review opens with, built from a scripted incident's record on the moved clock."""
 from __future__ import annotations
 
+import pytest
+
+from incident.auth.service import get_user_by_email
+from incident.extensions import db
+from incident.incidents import service as incidents_service
+
+from ..conftest import count_rows
 from ..helpers import declare, timeline
 from .support import COMMS, ENGINEER, LEAD, SECOND_LEAD, update
 
@@ -68,3 +75,21 @@ def test_review_severities_are_configurable(app, api, monkeypatch):
         update(api, incident["id"], "resolved", "fixed")
     assert api.get(f"/api/v1/incidents/{sev1['id']}/review").status_code == 404
     assert api.get(f"/api/v1/incidents/{sev3['id']}/review").status_code == 200
+
+
+def test_the_review_opens_in_the_resolving_transaction(app, api, monkeypatch):
+    """If resolving fails after the review was opened, neither lands."""
+    incident = declare(api)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Slack room unreachable")
+
+    monkeypatch.setattr(incidents_service.slack_rooms, "post_to_room", broken)
+    with app.app_context():
+        user = get_user_by_email("lead@example.com")
+        with pytest.raises(RuntimeError):
+            incidents_service.post_update(user, incident["id"], status="resolved", message="fixed")
+        db.session.remove()
+    assert api.get(f"/api/v1/incidents/{incident['id']}").get_json()["status"] == "investigating"
+    assert count_rows(app, "reviews")["reviews"] == 0
+    assert "review_opened" not in [e["kind"] for e in timeline(api, incident["id"])]
