@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     DISPATCH_LEASE_SECONDS: Seconds = 300.0
     SLACK_INCIDENT_CHANNELS: frozenset[str] = frozenset({"SEV1", "SEV2"})
     ESCALATION_TRIGGER_WORDS: list[str] = ["data loss", "security breach", "data breach"]
+    REVIEW_SEVERITIES: frozenset[str] = frozenset({"SEV1", "SEV2"})  # resolving one of these opens a review
+    REVIEW_REMINDER_DAYS: Positive = 3.0           # the commander is reminded of a review still a draft this long after
 
     STATUS_PAGE_NAME: str = "Tocsin"
     STATUS_PAGE_ID: str = "tocsin"
@@ -149,7 +151,7 @@ class Settings(BaseSettings):
     def _rates(cls, value: Any) -> Any:
         return parse_rates(value) if isinstance(value, str) or value is None else {**DEFAULT_RATES, **value}
 
-    @field_validator("SLACK_INCIDENT_CHANNELS", mode="before")
+    @field_validator("SLACK_INCIDENT_CHANNELS", "REVIEW_SEVERITIES", mode="before")
     @classmethod
     def _severities(cls, value: Any) -> Any:
         names = {s.strip().upper() for s in _items(value) if s.strip()} - {"NONE"}

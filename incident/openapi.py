@@ -16,6 +16,8 @@ from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from .openapi_shapes import ESCALATION_POLICY_IN, SCHEMAS, responses
 from .outbox.models import STATUSES as DELIVERY_STATUSES
+from .reviews.policy import STATES as ITEM_STATES
+from .reviews.schemas import ActionItemIn, ActionItemPatch, ReviewPatch
 from .roles.policy import ROLES
 from .roles.schemas import AssignRole, TickItem
 from .status.schemas import ComponentEdit, ComponentIn, ImpactIn, MaintenanceIn
@@ -39,6 +41,7 @@ MAINTENANCE = _key("maintenance_id")
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": SLUG_RE.pattern}}
 BROADCAST = _key("broadcast_id")
 CUSTOMER = _key("customer_id")
+ITEM = _key("item_id")
 PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}}]
 _SLUG = {"type": "string", "pattern": SLUG_RE.pattern}
@@ -356,6 +359,22 @@ OPERATIONS = [
     ("post", "/status/maintenances", "Schedule a maintenance window", "lead", MaintenanceIn, [], "201"),
     ("get", "/status/maintenances/{maintenance_id}", "A maintenance window", "viewer", None, [MAINTENANCE], "200"),
     ("delete", "/status/maintenances/{maintenance_id}", "Cancel a maintenance window", "lead", None, [MAINTENANCE], "200"),
+    # Post-incident reviews and action items (staff only; nothing of them reaches the status page).
+    ("get", "/incidents/{incident_id}/review", "The post-incident review: status, key times, sections, the record "
+     "(frozen once published) and the action items", "viewer", None, [ID], "200"),
+    ("post", "/incidents/{incident_id}/review", "Open a review by hand for a resolved incident that has none", "lead",
+     None, [ID], "201"),
+    ("patch", "/incidents/{incident_id}/review", "Write sections and/or move the status (draft → in_review → published; "
+     "published → draft reopens it)", "lead", ReviewPatch, [ID], "200"),
+    ("get", "/incidents/{incident_id}/review.md", "The review as one Markdown document", "viewer", None, [ID], "200"),
+    ("post", "/incidents/{incident_id}/action-items", "Add an action item to the review", "lead", ActionItemIn, [ID],
+     "201"),
+    ("patch", "/action-items/{item_id}", "Change an action item (a lead anything; its owner its state)",
+     "lead, or viewer as the item's owner", ActionItemPatch, [ITEM], "200"),
+    ("get", "/action-items", "Action items, soonest due first", "viewer", None,
+     [_query("owner", _EMAIL, "the owner's email"), _query("state", {"type": "string", "enum": list(ITEM_STATES)}),
+      _query("overdue", {"type": "string", "enum": ["true", "false"]}, "true: open and past their due day (UTC)"),
+      *PAGE], "200"),
 ]
 
 ERROR = {

@@ -65,3 +65,15 @@ class SendStatus(StrEnum):
     QUEUED = "queued"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class ReviewStatus(StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+
+
+class ActionItemState(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"

@@ -24,6 +24,7 @@ from .heartbeat import WorkerHeartbeat
 from .helpdesk import intake as helpdesk_intake
 from .helpdesk import sync as helpdesk_sync
 from .outbox.dispatch import BATCH, dispatch_due
+from .reviews.reminders import remind_due as remind_reviews_due
 from .status.jobs import status_page
 from .tickets.floods import refresh_flood_signals
 
@@ -124,6 +125,16 @@ def broadcast_reminders(app: Flask) -> None:
             raise
 
 
+def review_reminders(app: Flask) -> None:
+    """Remind commanders of reviews still in draft, and owners of action items due tomorrow or today."""
+    with app.app_context():
+        try:
+            remind_reviews_due()
+        except Exception:
+            db.session.rollback()
+            raise
+
+
 def helpdesk(app: Flask) -> None:
     """Carry links, unlinks and solves out to the helpdesk, paced by the budget all workers share."""
     helpdesk_sync.run(app)
@@ -138,7 +149,8 @@ def helpdesk_export(app: Flask) -> None:
 TICK_JOBS = [heartbeat, escalations, dispatch]
 # Slower periodic jobs: (job, seconds between runs).
 # (maintenance windows move on their own, and their notices go out before they start)
-PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600), (broadcast_reminders, 60), (status_page, 15)]
+PERIODIC_JOBS = [(flood_signals, 60), (prune_heartbeats, 3600), (broadcast_reminders, 60), (status_page, 15),
+                 (review_reminders, 60)]
 
 
 def tick(app: Flask) -> None:

@@ -65,6 +65,12 @@ def ticket_stats(incident: Incident) -> dict:
     return {**data, "computed_at": now}
 
 
+def flood_figures(incident: Incident) -> dict:
+    """The same figures computed now, neither cached nor committed (a review's record is built inside a
+    unit of work)."""
+    return _compute(incident, utcnow())
+
+
 def chart_markers(incident_id: int) -> list[tuple[datetime, str]]:
     """The incident's declaration and status changes, for the chart."""
     rows = db.session.execute(select(TimelineEvent.at, TimelineEvent.kind, TimelineEvent.data).where(

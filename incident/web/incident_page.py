@@ -6,10 +6,11 @@ from ..incidents.models import Incident
 from .broadcasts import broadcasts_context
 from .escalation import escalation_context
 from .helpdesk import helpdesk_context
+from .reviews import review_context
 from .tickets import incident_tickets_context
 
 
 def incident_sections(incident: Incident) -> dict:
     """What the flood, escalation and broadcast sections of the page show."""
     return {**incident_tickets_context(incident), **escalation_context(incident), **broadcasts_context(incident),
-            **helpdesk_context(incident)}
+            **helpdesk_context(incident), **review_context(incident)}

@@ -26,6 +26,7 @@ from ..tickets.service import linked_counts
 from .blueprint import bp
 from .forms import flash_error, parse_form
 from .incident_page import incident_sections
+from .reviews import overdue_context
 
 
 def _safe_next(target: str | None) -> str:
@@ -81,7 +82,7 @@ def dashboard():
     rows = [{"incident": i, "holders": holders[i.id], "missing": roles.missing_required(i, holders[i.id]),
              "linked": linked.get(i.id, 0)} for i in incidents if not i.merged_into_id]
     return render_template("dashboard.html", rows=rows, severity_labels=SEVERITY_LABELS,
-                           floods=current_signals(), severities=SEVERITIES)
+                           floods=current_signals(), severities=SEVERITIES, **overdue_context())
 
 
 @bp.get("/incidents")

@@ -51,6 +51,10 @@ SETUP = (
     ("post", "/api/v1/status/components", {"name": "Login", "service": "login"}),
     ("post", "/api/v1/status/maintenances", {"name": "Upgrade", "scheduled_for": "2027-01-01T00:00:00+00:00",
                                              "scheduled_until": "2027-01-01T01:00:00+00:00", "components": [1]}),
+    ("post", "/api/v1/incidents", {"title": "Checkout down", "severity": "SEV1", "services": ["api"]}),
+    ("post", "/api/v1/incidents/3/updates", {"status": "resolved", "message": "fixed"}),   # opens its review
+    ("post", "/api/v1/incidents/3/action-items", {"title": "Add a canary", "owner": "amy@example.com",
+                                                  "due_on": "2026-12-01"}),
 )
 
 
