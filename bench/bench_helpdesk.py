@@ -376,11 +376,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-baseline", action="store_true", help="skip the raw requests.Session baseline")
     args = p.parse_args(argv)
 
-    try:
-        from incident.outbox import budget as pacing  # the shared request budget (was incident.helpdesk.pacing)
-    except ImportError:
-        from incident.helpdesk import pacing
     from incident.helpdesk.zendesk import ZendeskHelpdesk
+    from incident.outbox import budget as pacing  # the shared request budget
     from tests.zendesk_stand_in import ZD_EMAIL, ZD_TOKEN
 
     jobs = -(-args.tickets // 100)
