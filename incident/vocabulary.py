@@ -65,3 +65,10 @@ class SendStatus(StrEnum):
     QUEUED = "queued"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class KnownIssueState(StrEnum):
+    """A known-issue entry: `current` while its incident is open, `known` once it is resolved."""
+
+    CURRENT = "current"
+    KNOWN = "known"
