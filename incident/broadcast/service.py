@@ -16,14 +16,13 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import DateTime, Select, Text, bindparam, case, cast, func, literal, select, union, update
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Select, Text, case, cast, func, literal, select, union, update
 
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..customers import service as customers
 from ..customers.models import LOCALES, Customer, customer_services
-from ..dbutil import dialect, execute_dml, insert_ignoring_conflicts
+from ..dbutil import bound_once, dialect, execute_dml, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import MAX_ID, Incident, incident_services
@@ -360,24 +359,6 @@ def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incide
     return ids
 
 
-class _Converted(TypeDecorator):
-    """A timestamp already converted for the database (see `_bound_once`): bound as it is."""
-
-    impl = DateTime(timezone=True)   # what PostgreSQL casts the parameter to
-    cache_ok = True
-
-    def bind_processor(self, dialect):
-        return None
-
-
-def _bound_once(column, value):
-    """`value` for a timestamp `column`, converted for the database here, once, rather than once per row
-    of an executemany that gives every row the same value."""
-    dialect = db.session.get_bind().dialect
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return bindparam(None, process(value) if process else value, type_=_Converted())
-
-
 def _stop(send: BroadcastSend, broadcast: Broadcast, why: str) -> None:
     send.status = SendStatus.CANCELLED
     broadcast.status, broadcast.updated_at = "done", utcnow()
@@ -436,7 +417,7 @@ def prepare_send(send: BroadcastSend) -> int:
     # A Core executemany on the table: every row has the same keys, so one statement compiled once per chunk
     # (the ORM bulk path left out error=None and so split the rows into thousands of small INSERTs). The
     # timestamps, the same on every row, are converted for the database once rather than once per row.
-    stamp = _bound_once(Delivery.__table__.c.created_at, now)
+    stamp = bound_once(Delivery.__table__.c.created_at, now)
     statement = insert_ignoring_conflicts(Delivery.__table__, ["dedupe_key"]).values(
         next_attempt_at=stamp, created_at=stamp, updated_at=stamp)
     for start in range(0, len(rows), INSERT_CHUNK):

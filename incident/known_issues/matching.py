@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..clock import utcnow
-from ..dbutil import insert_ignoring_conflicts
+from ..dbutil import bound_once, insert_ignoring_conflicts
 from ..extensions import db
 from ..incidents.models import Incident
 from ..tickets.policy import decode_words
@@ -45,15 +45,17 @@ def flag_tickets(rows: list[dict], ids: dict[tuple[str, str], int]) -> list[dict
     matcher = load_matcher()
     if not matcher:
         return []
-    now = utcnow()
     found, flags = [], []
     for row in rows:
         incident_id = matcher.match(row["tags"].split(), row["subject"], row["description"])
         if incident_id is not None:
-            flags.append({"ticket_id": ids[(row["source"], row["external_id"])], "incident_id": incident_id,
-                          "matched_at": now})
+            flags.append({"ticket_id": ids[(row["source"], row["external_id"])], "incident_id": incident_id})
             found.append({"external_id": row["external_id"], "source": row["source"], "incident_id": incident_id})
-    statement = insert_ignoring_conflicts(KnownIssueMatch.__table__, ["ticket_id"])
+    if not flags:
+        return found
+    table = KnownIssueMatch.__table__
+    statement = insert_ignoring_conflicts(table, ["ticket_id"]).values(matched_at=bound_once(table.c.matched_at,
+                                                                                             utcnow()))
     for start in range(0, len(flags), CHUNK):
         db.session.execute(statement, flags[start:start + CHUNK])
     return found
