@@ -93,6 +93,8 @@ def test_a_ticket_like_several_entries_gets_the_best_one(app, api, frozen):
     assert ingest(api, ticket(3, tags=["login"], subject="Cannot log in"))["known_issue_matches"][0][
         "incident_id"] == major["id"]
     assert len(flags(app)) == 3
+    with app.app_context():   # flagged when it arrived, on the app's clock
+        assert set(db.session.scalars(select(KnownIssueMatch.matched_at))) == {clock.utcnow()}
 
 
 def test_no_entries_no_flags_and_a_big_batch_is_flagged_whole(app, api):
