@@ -8,6 +8,9 @@ Measures (request time only; the JSON bodies are built beforehand):
   2. the last batch sent again -> the idempotent path (nothing changes);
   3. one more batch of new tickets while a link rule (tag "login") on an open incident
      catches ~60% of them -> the link-on-arrival path.
+With --known-issues N, N incidents carry a known issue (tags and match phrases; half resolved with a
+fix) before step 1, so every new ticket is matched against them on arrival; the matching alone is
+also timed on one batch's rows, without the database.
 Target from the issue: >= 20,000 tickets/s on SQLite on a 2-core machine (printed, not asserted).
 """
 from __future__ import annotations
@@ -19,9 +22,47 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Timer, batch_body, bench_app, load, machine, make_tickets, median, parser, table  # noqa: E402
+from common import TAGS, Timer, batch_body, bench_app, load, machine, make_tickets, median, parser, table  # noqa: E402
 
 TARGET = 20_000
+# Phrases found in the generated tickets (common.SUBJECTS and SENTENCES): the first entries use one each.
+FOUND_PHRASES = ["error 502", "gateway error", "two-factor code", "splash", "wrong vat"]
+
+
+def add_known_issues(bench, count: int) -> None:
+    """`count` incidents with a known issue each: two tags (a ticket needs both), two match phrases (the
+    first five entries one that the tickets contain, the rest never), every other one resolved with a fix."""
+    for n in range(count):
+        incident_id = bench.declare(f"Known problem {n}", "SEV3")
+        first, second = TAGS[n % len(TAGS)], TAGS[(n * 7 + 3) % len(TAGS)]
+        tags = [first, second if second != first else TAGS[(n + 1) % len(TAGS)]]
+        phrases = [FOUND_PHRASES[n] if n < len(FOUND_PHRASES) else f"widget {n} broken", f"code e{n:03d} shown"]
+        response = bench.client.put(f"/api/v1/incidents/{incident_id}/known-issue", headers=bench.headers("lead"),
+                                    json={"workaround": f"Workaround {n}", "fix": f"Fix {n}", "tags": tags,
+                                          "match_phrases": phrases})
+        assert response.status_code == 200, response.get_json()
+        if n % 2:
+            response = bench.post(f"/api/v1/incidents/{incident_id}/updates", {"status": "resolved"}, role="lead")
+            assert response.status_code == 201, response.get_json()
+
+
+def time_matching(bench, tickets: list[dict]) -> tuple[float, int]:
+    """The pure matcher over one batch's tickets (entries loaded once): seconds and tickets matched."""
+    from incident.known_issues.matching import load_matcher
+    from incident.tickets.policy import encode_words
+
+    with bench.app.app_context():
+        matcher = load_matcher()
+    rows = [(encode_words(t["tags"]).split(), t["subject"], t["description"]) for t in tickets]
+    with Timer() as t:
+        found = sum(1 for tags, subject, description in rows if matcher.match(tags, subject, description) is not None)
+    return t.seconds, found
+
+
+def counts(result: dict) -> dict:
+    """The answer without its list of flagged tickets (thousands of them), with how many there are."""
+    return {**{k: v for k, v in result.items() if k != "known_issue_matches"},
+            "known_issue_matches": len(result.get("known_issue_matches", []))}
 
 
 def send(bench, body: bytes, count: int) -> tuple[float, dict]:
@@ -59,6 +100,8 @@ def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--profile", action="store_true",
                    help="profile one extra batch of new tickets after the timed ones and print the profile")
+    p.add_argument("--known-issues", type=int, default=0, metavar="N",
+                   help="N incidents with a known issue before the timed batches (default 0)")
     args = p.parse_args(argv)
     n, size = args.tickets, args.batch
     with bench_app(args) as bench:
@@ -75,14 +118,19 @@ def main(argv=None) -> int:
         print(f"  built in {time.perf_counter() - t:.1f} s "
               f"({sum(len(b) for b, _ in batches) / 1e6:.1f} MB of JSON)", flush=True)
 
+        if args.known_issues:
+            add_known_issues(bench, args.known_issues)
+            print(f"  {args.known_issues} known issues recorded", flush=True)
+
         # 1. new tickets
-        times, created = [], 0
+        times, created, flagged = [], 0, 0
         for index, (body, count) in enumerate(batches, 1):
             seconds, result = send(bench, body, count)
             times.append((seconds, count))
             created += result["created"]
+            flagged += len(result["known_issue_matches"])
             print(f"  batch {index:>3}: {count:,} tickets in {seconds:.3f} s = {count / seconds:,.0f}/s "
-                  f"{result}", flush=True)
+                  f"{counts(result)}", flush=True)
         assert created == n, f"created {created} of {n}"
         total = sum(s for s, _ in times)
         rates = [c / s for s, c in times]
@@ -91,7 +139,7 @@ def main(argv=None) -> int:
         body, count = batches[-1]
         again_seconds, again = send(bench, body, count)
         assert again["unchanged"] == count, again
-        print(f"  re-sent last batch: {again_seconds:.3f} s {again}", flush=True)
+        print(f"  re-sent last batch: {again_seconds:.3f} s {counts(again)}", flush=True)
 
         if args.profile:
             profile_batch(bench, batch_body(make_tickets(n + size + 1, size, seed=args.seed)))
@@ -101,7 +149,7 @@ def main(argv=None) -> int:
         response = bench.post(f"/api/v1/incidents/{incident_id}/link-rules", {"tags": ["login"]})
         assert response.status_code == 201, response.get_json()
         rule_seconds, ruled = send(bench, rule_body, rule_count)
-        print(f"  batch with a link rule: {rule_seconds:.3f} s {ruled}", flush=True)
+        print(f"  batch with a link rule: {rule_seconds:.3f} s {counts(ruled)}", flush=True)
 
         rows = [
             (f"new tickets ({len(batches)} x {size:,})", f"{n:,}", f"{total:.2f}", f"{n / total:,.0f}",
@@ -111,6 +159,12 @@ def main(argv=None) -> int:
             (f"new batch, rule links {ruled['linked']:,}", f"{rule_count:,}", f"{rule_seconds:.2f}",
              f"{rule_count / rule_seconds:,.0f}", "", "", ""),
         ]
+        if args.known_issues:
+            match_seconds, matched = time_matching(bench, make_tickets(1, min(size, n), seed=args.seed))
+            rows.append((f"matching alone, {args.known_issues} known issues (no database)", f"{min(size, n):,}",
+                         f"{match_seconds:.3f}", f"{min(size, n) / match_seconds:,.0f}", "", "", ""))
+            print(f"  {flagged:,} of {n:,} new tickets looked like a known issue; matching alone: "
+                  f"{1e6 * match_seconds / min(size, n):.1f} µs a ticket ({matched:,} of {min(size, n):,} matched)")
         print()
         print(table(f"Ingest through POST /api/v1/tickets on {bench.kind} — {machine()}", rows,
                     ("case", "tickets", "seconds", "tickets/s", "min/s", "median/s", "max/s")))

@@ -32,6 +32,9 @@ from .incidents import routes as incident_routes
 from .incidents import slack_rooms as _rooms  # noqa: F401  (registers how the outbox opens rooms)
 from .integrations import slack as slack_hooks
 from .integrations import twilio as twilio_hooks
+from .known_issues import matching as _known_issue_matching  # noqa: F401  (flags new tickets like a known issue)
+from .known_issues import models as _known_issue_models  # noqa: F401
+from .known_issues import routes as known_issue_routes
 from .logconfig import configure_logging
 from .outbox import models as _outbox_models  # noqa: F401
 from .reviews import models as _review_models  # noqa: F401
@@ -90,7 +93,8 @@ class _KeyInt(IntegerConverter):
 
 def _register_blueprints(app: Flask) -> None:
     for blueprint in (incident_routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
-                      broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, review_routes.bp, openapi.bp):
+                      broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, review_routes.bp,
+                      known_issue_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
     for blueprint in (slack_hooks.bp, twilio_hooks.bp, zendesk_hook.bp, broadcast_routes.public):

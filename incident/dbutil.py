@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import CursorResult, DateTime, Executable, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
 
@@ -28,3 +29,21 @@ def execute_dml(statement: Executable) -> CursorResult[Any]:
 def like_escape(text: str) -> str:
     """Text for a LIKE pattern with its wildcards taken literally (ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class _Converted(TypeDecorator):
+    """A timestamp already converted for the database (see `bound_once`): bound as it is."""
+
+    impl = DateTime(timezone=True)   # what PostgreSQL casts the parameter to
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        return None
+
+
+def bound_once(column, value):
+    """`value` for a timestamp `column`, converted for the database here, once, rather than once per row
+    of an executemany that gives every row the same value."""
+    dialect = db.session.get_bind().dialect
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return bindparam(None, process(value) if process else value, type_=_Converted())

@@ -14,6 +14,8 @@ from .customers.schemas import MAX_BATCH as CUSTOMER_BATCH
 from .customers.schemas import CustomerIn, CustomerPatch
 from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from .known_issues.schemas import KnownIssueIn
+from .known_issues.service import MAX_QUERY, STATES
 from .openapi_shapes import ESCALATION_POLICY_IN, SCHEMAS, responses
 from .outbox.models import STATUSES as DELIVERY_STATUSES
 from .reviews.policy import STATES as ITEM_STATES
@@ -375,6 +377,27 @@ OPERATIONS = [
      [_query("owner", _EMAIL, "the owner's email"), _query("state", {"type": "string", "enum": list(ITEM_STATES)}),
       _query("overdue", {"type": "string", "enum": ["true", "false"]}, "true: open and past their due day (UTC)"),
       *PAGE], "200"),
+    # Known issues: the workaround is public (status page while open, broadcasts that include it); the rest is staff's.
+    ("put", "/incidents/{incident_id}/known-issue", "Record or replace the incident's known issue (workaround, symptoms, "
+     "cause, fix, tags, services, match phrases)", "lead", KnownIssueIn, [ID], "200"),
+    ("get", "/incidents/{incident_id}/known-issue", "The incident's known issue", "viewer", None, [ID], "200"),
+    ("delete", "/incidents/{incident_id}/known-issue", "Withdraw the incident's known issue", "lead", None, [ID], "200"),
+    (
+        "get",
+        "/known-issues",
+        "Search the known issues: current incidents first, then resolved ones, latest first",
+        "viewer",
+        None,
+        [
+            _query("q", {"type": "string", "maxLength": MAX_QUERY}, "every word must be found (any field, the title, "
+                   "or INC-42)"),
+            _query("state", {"type": "string", "enum": list(STATES)}, "current: open incidents; known: resolved"),
+            _query("tag", {"type": "string", "pattern": TAG_RE.pattern}, "only entries with this tag"),
+            _query("service", _SLUG, "only entries naming this service"),
+            *PAGE,
+        ],
+        "200",
+    ),
 ]
 
 ERROR = {

@@ -85,7 +85,8 @@ SCHEMAS: dict[str, dict] = {
                      "created_at": TIME}),
     "Broadcast": obj({
         "id": INT, "incident_id": INT, "kind": STR, "status": STR, "channels": STRINGS, "audience": {"type": "object"},
-        "message": STR, "important": BOOL, "send_at": TIME_OR_NULL, "repeat_every_minutes": INT_OR_NULL,
+        "message": STR, "important": BOOL, "include_workaround": BOOL, "send_at": TIME_OR_NULL,
+        "repeat_every_minutes": INT_OR_NULL,
         "next_update_minutes": INT_OR_NULL, "next_send_at": TIME_OR_NULL,
         "counts": {"type": "object", "additionalProperties": INT}, "created_at": TIME}),
     "Delivery": obj({"id": INT, "customer_id": INT_OR_NULL, "customer": STR_OR_NULL, "send": INT, "channel": STR,
@@ -149,6 +150,13 @@ SCHEMAS: dict[str, dict] = {
                         "top_tags": array(array({"type": ["string", "integer"]})),
                         "markers": array(array(STR))})}),
     "LinkResult": obj({"linked": INT, "already_linked": INT, "moved": INT, "not_found": STRINGS}),
+    "KnownIssue": obj({
+        "incident_id": INT, "reference": STR, "title": STR, "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "incident_status": {"type": "string", "enum": list(STATUSES)},
+        "state": {"type": "string", "enum": ["current", "known"]}, "resolved_at": TIME_OR_NULL,
+        "merged_into": INT_OR_NULL, "workaround": STR, "symptoms": STR, "cause": STR, "fix": STR, "tags": STRINGS,
+        "services": STRINGS, "match_phrases": STRINGS, "flag_tickets": BOOL, "flags_tickets_now": BOOL,
+        "matched_tickets": INT, "created_at": TIME, "updated_at": TIME, "updated_by": STR_OR_NULL}),
     "UnlinkResult": obj({"unlinked": INT, "not_found": STRINGS}),
 }
 
@@ -212,7 +220,9 @@ def responses() -> dict[tuple[str, str], tuple[str, dict]]:
         ("get", "/incidents/{incident_id}/checklists"): (j, items_of(ref("Checklist"))),
         ("post", "/incidents/{incident_id}/checklists"): (j, obj({"changed": BOOL, "runbook": STR, "item": STR,
                                                                   "checked": BOOL})),
-        ("post", "/tickets"): (j, obj({"created": INT, "updated": INT, "unchanged": INT, "linked": INT})),
+        ("post", "/tickets"): (j, obj({"created": INT, "updated": INT, "unchanged": INT, "linked": INT,
+                                       "known_issue_matches": array(obj({"external_id": STR, "source": STR,
+                                                                         "incident_id": INT}))})),
         ("get", "/tickets"): (j, page_of(ticket)),
         ("get", "/incidents/{incident_id}/tickets"): (j, page_of(ticket)),
         ("post", "/incidents/{incident_id}/tickets"): (j, ref("LinkResult")),
@@ -266,4 +276,8 @@ def responses() -> dict[tuple[str, str], tuple[str, dict]]:
         ("post", "/incidents/{incident_id}/action-items"): (j, ref("ActionItem")),
         ("patch", "/action-items/{item_id}"): (j, ref("ActionItem")),
         ("get", "/action-items"): (j, page_of(ref("ActionItem"))),
+        ("put", "/incidents/{incident_id}/known-issue"): (j, ref("KnownIssue")),
+        ("get", "/incidents/{incident_id}/known-issue"): (j, ref("KnownIssue")),
+        ("delete", "/incidents/{incident_id}/known-issue"): (j, obj({"deleted": BOOL})),
+        ("get", "/known-issues"): (j, page_of(ref("KnownIssue"))),
     }

@@ -77,3 +77,8 @@ class ActionItemState(StrEnum):
     OPEN = "open"
     DONE = "done"
     DROPPED = "dropped"
+class KnownIssueState(StrEnum):
+    """A known-issue entry: `current` while its incident is open, `known` once it is resolved."""
+
+    CURRENT = "current"
+    KNOWN = "known"

@@ -26,6 +26,7 @@ class Broadcast(Model):
     audience: Mapped[dict] = mapped_column(JSON)
     message: Mapped[str] = mapped_column(Text, default="")           # the lead's own words, optional
     important: Mapped[bool] = mapped_column(Boolean, default=False)
+    include_workaround: Mapped[bool] = mapped_column(Boolean, default=False)   # the known issue's, when it has one
     send_at: Mapped[datetime] = mapped_column(UTCDateTime)             # the first send
     repeat_every_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     next_update_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the promise

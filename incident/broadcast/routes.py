@@ -23,6 +23,7 @@ def shown_status(row, counts: dict) -> str:
 def broadcast_to_dict(row, counts: dict, next_send=None) -> dict:
     return {"id": row.id, "incident_id": row.incident_id, "kind": row.kind, "status": shown_status(row, counts),
             "channels": row.channels, "audience": row.audience, "message": row.message, "important": row.important,
+            "include_workaround": row.include_workaround,
             "send_at": isoformat(row.send_at), "repeat_every_minutes": row.repeat_every_minutes,
             "next_update_minutes": row.next_update_minutes, "next_send_at": isoformat(next_send),
             "counts": counts, "created_at": isoformat(row.created_at)}
@@ -57,7 +58,8 @@ def preview(incident_id):
     incident = Incident.get_or_raise(incident_id)
     promise = data.repeat_every_minutes or data.next_update_minutes
     context = service.message_context(incident, data.kind, data.message, locale="en",
-                                      next_update_at=service.preview_promise(data.send_at, promise))
+                                      next_update_at=service.preview_promise(data.send_at, promise),
+                                      include_workaround=data.include_workaround)
     return jsonify({"audience": service.count_audience(incident.id, data.audience.model_dump()),
                     "messages": templates.preview(data.kind, data.channels, list(LOCALES), context,
                                                   templates.load_overrides())})

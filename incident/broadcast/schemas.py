@@ -58,6 +58,7 @@ class BroadcastIn(Strict):
     repeat_every_minutes: int | None = Field(None, ge=5, le=24 * 60)
     next_update_minutes: int | None = Field(None, ge=5, le=7 * 24 * 60)
     important: bool = False
+    include_workaround: bool = Field(False, description="add the incident's known-issue workaround, when it has one")
 
     @field_validator("channels")
     @classmethod
@@ -87,6 +88,7 @@ class BroadcastEdit(Strict):
     repeat_every_minutes: int | None = Field(None, ge=5, le=24 * 60)
     next_update_minutes: int | None = Field(None, ge=5, le=7 * 24 * 60)
     important: bool | None = None
+    include_workaround: bool | None = None
 
     _send_at = field_validator("send_at")(_not_too_far)
 

@@ -16,18 +16,18 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import DateTime, Select, Text, bindparam, case, cast, func, literal, select, union, update
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Select, Text, case, cast, func, literal, select, union, update
 
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..customers import service as customers
 from ..customers.models import LOCALES, Customer, customer_services
-from ..dbutil import dialect, execute_dml, insert_ignoring_conflicts
+from ..dbutil import bound_once, dialect, execute_dml, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import MAX_ID, Incident, incident_services
 from ..incidents.timeline import record
+from ..known_issues.service import workaround_of
 from ..outbox.models import Delivery
 from ..tickets.models import HELPDESK_SOURCE, Ticket
 from ..uow import use_case
@@ -66,16 +66,18 @@ def _send_time(send_at: datetime | None) -> datetime:
     return max(send_at, now)
 
 
-def _check_renders(incident: Incident, kind: str, channels: Sequence[str], message: str, promise: int | None) -> None:
+def _check_renders(incident: Incident, kind: str, channels: Sequence[str], message: str, promise: int | None,
+                   *, include_workaround: bool = False) -> None:
     """Render every channel in every locale now, so a broken template stops the broadcast at the door."""
     overrides = templates.load_overrides()
     problems = {}
     for channel in channels:
         for locale in LOCALES:
             try:
-                templates.render(kind, channel, locale, message_context(incident, kind, message, locale=locale,
-                                                                        next_update_at=_promise_at(utcnow(), promise)),
-                                 overrides=overrides)
+                context = message_context(incident, kind, message, locale=locale,
+                                          next_update_at=_promise_at(utcnow(), promise),
+                                          include_workaround=include_workaround)
+                templates.render(kind, channel, locale, context, overrides=overrides)
             except ValidationFailed as error:
                 problems[f"{channel}.{locale}"] = error.message
     if problems:
@@ -92,10 +94,11 @@ def create_broadcast(actor: User, incident_id, data: BroadcastIn) -> Broadcast:
     if count_audience(incident.id, audience) == 0:
         raise ValidationFailed("Nobody is in this audience.", details={"audience": audience}, code="empty_audience")
     promise = data.repeat_every_minutes or data.next_update_minutes
-    _check_renders(incident, data.kind, data.channels, data.message, promise)
+    _check_renders(incident, data.kind, data.channels, data.message, promise, include_workaround=data.include_workaround)
     now = utcnow()
     broadcast = Broadcast(incident_id=incident.id, kind=data.kind, channels=data.channels, audience=audience,
                           message=data.message, important=data.important, send_at=send_at,
+                          include_workaround=data.include_workaround,
                           repeat_every_minutes=data.repeat_every_minutes, next_update_minutes=data.next_update_minutes,
                           status=BroadcastStatus.SCHEDULED, created_by_id=actor.id, created_at=now, updated_at=now)
     db.session.add(broadcast)
@@ -155,7 +158,8 @@ def edit_broadcast(actor: User, broadcast_id, data: BroadcastEdit) -> Broadcast:
         if value is not None or key in ("repeat_every_minutes", "next_update_minutes"):
             setattr(broadcast, key, value)
     _check_renders(incident, broadcast.kind, broadcast.channels, broadcast.message,
-                   broadcast.repeat_every_minutes or broadcast.next_update_minutes)
+                   broadcast.repeat_every_minutes or broadcast.next_update_minutes,
+                   include_workaround=broadcast.include_workaround)
     broadcast.updated_at = utcnow()
     record(incident, "broadcast_edited", actor, {"broadcast": broadcast.id, "changed": sorted(data.model_fields_set)})
     db.session.flush()
@@ -271,8 +275,10 @@ def status_page_url() -> str:
 
 
 def message_context(incident: Incident, kind: str, message: str, *, locale: str,
-                    next_update_at: datetime | None, now: datetime | None = None) -> dict:
-    """What a template may use; customer_name and unsubscribe_url are sentinels filled in per customer."""
+                    next_update_at: datetime | None, now: datetime | None = None,
+                    include_workaround: bool = False) -> dict:
+    """What a template may use; customer_name and unsubscribe_url are sentinels filled in per customer.
+    `workaround` is the known issue's (public) workaround when the broadcast asks for it, else ""."""
     return {
         "incident": {"reference": incident.reference, "title": incident.title, "status": incident.status,
                      "severity": incident.severity, "services": [s.name for s in incident.services],
@@ -280,6 +286,7 @@ def message_context(incident: Incident, kind: str, message: str, *, locale: str,
         "kind": kind, "message": message, "status_page_url": status_page_url(), "next_update_at": next_update_at,
         "customer_name": templates.NAME_SENTINEL, "unsubscribe_url": templates.UNSUBSCRIBE_SENTINEL,
         "locale": locale, "now": now or utcnow(),   # a promise on another day shows its date
+        "workaround": workaround_of(incident.id) if include_workaround else "",
     }
 
 
@@ -341,31 +348,15 @@ def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incide
         for locale in LOCALES:
             rendered = templates.render(broadcast.kind, channel, locale,
                                         message_context(incident, broadcast.kind, broadcast.message, locale=locale,
-                                                        next_update_at=promise, now=send.due_at), overrides=overrides)
+                                                        next_update_at=promise, now=send.due_at,
+                                                        include_workaround=broadcast.include_workaround),
+                                        overrides=overrides)
             row = BroadcastMessage(send_id=send.id, channel=channel, locale=locale, subject=rendered.subject or "",
                                    text=rendered.text, html=rendered.html, blocks=rendered.blocks)
             db.session.add(row)
             db.session.flush()
             ids[(channel, locale)] = row.id
     return ids
-
-
-class _Converted(TypeDecorator):
-    """A timestamp already converted for the database (see `_bound_once`): bound as it is."""
-
-    impl = DateTime(timezone=True)   # what PostgreSQL casts the parameter to
-    cache_ok = True
-
-    def bind_processor(self, dialect):
-        return None
-
-
-def _bound_once(column, value):
-    """`value` for a timestamp `column`, converted for the database here, once, rather than once per row
-    of an executemany that gives every row the same value."""
-    dialect = db.session.get_bind().dialect
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return bindparam(None, process(value) if process else value, type_=_Converted())
 
 
 def _stop(send: BroadcastSend, broadcast: Broadcast, why: str) -> None:
@@ -426,7 +417,7 @@ def prepare_send(send: BroadcastSend) -> int:
     # A Core executemany on the table: every row has the same keys, so one statement compiled once per chunk
     # (the ORM bulk path left out error=None and so split the rows into thousands of small INSERTs). The
     # timestamps, the same on every row, are converted for the database once rather than once per row.
-    stamp = _bound_once(Delivery.__table__.c.created_at, now)
+    stamp = bound_once(Delivery.__table__.c.created_at, now)
     statement = insert_ignoring_conflicts(Delivery.__table__, ["dedupe_key"]).values(
         next_attempt_at=stamp, created_at=stamp, updated_at=stamp)
     for start in range(0, len(rows), INSERT_CHUNK):

@@ -17,6 +17,7 @@ The context contract — a plain dict:
                       "services": ["login", …], "summary"}
     kind             "apology" | "status" | "resolution"
     message          the lead's own words, may be ""
+    workaround       the known issue's workaround, when the broadcast asks for it; may be ""
     status_page_url  absolute URL, may be ""
     next_update_at   aware datetime, or None when no update is promised
     customer_name    NAME_SENTINEL when rendering for a send (default), a name in previews
@@ -142,6 +143,7 @@ def _values(context: dict, locale: str) -> dict:
     values.setdefault("message", "")
     values.setdefault("status_page_url", "")
     values["message"] = (values["message"] or "").strip()
+    values["workaround"] = (values.get("workaround") or "").strip()
     values["locale"] = locale
     when, now = context.get("next_update_at"), context.get("now")
     values["next_update_at"] = when
@@ -234,7 +236,7 @@ def sample_context(locale: str = "en", **changes) -> dict:
         "incident": {"reference": "INC-42", "title": "Login and payments failing for some customers",
                      "status": "identified", "severity": "SEV2", "services": ["login", "payments"],
                      "summary": "Some sign-ins and card payments fail with an error."},
-        "kind": "apology", "message": "", "status_page_url": "https://status.example.com/",
+        "kind": "apology", "message": "", "workaround": "", "status_page_url": "https://status.example.com/",
         "next_update_at": now + timedelta(minutes=30), "now": now,
         "customer_name": "Acme Srl", "unsubscribe_url": "https://status.example.com/unsubscribe/sample",
         "locale": locale,
@@ -270,7 +272,8 @@ def preview(kind: str, channels, locales, context: dict, overrides: dict | None 
 
 def _variants(locale: str) -> list[dict]:
     """Contexts that take a template down its different branches."""
-    full = sample_context(locale, message="We have moved traffic to the backup site.")
+    full = sample_context(locale, message="We have moved traffic to the backup site.",
+                          workaround="Sign in from the mobile app until this is fixed.")
     return [
         full,
         sample_context(locale, next_update_at=None, message=""),

@@ -8,8 +8,8 @@ from . import i18n
 from .statuspage import MAINTENANCE_TEXT
 
 
-def _content(updates, default=None) -> str:
-    parts = []
+def _content(updates, default=None, workaround: str = "") -> str:
+    parts = [f"<p><strong>Workaround</strong> - {escape(workaround)}</p>"] if workaround else []
     for u in updates:
         body = u.body or (default or {}).get(u.status, "")
         parts.append(f"<p><small>{escape(i18n.format_when(u.created_at, 'en'))}</small><br>"
@@ -38,5 +38,6 @@ def atom(page, config) -> bytes:
         entry.link(href=f"{config['url']}#{anchor}")
         entry.published(item.created_at)
         entry.updated(updated)
-        entry.content(_content(item.updates, MAINTENANCE_TEXT if kind == "maintenance" else None), type="html")
+        entry.content(_content(item.updates, MAINTENANCE_TEXT if kind == "maintenance" else None,
+                               getattr(item, "workaround", "")), type="html")
     return fg.atom_str(pretty=False)

@@ -2,8 +2,9 @@
 history, published incidents with only their public updates, maintenance windows.
 
 Only this module reads incidents for the public page, and it reads only: titles, severity
-(as impact), statuses, public updates and the components they touch. Never notes, roles,
-tickets, summaries or anything about customers.
+(as impact), statuses, public updates, the components they touch, and the known issue's
+workaround while the incident is open (staff publish it deliberately). Never notes, roles,
+tickets, summaries, a known issue's symptoms, cause or fix, or anything about customers.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..incidents.models import Incident, IncidentUpdate
+from ..known_issues.service import public_workarounds
 from . import history, policy
 from .models import (
     Maintenance,
@@ -51,6 +53,7 @@ class PublicIncident:
     resolved_at: datetime | None
     updates: list[PublicUpdate]                       # newest first
     components: dict[int, str]                        # component id -> state during the incident
+    workaround: str = ""                              # the known issue's, while the incident is open
 
 
 @dataclass
@@ -137,6 +140,7 @@ def _public_incidents(rows: list[Incident], components: list[PublicComponent], b
     for o in db.session.scalars(select(StatusIncidentComponent).where(StatusIncidentComponent.incident_id.in_(ids))):
         overrides[o.incident_id][o.component_id] = o.status
     known = {c.id for c in components}
+    workarounds = public_workarounds([i.id for i in rows if i.status != "resolved"])
     out = []
     for i in rows:
         ups = updates[i.id]
@@ -146,7 +150,8 @@ def _public_incidents(rows: list[Incident], components: list[PublicComponent], b
             id=i.id, name=i.title, status=i.status, impact=policy.incident_impact(i.severity, impacts.get(i.id)),
             started_at=i.declared_at, created_at=ups[-1].created_at, updated_at=ups[0].created_at,
             monitoring_at=monitoring[0] if monitoring and i.status in ("monitoring", "resolved") else None,
-            resolved_at=i.resolved_at if i.status == "resolved" else None, updates=ups, components=touched))
+            resolved_at=i.resolved_at if i.status == "resolved" else None, updates=ups, components=touched,
+            workaround=workarounds.get(i.id, "") if i.status != "resolved" else ""))
     return out
 
 

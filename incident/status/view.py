@@ -43,7 +43,7 @@ def page_view(page: PublicPage, locale: str, config: dict) -> dict:
         groups.append({"name": c.name if c.is_group else None, "status": c.status,
                        "label": tr("status." + c.status), "state": STATE_CLASS[c.status], "rows": rows})
     incidents = [{"anchor": f"inc{i.id}", "name": i.name, "impact": i.impact, "status": tr("incident." + i.status),
-                  "affects": ", ".join(names[k] for k in i.components if k in names),
+                  "affects": ", ".join(names[k] for k in i.components if k in names), "workaround": i.workaround,
                   "updates": [{"status": tr("incident." + u.status), "body": u.body, "when": when(u.created_at),
                                "iso": u.created_at.isoformat()} for u in i.updates]}
                  for i in page.unresolved]

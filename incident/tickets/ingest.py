@@ -1,4 +1,5 @@
-"""Ingest: upsert a batch of tickets, make requesters customers, link what the rules catch.
+"""Ingest: upsert a batch of tickets, make requesters customers, link what the rules catch, tell
+the features above about the new ones (tickets_arrived: known issues flag look-alikes).
 
 Built for floods: one SELECT for what exists, one multi-row INSERT for what is new, one
 executemany UPDATE for what changed, and no ORM object per ticket.
@@ -24,6 +25,7 @@ from .models import LinkRule, Ticket
 from .policy import TicketFilter, content_hash, encode_words, matches
 from .schemas import TicketIn
 from .service import apply_link
+from .signals import tickets_arrived
 
 logger = logging.getLogger(__name__)
 CHUNK = 2_000
@@ -38,10 +40,15 @@ class IngestResult:
     unchanged: int = 0
     linked: int = 0
     ticket_ids: list[int] = field(default_factory=list, repr=False)
+    known_issue_matches: list[dict] = field(default_factory=list, repr=False)
 
-    def as_dict(self) -> dict:
+    def counts(self) -> dict:
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
                 "linked": self.linked}
+
+    def as_dict(self) -> dict:
+        """The ingest answer: the counts, and the new tickets that look like a known issue."""
+        return {**self.counts(), "known_issue_matches": self.known_issue_matches}
 
 
 @contextmanager
@@ -177,7 +184,8 @@ def ingest_tickets(
     """Upsert tickets on (source, external id); re-sending the same ticket changes nothing.
 
     New tickets that a link rule matches are linked (unless `apply_rules` is off, as for an
-    import aimed at one incident); `ticket_ids` lists every ticket of the batch.
+    import aimed at one incident); receivers of `tickets_arrived` look at every new ticket (known
+    issues flag those that look like one); `ticket_ids` lists every ticket of the batch.
     """
     now = utcnow()
     rows = {}
@@ -209,8 +217,12 @@ def ingest_tickets(
     arrived = [r for r in new if (r["source"], r["external_id"]) in ids]
     if apply_rules and arrived:
         result.linked = _link_by_rules(arrived, ids)
+    if arrived:
+        for _receiver, flagged in tickets_arrived.send(None, rows=arrived, ids=ids):
+            result.known_issue_matches.extend(flagged or ())
     result.ticket_ids = list(ids.values()) + [ticket_id for ticket_id, _ in existing.values()]
     if commit:
         db.session.commit()
-    logger.info("ingested %s tickets: %s", len(rows), result.as_dict())
+    logger.info("ingested %s tickets: %s, %s like a known issue", len(rows), result.counts(),
+                len(result.known_issue_matches))
     return result

@@ -13,3 +13,9 @@ tickets_linked = _signals.signal("tickets-linked")
 # taken off the incident by an unlink, and tickets moved onto it from a merged duplicate
 tickets_unlinked = _signals.signal("tickets-unlinked")
 tickets_moved = _signals.signal("tickets-moved")
+
+# sent after an ingest inserted new tickets, before the commit, with `rows` (the new tickets as stored:
+# source, external_id, subject, description, tags and services as ' a b ') and `ids` ({(source, external
+# id): ticket id}); a receiver answers with a list of what it flagged, which the ingest answer carries
+# (known issues answer [{"external_id", "source", "incident_id"}])
+tickets_arrived = _signals.signal("tickets-arrived")

@@ -58,7 +58,7 @@ def preview(incident, data) -> dict:
     messages: dict = {}
     for locale in LOCALES:
         context = broadcasts.message_context(incident, data.kind, data.message, locale=locale,
-                                             next_update_at=promise)
+                                             next_update_at=promise, include_workaround=data.include_workaround)
         context["customer_name"] = name
         for channel in data.channels:
             # the link's shape, never the sample customer's token: a preview is read, not received

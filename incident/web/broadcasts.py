@@ -15,6 +15,7 @@ from ..broadcast.schemas import BroadcastEdit, BroadcastIn
 from ..clock import isoformat, utcnow
 from ..errors import AppError, ValidationFailed
 from ..incidents.models import Incident
+from ..known_issues.service import workaround_of
 from ..outbox.models import STATUSES
 from ..vocabulary import DeliveryStatus
 from .blueprint import bp
@@ -60,6 +61,7 @@ def _data(form, *, with_kind: bool = True) -> dict:
         "repeat_every_minutes": repeat if when == "repeat" else None,
         "next_update_minutes": (form.get("next_update_minutes") or "").strip() or None,
         "important": form.get("important") == "on",
+        "include_workaround": form.get("include_workaround") == "on",
     }
     if with_kind:
         data["kind"] = form.get("kind", "")
@@ -74,19 +76,21 @@ def _values_of(broadcast, due_at) -> dict:
             "when": "repeat" if broadcast.repeat_every_minutes else "at",
             "send_at": due_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M") if due_at else "",
             "repeat_every_minutes": broadcast.repeat_every_minutes or "",
-            "next_update_minutes": broadcast.next_update_minutes or "", "important": broadcast.important}
+            "next_update_minutes": broadcast.next_update_minutes or "", "important": broadcast.important,
+            "include_workaround": broadcast.include_workaround}
 
 
 def _submitted(form) -> dict:
     values = form.to_dict()
     values["channels"], values["audience"] = form.getlist("channels"), form.getlist("audience")
     values["important"] = form.get("important") == "on"
+    values["include_workaround"] = form.get("include_workaround") == "on"
     return values
 
 
 def _page(template: str, incident, values: dict, status: int = 200, **extra):
     body = render_template(template, incident=incident, values=values, kinds=KINDS, channels=CHANNEL_LABELS,
-                           audiences=AUDIENCES, now=utcnow(), **extra)
+                           audiences=AUDIENCES, now=utcnow(), workaround=workaround_of(incident.id), **extra)
     return allow_email_styles(make_response(body, status))
 
 
@@ -155,7 +159,8 @@ def _changes(broadcast, due, edit: BaseModel) -> dict:
     """Only what the form changed (PATCH semantics): a send time within the same minute is no change."""
     wanted = edit.model_dump()
     current = {"channels": broadcast.channels, "audience": broadcast.audience, "message": broadcast.message,
-               "important": broadcast.important, "repeat_every_minutes": broadcast.repeat_every_minutes,
+               "important": broadcast.important, "include_workaround": broadcast.include_workaround,
+               "repeat_every_minutes": broadcast.repeat_every_minutes,
                "next_update_minutes": broadcast.next_update_minutes}
     changes = {key: value for key, value in wanted.items() if key in current and value != current[key]}
     send_at = wanted["send_at"] or utcnow()   # "send now" moves the next send to now

@@ -10,6 +10,7 @@ from ..auth.access import login_required
 from ..errors import AppError, ValidationFailed
 from ..incidents import service as incidents
 from ..incidents.models import Incident
+from ..known_issues.service import ticket_flags
 from ..security import body_limit
 from ..tickets import service as tickets
 from ..tickets.chart import flood_chart_svg
@@ -59,7 +60,8 @@ def tickets_view():
     open_incidents, _ = incidents.list_incidents(status="open", per_page=500)
     return render_template("tickets.html", tickets=rows, total=total, page=page, per_page=PER_PAGE,
                            args=_current_args(), incidents=[i for i in open_incidents if not i.merged_into_id],
-                           words=decode_words, filter_active=ticket_filter.narrows)
+                           words=decode_words, filter_active=ticket_filter.narrows,
+                           known=ticket_flags([t.id for t in rows]))
 
 
 @bp.post("/tickets/link")

@@ -49,6 +49,8 @@ SETUP = (
     ("post", "/api/v1/incidents/1/broadcasts", {"kind": "status", "channels": ["email"],
                                                 "send_at": "2027-01-01T00:00:00+00:00"}),
     ("post", "/api/v1/status/components", {"name": "Login", "service": "login"}),
+    ("put", "/api/v1/incidents/2/known-issue", {"workaround": "Use the app", "fix": "Roll back", "tags": ["login"],
+                                                "match_phrases": ["log in"]}),
     ("post", "/api/v1/status/maintenances", {"name": "Upgrade", "scheduled_for": "2027-01-01T00:00:00+00:00",
                                              "scheduled_until": "2027-01-01T01:00:00+00:00", "components": [1]}),
     ("post", "/api/v1/incidents", {"title": "Checkout down", "severity": "SEV1", "services": ["api"]}),

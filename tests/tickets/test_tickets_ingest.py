@@ -14,7 +14,8 @@ from ..helpers import ingest
 
 def test_one_ticket_and_a_batch(api_as):
     agent = api_as("agent")
-    assert ingest(agent, ticket(1)) == {"created": 1, "updated": 0, "unchanged": 0, "linked": 0}
+    assert ingest(agent, ticket(1)) == {"created": 1, "updated": 0, "unchanged": 0, "linked": 0,
+                                        "known_issue_matches": []}
     assert ingest(agent, {"tickets": tickets(50, start=2)})["created"] == 50
     listed = agent.get("/api/v1/tickets?per_page=5").get_json()
     assert listed["total"] == 51 and len(listed["items"]) == 5
@@ -40,11 +41,13 @@ def test_sending_the_same_tickets_again_changes_nothing(app, api_as):
     agent = api_as("agent")
     ingest(agent, {"tickets": tickets(20)})
     before = count_rows(app, "tickets", "customers")
-    assert ingest(agent, {"tickets": tickets(20)}) == {"created": 0, "updated": 0, "unchanged": 20, "linked": 0}
+    assert ingest(agent, {"tickets": tickets(20)}) == {"created": 0, "updated": 0, "unchanged": 20, "linked": 0,
+                                                       "known_issue_matches": []}
     assert count_rows(app, "tickets", "customers") == before
     changed = tickets(20)
     changed[3]["subject"] = "Now it is worse"
-    assert ingest(agent, {"tickets": changed}) == {"created": 0, "updated": 1, "unchanged": 19, "linked": 0}
+    assert ingest(agent, {"tickets": changed}) == {"created": 0, "updated": 1, "unchanged": 19, "linked": 0,
+                                                   "known_issue_matches": []}
     assert agent.get("/api/v1/tickets?q=worse").get_json()["total"] == 1
 
 
