@@ -34,6 +34,7 @@ from .integrations import slack as slack_hooks
 from .integrations import twilio as twilio_hooks
 from .logconfig import configure_logging
 from .outbox import models as _outbox_models  # noqa: F401
+from .reports import routes as report_routes
 from .roles import models as _role_models  # noqa: F401
 from .roles import routes as role_routes
 from .status import api as status_api
@@ -87,7 +88,7 @@ class _KeyInt(IntegerConverter):
 
 def _register_blueprints(app: Flask) -> None:
     for blueprint in (incident_routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
-                      broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, openapi.bp):
+                      broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, report_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
     for blueprint in (slack_hooks.bp, twilio_hooks.bp, zendesk_hook.bp, broadcast_routes.public):

@@ -25,6 +25,7 @@ incident_services = Table(
 
 class Incident(Model):
     __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_declared_at", "declared_at"),)   # reports: a period's incidents
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
