@@ -62,6 +62,11 @@ class ReportFilter:
         return " · ".join(parts) or "all incidents"
 
 
+def _end_of_day(now: datetime) -> datetime:
+    """00:00 UTC of the day after `now`."""
+    return datetime.combine(now.astimezone(timezone.utc).date() + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+
 def _instant_text(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="seconds")
 
@@ -70,7 +75,8 @@ def parse_filter(args: Mapping[str, str | Iterable[str]], *, now: datetime) -> R
     """A ReportFilter from query parameters (each a value or a list of values, as `args.lists()` gives).
 
     since / until: ISO 8601 with an offset, or a date (since: its start, 00:00 UTC; until: its end,
-    i.e. 00:00 UTC the day after). Defaults: until now, since 90 days before until. severity:
+    i.e. 00:00 UTC the day after). Defaults: until the end of today (UTC), since 90 days before until
+    (so the last 90 whole days, today included). severity:
     repeatable or comma-separated, any of them. service, tag: one each. Everything wrong is
     reported at once (ReportParamsInvalid).
     """
@@ -83,7 +89,7 @@ def parse_filter(args: Mapping[str, str | Iterable[str]], *, now: datetime) -> R
     service = _one(values.get("service", []), "service", normalize_slug, problems)
     tag = _one(values.get("tag", []), "tag", normalize_tag, problems)
     if "since" not in problems and "until" not in problems:
-        until = until or now.astimezone(timezone.utc)
+        until = until or _end_of_day(now)
         since = since or until - timedelta(days=DEFAULT_DAYS)
         if until <= since:
             problems["until"] = f"must be after since ({_instant_text(since)})"

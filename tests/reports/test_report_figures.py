@@ -100,8 +100,8 @@ def test_weekly_trend(api, scenario):
 
 
 def test_the_default_period_is_the_last_ninety_days(api, scenario):
-    s = api.get("/api/v1/reports/summary").get_json()   # the clock is at T0 + 5 days
-    assert s["period"] == {"since": "2026-08-29T09:00:00+00:00", "until": "2026-11-27T09:00:00+00:00"}
+    s = api.get("/api/v1/reports/summary").get_json()   # the clock is at T0 + 5 days: Friday 27 November
+    assert s["period"] == {"since": "2026-08-30T00:00:00+00:00", "until": "2026-11-28T00:00:00+00:00"}
     assert s["incidents"] == 4   # F, 100 days back, is outside
 
 
