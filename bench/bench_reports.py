@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import FIRST, LAST, SENTENCES, SUBJECTS, Timer, bench_app, load, machine, parser  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from common import FIRST, LAST, SENTENCES, SUBJECTS, Timer, bench_app, load, machine, median, parser, table  # noqa: E402
+from sqlalchemy import bindparam, text  # noqa: E402
 
 TARGET_SECONDS = 1.0
 NOW = datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc)
@@ -337,6 +337,58 @@ def tidy(bench) -> None:
             conn.commit()
 
 
+YEAR = {"since": (NOW - timedelta(days=DAYS)).date().isoformat(), "until": (NOW - timedelta(days=1)).date().isoformat()}
+CASES = (("summary, the whole year", "/api/v1/reports/summary", YEAR),
+         ("summary, default: last 90 days", "/api/v1/reports/summary", {}),
+         ("summary, SEV1 over the year", "/api/v1/reports/summary", {**YEAR, "severity": "SEV1"}),
+         ("summary, tag login over the year", "/api/v1/reports/summary", {**YEAR, "tag": "login"}),
+         ("incidents.csv, the whole year", "/api/v1/reports/incidents.csv", YEAR))
+DURATIONS_SQL = {
+    "postgresql": "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.9) WITHIN GROUP (ORDER BY d) "
+                  "FROM (SELECT EXTRACT(EPOCH FROM {end} - declared_at) AS d FROM incidents WHERE declared_at >= :since "
+                  "AND declared_at < :until AND merged_into_id IS NULL AND {end} IS NOT NULL) AS t",
+    "sqlite": "SELECT (julianday({end}) - julianday(declared_at)) * 86400.0 AS d FROM incidents WHERE declared_at >= :since "
+              "AND declared_at < :until AND merged_into_id IS NULL AND {end} IS NOT NULL ORDER BY d"}
+TAGS_SQL = ("SELECT tags, count(*) FROM tickets WHERE incident_id IN (SELECT id FROM incidents WHERE declared_at >= :since "
+            "AND declared_at < :until AND merged_into_id IS NULL) GROUP BY tags")
+
+
+def run_api(bench, path: str, params: dict) -> tuple[float, int]:
+    with Timer() as t:
+        response = bench.client.get(path, query_string=params, headers=bench.headers())
+        body = response.get_data()
+    assert response.status_code == 200, body[:500]
+    return t.seconds, len(body)
+
+
+def run_sql(bench) -> tuple[float, dict]:
+    """The main aggregates by hand over the year: MTTA and MTTR median and p90, tickets per tag set."""
+    from incident.types import UTCDateTime
+
+    since = datetime.fromisoformat(YEAR["since"]).replace(tzinfo=timezone.utc)
+    until = datetime.fromisoformat(YEAR["until"]).replace(tzinfo=timezone.utc) + timedelta(days=1)
+    bound = {"since": since, "until": until}
+    out = {}
+    with Timer() as t, bench.engine().connect() as conn:
+        for name, end in (("mtta", "acknowledged_at"), ("mttr", "resolved_at")):
+            statement = text(DURATIONS_SQL[bench.kind].format(end=end)).bindparams(
+                bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()))
+            if bench.kind == "postgresql":
+                out[name] = tuple(float(v) for v in conn.execute(statement, bound).one())
+            else:
+                values = [row[0] for row in conn.execute(statement, bound)]
+                out[name] = (percentile(values, 50), percentile(values, 90))
+        tags = text(TAGS_SQL).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime()))
+        out["tag_sets"] = len(conn.execute(tags, bound).all())
+    return t.seconds, out
+
+
+def percentile(values: list[float], p: int) -> float:
+    position = (len(values) - 1) * p / 100
+    low = int(position)
+    return values[low] + (values[min(low + 1, len(values) - 1)] - values[low]) * (position - low)
+
+
 def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0], tickets=1_000_000)
     p.add_argument("--incidents", type=int, default=5_000, help="incidents over the year (default 5,000)")
@@ -345,17 +397,62 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=5, help="timed runs of each case (default 5)")
     p.add_argument("--build-only", action="store_true", help="build the data set and stop (with --keep)")
     args = p.parse_args(argv)
+    from incident import clock
+
     with bench_app(args) as bench:
         print(f"machine: {machine()}; {load()}")
         print(f"database: {bench.describe()}")
         with Timer() as t:
             made = build(bench, args)
             tidy(bench)
-        print(f"built in {t.seconds:.0f} s: {made}", flush=True)
+        print(f"built in {t.seconds:.0f} s: {made}, {args.tickets:,} linked tickets", flush=True)
         if args.build_only:
             return 0
-        gc.collect()
+        clock.freeze(NOW)
+        try:
+            results = measure(bench, args)
+        finally:
+            clock.unfreeze()
+        report(bench, args, results)
     return 0
+
+
+def measure(bench, args) -> dict:
+    """Each case once untimed (warm caches), then --runs timed runs, API and SQL alternating first."""
+    results: dict = {name: [] for name, _, _ in CASES}
+    results["SQL"], sizes = [], {}
+    for name, path, params in CASES:
+        sizes[name] = run_api(bench, path, params)[1]
+    results["SQL answer"] = run_sql(bench)[1]
+    for run in range(args.runs):
+        gc.collect()
+        order = [("SQL", None, None), *CASES]
+        for name, path, params in (order if run % 2 == 0 else order[::-1]):
+            seconds = run_sql(bench)[0] if path is None else run_api(bench, path, params)[0]
+            results[name].append(seconds)
+        print(f"  run {run + 1}: " + ", ".join(f"{name.split(',')[0] if name == 'SQL' else name}: {results[name][-1]:.3f} s"
+                                          for name, _, _ in (("SQL", 0, 0), *CASES)), flush=True)
+    results["sizes"] = sizes
+    return results
+
+
+def report(bench, args, results: dict) -> None:
+    rows = [(name, f"{min(results[name]):.3f}", f"{median(results[name]):.3f}", f"{max(results[name]):.3f}",
+             f"{results['sizes'][name] / 1024:,.0f} kB") for name, _, _ in CASES]
+    rows.append(("hand-written SQL: MTTA + MTTR median/p90, tickets per tag set (the year)",
+                 f"{min(results['SQL']):.3f}", f"{median(results['SQL']):.3f}", f"{max(results['SQL']):.3f}", ""))
+    year = median(results[CASES[0][0]])
+    rows.append(("ratio: whole-year summary / hand-written SQL", "", f"{year / median(results['SQL']):.2f}x", "", ""))
+    print()
+    print(table(f"Reports on {bench.kind}: {args.incidents:,} incidents over {DAYS} days, {args.tickets:,} linked "
+                f"tickets, {args.steps:,} escalation steps, {args.runs} runs — {machine()}", rows,
+                ("case", "best s", "median s", "worst s", "answer")))
+    print(f"hand-written SQL answers: {results['SQL answer']}")
+    print(load())
+    default = median(results[CASES[1][0]])
+    print(f"target (measured, not asserted): summary <= {TARGET_SECONDS} s: default period median {default:.3f} s -> "
+          f"{'meets' if default <= TARGET_SECONDS else 'MISSES'}; the whole year (all {args.incidents:,} incidents) "
+          f"median {year:.3f} s -> {'meets' if year <= TARGET_SECONDS else 'MISSES'}")
 
 
 if __name__ == "__main__":

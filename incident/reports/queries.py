@@ -35,9 +35,10 @@ def incident_filter(f: ReportFilter) -> list:
         clauses.append(Incident.id.in_(select(incident_services.c.incident_id)
                                        .join(Service, Service.id == incident_services.c.service_id)
                                        .where(Service.name == f.service)))
-    if f.tag:
-        clauses.append(Incident.id.in_(select(Ticket.incident_id).where(
-            Ticket.incident_id.is_not(None), Ticket.tags.like(f"% {like_escape(f.tag)} %", escape="\\"))))
+    if f.tag:   # per incident in the period, its own range of ix_tickets_linked_tags, up to the first match
+        clauses.append(select(Ticket.id).where(
+            Ticket.incident_id == Incident.id, Ticket.incident_id.is_not(None),
+            Ticket.tags.like(f"% {like_escape(f.tag)} %", escape="\\")).exists())
     return clauses
 
 
@@ -142,14 +143,19 @@ def escalated(f: ReportFilter) -> Select:
             .where(IncidentEscalation.incident_id.in_(_ids(incidents)), any_page))
 
 
-def top_tags(f: ReportFilter, dialect: str, limit: int) -> Select:
-    """The tags on most of the incidents' linked tickets: the tickets are counted per stored tag set
-    (one index range per incident, ix_tickets_linked_tags), then each distinct set is split into its
-    tags and the counts summed, all in the database. Ties: alphabetical."""
+def tag_sets(f: ReportFilter):
+    """The incidents' linked tickets counted per stored tag set (' a b '): one index range per incident
+    in ix_tickets_linked_tags, then grouped."""
     incidents = chosen(f)
-    sets = (select(Ticket.tags, func.count().label("n"))
+    return (select(Ticket.tags, func.count().label("n"))
             .where(Ticket.incident_id.is_not(None), Ticket.incident_id.in_(_ids(incidents)), Ticket.tags != " ")
-            .group_by(Ticket.tags).subquery("sets"))
+            .group_by(Ticket.tags))
+
+
+def top_tags(f: ReportFilter, dialect: str, limit: int) -> Select:
+    """The tags on most of the incidents' linked tickets, all in the database: each distinct tag set
+    (tag_sets) split into its tags and the counts summed. Ties: alphabetical."""
+    sets = tag_sets(f).subquery("sets")
     tag = words_of(sets.c.tags, dialect)
     tickets = func.sum(sets.c.n)
     return (select(tag.c.value.label("tag"), tickets.label("tickets")).select_from(sets).join(tag, true())
