@@ -16,7 +16,7 @@ from ..outbox.models import Delivery
 from ..tickets.models import Ticket
 from ..vocabulary import Channel, DeliveryStatus, IncidentStatus, Mode
 from .policy import PERCENTILES, ReportFilter
-from .sql import percentiles, seconds_between, week_of, words_of
+from .sql import first_broadcast_sent, percentiles, seconds_between, week_of, words_of
 
 ACCEPTED = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)   # a provider took the message
 ALL_WEEKS = "all"                                            # the scope of the whole period's figures
@@ -60,49 +60,68 @@ def first_public_update(incident_id):
             .where(IncidentUpdate.incident_id == incident_id, IncidentUpdate.public.is_(True)).scalar_subquery())
 
 
-def first_customer_message(incident_id):
-    """When a provider first accepted one of the incident's broadcast messages (sent or delivered): the
-    earliest in ix_deliveries_broadcast_sent whose status still says so."""
-    return (select(Delivery.sent_at)
-            .where(Delivery.incident_id == incident_id, Delivery.purpose == "broadcast", Delivery.sent_at.is_not(None),
-                   Delivery.status.in_(ACCEPTED))
-            .order_by(Delivery.sent_at).limit(1).scalar_subquery())
-
-
 def linked_tickets(incident_id):
     """The tickets linked to the incident now."""
     return select(func.count()).where(Ticket.incident_id == incident_id).scalar_subquery()
 
 
+def times_reopened(incident_id):
+    """How often the incident was reopened (status changes from resolved back to investigating, as the
+    timeline records them; ix_timeline_events_incident_kind)."""
+    return select(func.count()).where(TimelineEvent.incident_id == incident_id, TimelineEvent.kind == "status_changed",
+                                      TimelineEvent.data["reopened"].as_boolean().is_(True)).scalar_subquery()
+
+
+def paged(incident_id):
+    """Whether the incident's escalation paged anyone (a step not skipped)."""
+    return select(EscalationStep.id).where(EscalationStep.incident_id == incident_id,
+                                           EscalationStep.skipped.is_(None)).exists()
+
+
+def escalation_mode(incident_id):
+    return select(IncidentEscalation.mode).where(IncidentEscalation.incident_id == incident_id).scalar_subquery()
+
+
 def timed(incidents):
-    """Per incident: its times (first public update, first customer message) and ticket count."""
+    """Per incident: its times (first public update, first customer message), its linked tickets, times
+    reopened, whether it paged anyone and its escalation's mode. One index lookup each."""
     return select(incidents.c.id, incidents.c.declared_at, incidents.c.acknowledged_at, incidents.c.resolved_at,
                   first_public_update(incidents.c.id).label("first_public_update_at"),
-                  first_customer_message(incidents.c.id).label("first_customer_message_at"),
-                  linked_tickets(incidents.c.id).label("tickets"))
+                  first_broadcast_sent(incidents.c.id).label("first_customer_message_at"),
+                  linked_tickets(incidents.c.id).label("tickets"),
+                  times_reopened(incidents.c.id).label("reopened"),
+                  case((paged(incidents.c.id), 1), else_=0).label("paged"),
+                  escalation_mode(incidents.c.id).label("mode"))
 
 
 def facts(per_incident) -> dict:
     """The per-incident figures from `timed` columns: week, durations in seconds (NULL: not acknowledged,
-    not resolved, no public update, no customer message), tickets, and `declared` (0 for every incident)."""
+    not resolved, no public update, no customer message), tickets; `declared` (0 for every incident),
+    `reopened`, `escalated` and `swarm` (1, or NULL when not)."""
     c = per_incident.c
     return {"week": week_of(c.declared_at),
             DURATIONS[0]: seconds_between(c.declared_at, c.acknowledged_at),
             DURATIONS[1]: seconds_between(c.declared_at, c.resolved_at),
             DURATIONS[2]: seconds_between(c.declared_at, c.first_public_update_at),
             DURATIONS[3]: seconds_between(c.declared_at, c.first_customer_message_at),
-            "tickets": c.tickets, "declared": literal(0)}
+            "tickets": c.tickets, "declared": literal(0), "reopened": case((c.reopened > 0, 1)),
+            "escalated": case((c.paged == 1, 1)), "swarm": case((and_(c.paged == 1, c.mode == Mode.SWARM), 1))}
+
+
+PER_WEEK = (*DURATIONS, "declared")
+OVER_THE_PERIOD = (*DURATIONS, "tickets", "reopened", "escalated", "swarm")
 
 
 def figures_by_week(f: ReportFilter) -> Select:
-    """One statement: for each metric (the durations, tickets per incident, `declared`) and each
-    scope (every week, and ALL_WEEKS), how many incidents have a value, their sum, median and p90;
-    and per service of the incidents (metric `service`, scope its name) the same of their tickets."""
-    per_incident = timed(chosen(f)).cte("timed").prefix_with("MATERIALIZED")   # computed once, read 13 times
+    """One statement: per metric and scope — each week (PER_WEEK) and the whole period (OVER_THE_PERIOD,
+    scope ALL_WEEKS) — how many incidents have a value, their sum, median and p90; and per service
+    of the incidents (metric `service`, scope its name) the same of their linked tickets."""
+    per_incident = timed(chosen(f)).cte("timed").prefix_with("MATERIALIZED")   # computed once, read 14 times
     figures = facts(per_incident)
     branches = [select(literal(metric).label("metric"), scope.label("scope"), figures[metric].label("v"))
                 .select_from(per_incident)
-                for metric in (*DURATIONS, "tickets", "declared") for scope in (figures["week"], literal(ALL_WEEKS))]
+                for metrics, scope in ((PER_WEEK, figures["week"]), (OVER_THE_PERIOD, literal(ALL_WEEKS)))
+                for metric in metrics]
     branches.append(select(literal("service").label("metric"), Service.name.label("scope"),
                            per_incident.c.tickets.label("v"))
                     .join(incident_services, incident_services.c.incident_id == per_incident.c.id)
@@ -111,36 +130,18 @@ def figures_by_week(f: ReportFilter) -> Select:
     return percentiles(rows, rows.c.v, [rows.c.metric, rows.c.scope], PERCENTILES)
 
 
-def reopened(f: ReportFilter) -> Select:
-    """How many of the incidents were reopened at least once (a status change from resolved back
-    to investigating, as the timeline records it)."""
-    incidents = chosen(f)
-    return select(func.count(func.distinct(TimelineEvent.incident_id))).where(
-        TimelineEvent.incident_id.in_(_ids(incidents)), TimelineEvent.kind == "status_changed",
-        TimelineEvent.data["reopened"].as_boolean().is_(True))
-
-
 def escalation_levels(f: ReportFilter) -> Select:
     """Per policy and level: pages (steps not skipped), SLA breaches, incidents paged there."""
     incidents = chosen(f)
-    paged = EscalationStep.skipped.is_(None)
+    is_page = EscalationStep.skipped.is_(None)
     return (select(IncidentEscalation.policy_name.label("policy"), EscalationStep.level_name.label("level"),
                    func.min(EscalationStep.level_index).label("position"),
-                   func.sum(case((paged, 1), else_=0)).label("pages"),
+                   func.sum(case((is_page, 1), else_=0)).label("pages"),
                    func.sum(case((EscalationStep.breached_at.is_not(None), 1), else_=0)).label("breaches"),
-                   func.count(func.distinct(case((paged, EscalationStep.incident_id)))).label("incidents"))
+                   func.count(func.distinct(case((is_page, EscalationStep.incident_id)))).label("incidents"))
             .join(IncidentEscalation, IncidentEscalation.incident_id == EscalationStep.incident_id)
             .where(EscalationStep.incident_id.in_(_ids(incidents)))
             .group_by(IncidentEscalation.policy_name, EscalationStep.level_name))
-
-
-def escalated(f: ReportFilter) -> Select:
-    """How many incidents paged anyone, and how many of those swarmed (paged every level at once)."""
-    incidents = chosen(f)
-    any_page = select(EscalationStep.id).where(EscalationStep.incident_id == IncidentEscalation.incident_id,
-                                               EscalationStep.skipped.is_(None)).exists()
-    return (select(func.count(), func.sum(case((IncidentEscalation.mode == Mode.SWARM, 1), else_=0)))
-            .where(IncidentEscalation.incident_id.in_(_ids(incidents)), any_page))
 
 
 def tag_sets(f: ReportFilter):
@@ -196,14 +197,10 @@ def incident_rows(f: ReportFilter) -> Select:
                        func.count(left).label("fell_back"))
                 .where(Delivery.incident_id.in_(ids), Delivery.purpose == "broadcast")
                 .group_by(Delivery.incident_id).subquery("messages"))
-    reopens = (select(TimelineEvent.incident_id, func.count().label("n"))
-               .where(TimelineEvent.incident_id.in_(ids), TimelineEvent.kind == "status_changed",
-                      TimelineEvent.data["reopened"].as_boolean().is_(True))
-               .group_by(TimelineEvent.incident_id).subquery("reopens"))
     return (select(Incident.id, Incident.title, Incident.severity, Incident.status, Incident.mode,
                    Incident.declared_at, Incident.acknowledged_at, incidents.c.resolved_at,
                    per.c.first_public_update_at, per.c.first_customer_message_at,
-                   *(per.c[name] for name in DURATIONS), func.coalesce(reopens.c.n, 0).label("reopened"),
+                   *(per.c[name] for name in DURATIONS), per.c.reopened,
                    IncidentEscalation.policy_name.label("escalation_policy"),
                    IncidentEscalation.mode.label("escalation_mode"),
                    func.coalesce(steps.c.pages, 0).label("pages"), func.coalesce(steps.c.breaches, 0).label("breaches"),
@@ -214,8 +211,7 @@ def incident_rows(f: ReportFilter) -> Select:
                          .join(per, per.c.id == incidents.c.id)
                          .outerjoin(IncidentEscalation, IncidentEscalation.incident_id == incidents.c.id)
                          .outerjoin(steps, steps.c.incident_id == incidents.c.id)
-                         .outerjoin(messages, messages.c.incident_id == incidents.c.id)
-                         .outerjoin(reopens, reopens.c.incident_id == incidents.c.id))
+                         .outerjoin(messages, messages.c.incident_id == incidents.c.id))
             .order_by(Incident.declared_at.desc(), Incident.id.desc()))
 
 

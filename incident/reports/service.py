@@ -41,25 +41,23 @@ def summary(f: ReportFilter) -> dict:
     check_filter(f)
     _no_jit()
     stats = _figures(f)
-    overall = {metric: stats.get((metric, queries.ALL_WEEKS), _EMPTY) for metric in
-               (*queries.DURATIONS, "tickets", "declared")}
+    overall = {metric: stats.get((metric, queries.ALL_WEEKS), _EMPTY) for metric in queries.OVER_THE_PERIOD}
     linked = overall["tickets"]["total"]
     levels = _levels(f)
-    escalated, swarms = db.session.execute(queries.escalated(f)).one()
     answer = {
         "period": {"since": isoformat(f.since), "until": isoformat(f.until)},
         "filters": {"severity": list(f.severities), "service": f.service, "tag": f.tag},
-        "incidents": overall["declared"]["count"],
+        "incidents": overall["tickets"]["count"],       # every incident has a ticket count, 0 or more
         "acknowledged": overall["time_to_acknowledge"]["count"],
         "resolved": overall["time_to_resolve"]["count"],
-        "reopened": db.session.scalar(queries.reopened(f)) or 0,
+        "reopened": overall["reopened"]["count"],
         **{key: _strip(overall[metric]) for key, metric in SUMMARY_DURATIONS.items()},
         "sla_breaches": {level: row["breaches"] for level, row in levels["by_level"].items()},
         "sla_breaches_by_policy": {policy: {level: row["breaches"] for level, row in rows.items()}
                                    for policy, rows in levels["by_policy"].items()},
         "escalations": {level: row["pages"] for level, row in levels["by_level"].items()},
-        "escalated_incidents": escalated or 0,
-        "swarms": int(swarms or 0),
+        "escalated_incidents": overall["escalated"]["count"],
+        "swarms": overall["swarm"]["count"],
         "tickets": {"linked": linked, "per_incident": _strip(overall["tickets"], count=False)},
         "top_tags": _top_tags(f, linked),
         **_services(stats, linked),
