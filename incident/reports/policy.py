@@ -54,6 +54,13 @@ class ReportFilter:
             args["tag"] = self.tag
         return args
 
+    def period_text(self) -> str:
+        """The period as people read it: whole days as days (both included), else times (until excluded)."""
+        if self.since.time() == time(0) and self.until.time() == time(0):
+            last = self.until - timedelta(days=1)
+            return f"{self.since:%Y-%m-%d} to {last:%Y-%m-%d} (UTC)"
+        return f"{self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC (excluded)"
+
     def describe(self) -> str:
         """The filter in words, for the page and the CSV's name."""
         parts = [", ".join(self.severities)] if self.severities else []

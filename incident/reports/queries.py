@@ -131,14 +131,12 @@ def figures_by_week(f: ReportFilter) -> Select:
 
 
 def escalation_levels(f: ReportFilter) -> Select:
-    """Per policy and level: pages (steps not skipped), SLA breaches, incidents paged there."""
+    """Per policy and level: pages (steps not skipped) and SLA breaches (deadlines passed unanswered)."""
     incidents = chosen(f)
-    is_page = EscalationStep.skipped.is_(None)
     return (select(IncidentEscalation.policy_name.label("policy"), EscalationStep.level_name.label("level"),
                    func.min(EscalationStep.level_index).label("position"),
-                   func.sum(case((is_page, 1), else_=0)).label("pages"),
-                   func.sum(case((EscalationStep.breached_at.is_not(None), 1), else_=0)).label("breaches"),
-                   func.count(func.distinct(case((is_page, EscalationStep.incident_id)))).label("incidents"))
+                   func.sum(case((EscalationStep.skipped.is_(None), 1), else_=0)).label("pages"),
+                   func.count(EscalationStep.breached_at).label("breaches"))
             .join(IncidentEscalation, IncidentEscalation.incident_id == EscalationStep.incident_id)
             .where(EscalationStep.incident_id.in_(_ids(incidents)))
             .group_by(IncidentEscalation.policy_name, EscalationStep.level_name))
@@ -231,36 +229,31 @@ FIGURES = ("acknowledged", "unacknowledged", "resolved", "unresolved", "public_u
 
 def behind(f: ReportFilter, figure: str | None, *, level: str | None = None, policy: str | None = None,
            channel: str | None = None) -> list:
-    """WHERE clauses on `incidents` for the incidents behind one figure of the report."""
+    """WHERE clauses on `incidents` for the incidents behind one figure of the report: the same
+    per-incident tests the figures are counted with."""
     clauses = incident_filter(f)
-    steps = select(EscalationStep.incident_id)
+    if figure is None:
+        return clauses
+    steps = [EscalationStep.incident_id == Incident.id]
     if level:
-        steps = steps.where(EscalationStep.level_name == level)
+        steps.append(EscalationStep.level_name == level)
     if policy:
-        steps = steps.join(IncidentEscalation, IncidentEscalation.incident_id == EscalationStep.incident_id).where(
-            IncidentEscalation.policy_name == policy)
-    messages = select(Delivery.incident_id).where(Delivery.purpose == "broadcast", Delivery.incident_id.is_not(None))
+        steps.append(select(IncidentEscalation.incident_id).where(
+            IncidentEscalation.incident_id == Incident.id, IncidentEscalation.policy_name == policy).exists())
+    messages = [Delivery.incident_id == Incident.id, Delivery.purpose == "broadcast"]
     if channel:
-        messages = messages.where(or_(Delivery.channel == channel, fell_back_from() == channel))
-    resolved = Incident.status == IncidentStatus.RESOLVED
-    extra = {
-        "acknowledged": Incident.acknowledged_at.is_not(None),
-        "unacknowledged": Incident.acknowledged_at.is_(None),
-        "resolved": resolved,
-        "unresolved": ~resolved,
-        "public_update": Incident.id.in_(select(IncidentUpdate.incident_id).where(IncidentUpdate.public.is_(True))),
-        "customer_message": Incident.id.in_(select(Delivery.incident_id).where(
-            Delivery.purpose == "broadcast", Delivery.status.in_(ACCEPTED), Delivery.incident_id.is_not(None))),
-        "reopened": Incident.id.in_(select(TimelineEvent.incident_id).where(
-            TimelineEvent.kind == "status_changed", TimelineEvent.data["reopened"].as_boolean().is_(True))),
-        "escalated": Incident.id.in_(steps.where(EscalationStep.skipped.is_(None))),
-        "breached": Incident.id.in_(steps.where(EscalationStep.breached_at.is_not(None))),
-        "swarm": Incident.id.in_(select(IncidentEscalation.incident_id).where(and_(
-            IncidentEscalation.mode == Mode.SWARM,
-            IncidentEscalation.incident_id.in_(select(EscalationStep.incident_id).where(
-                EscalationStep.skipped.is_(None)))))),
-        "broadcast": Incident.id.in_(messages),
+        messages.append(or_(Delivery.channel == channel, fell_back_from() == channel))
+    tests = {
+        "acknowledged": lambda: Incident.acknowledged_at.is_not(None),
+        "unacknowledged": lambda: Incident.acknowledged_at.is_(None),
+        "resolved": lambda: Incident.status == IncidentStatus.RESOLVED,
+        "unresolved": lambda: Incident.status != IncidentStatus.RESOLVED,
+        "public_update": lambda: first_public_update(Incident.id).is_not(None),
+        "customer_message": lambda: first_broadcast_sent(Incident.id).is_not(None),
+        "reopened": lambda: times_reopened(Incident.id) > 0,
+        "escalated": lambda: select(EscalationStep.id).where(*steps, EscalationStep.skipped.is_(None)).exists(),
+        "breached": lambda: select(EscalationStep.id).where(*steps, EscalationStep.breached_at.is_not(None)).exists(),
+        "swarm": lambda: and_(paged(Incident.id), escalation_mode(Incident.id) == Mode.SWARM),
+        "broadcast": lambda: select(Delivery.id).where(*messages).exists(),
     }
-    if figure:
-        clauses.append(extra[figure])
-    return clauses
+    return [*clauses, tests[figure]()]

@@ -36,6 +36,11 @@ def check_filter(f: ReportFilter) -> ReportFilter:
     return f
 
 
+def service_names() -> list[str]:
+    """Every service in the catalogue, for the page's filter."""
+    return list(db.session.scalars(select(Service.name).order_by(Service.name)))
+
+
 def summary(f: ReportFilter) -> dict:
     """Every figure of the report on the incidents `f` selects (see README, "Reports")."""
     check_filter(f)
@@ -102,16 +107,15 @@ def _rounded(value) -> float | None:
 
 
 def _levels(f: ReportFilter) -> dict:
-    """Pages, breaches and incidents per level (levels in policy order), and per policy and level."""
+    """Pages and breaches per level (levels in policy order), and per policy and level."""
     rows = db.session.execute(queries.escalation_levels(f)).mappings().all()
     by_level: dict[str, dict] = {}
     by_policy: dict[str, dict] = {}
     for row in sorted(rows, key=lambda r: (r["position"], r["level"], r["policy"] or "")):
-        figures = {"pages": int(row["pages"]), "breaches": int(row["breaches"]), "incidents": int(row["incidents"])}
-        level = by_level.setdefault(row["level"], {"pages": 0, "breaches": 0, "incidents": 0})
-        for key in ("pages", "breaches"):
-            level[key] += figures[key]
-        level["incidents"] += figures["incidents"]   # an incident has one policy, so no incident counts twice
+        figures = {"pages": int(row["pages"]), "breaches": int(row["breaches"])}
+        level = by_level.setdefault(row["level"], {"pages": 0, "breaches": 0})
+        for key, n in figures.items():
+            level[key] += n
         by_policy.setdefault(row["policy"], {})[row["level"]] = figures
     return {"by_level": by_level, "by_policy": dict(sorted(by_policy.items()))}
 

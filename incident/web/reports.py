@@ -8,15 +8,13 @@ from flask import render_template, request, url_for
 from markupsafe import Markup
 
 from ..auth.access import login_required
-from ..catalog import Service
 from ..clock import utcnow
-from ..errors import AppError, ValidationFailed
-from ..extensions import db
+from ..errors import AppError
 from ..reports import service
 from ..reports.charts import Bar, Point, bars_svg, channels_svg, human_duration, trend_svg
-from ..reports.policy import DEFAULT_DAYS, MAX_DAYS, SEVERITIES, ReportFilter, ReportParamsInvalid, parse_filter
+from ..reports.policy import DEFAULT_DAYS, MAX_DAYS, SEVERITIES, ReportFilter, parse_filter
 from ..reports.queries import FIGURES
-from ..reports.routes import csv_response
+from ..reports.routes import csv_response, filter_from_args
 from .blueprint import bp
 
 BEHIND_KEYS = ("since", "until", "severity", "service", "tag", "figure", "level", "policy", "channel")
@@ -25,13 +23,6 @@ FIGURE_WORDS = {"acknowledged": "acknowledged", "unacknowledged": "never acknowl
                 "customer_message": "with a customer message sent", "reopened": "reopened",
                 "escalated": "that paged", "breached": "with an SLA breach", "swarm": "that swarmed",
                 "broadcast": "with broadcast messages"}
-
-
-def _filter() -> ReportFilter:
-    try:
-        return parse_filter(dict(request.args.lists()), now=utcnow())
-    except ReportParamsInvalid as error:
-        raise ValidationFailed("The report's parameters make no sense.", details=error.details) from None
 
 
 def _linker(f: ReportFilter):
@@ -48,26 +39,28 @@ def _linker(f: ReportFilter):
 @bp.get("/reports")
 @login_required()
 def reports_page():
-    services = db.session.scalars(db.select(Service.name).order_by(Service.name)).all()
     values = {key: request.args.getlist(key) for key in ("since", "until", "severity", "service", "tag")}
+    form = {"services": service.service_names(), "severities": SEVERITIES, "max_days": MAX_DAYS,
+            "default_days": DEFAULT_DAYS}
     try:
-        report_filter = _filter()
+        report_filter = filter_from_args()
         summary = service.summary(report_filter)
     except AppError as error:
-        return render_template("reports.html", error=error, values=values, services=services, severities=SEVERITIES,
-                               max_days=MAX_DAYS, default_days=DEFAULT_DAYS), error.status
+        return render_template("reports.html", error=error, values=values, **form), error.status
+    # The form shows the period reported on, defaults included, as the days it covers.
+    values["since"] = [report_filter.since.date().isoformat()]
+    values["until"] = [(report_filter.until - timedelta(microseconds=1)).date().isoformat()]
     link = _linker(report_filter)
     return render_template(
-        "reports.html", s=summary, f=report_filter, link=link, charts=_charts(summary, report_filter, link), values=values,
-        services=services, severities=SEVERITIES, duration=human_duration, max_days=MAX_DAYS,
-        default_days=DEFAULT_DAYS, csv_url=url_for("web.reports_csv", **report_filter.as_args()),
-        json_url=url_for("api_reports.summary", **report_filter.as_args()))
+        "reports.html", s=summary, f=report_filter, link=link, charts=_charts(summary, report_filter, link),
+        values=values, duration=human_duration, csv_url=url_for("web.reports_csv", **report_filter.as_args()),
+        json_url=url_for("api_reports.summary", **report_filter.as_args()), **form)
 
 
 @bp.get("/reports/incidents.csv")
 @login_required()
 def reports_csv():
-    return csv_response(_filter())
+    return csv_response(filter_from_args())
 
 
 def _charts(s: dict, f: ReportFilter, link) -> dict:

@@ -92,3 +92,10 @@ def test_bars_and_channels_escape_their_labels():
     assert "sms: 3 sent, 1 delivered, 1 failed, 0 fell back" in channels
     assert '<a href="/incidents?channel=sms">' in channels
     assert "No broadcast messages" in str(channels_svg({}, chart_id="d"))
+
+
+def test_the_period_reads_as_days_when_it_is_whole_days():
+    assert parse_filter({"since": "2026-11-01", "until": "2026-11-30"}, now=NOW).period_text() == (
+        "2026-11-01 to 2026-11-30 (UTC)")
+    assert parse_filter({"since": "2026-11-01T08:00:00+01:00", "until": "2026-11-02"}, now=NOW).period_text() == (
+        "2026-11-01 07:00 to 2026-11-03 00:00 UTC (excluded)")
