@@ -84,10 +84,14 @@ def _no_jit() -> None:
 
 
 def overdue_action_items(f: ReportFilter) -> int | None:
-    """MERGE(reviews): overdue action items of the report's incidents. The `reviews` branch builds
-    action items; until it is merged this returns None and the summary leaves the key out. At merge:
-    count action items of `queries.chosen(f)` that are open with due_on before today (UTC), return it
-    (the summary then answers "overdue_action_items": n and the page shows it)."""
+    """MERGE(reviews): the report's incidents' overdue action items — None until the reviews are merged,
+    and the summary then leaves `overdue_action_items` out. To wire it at merge (reviews/policy.py
+    `is_overdue`: still open after its due day, UTC days):
+        return db.session.scalar(select(func.count()).select_from(ActionItem).where(
+            ActionItem.incident_id.in_(select(queries.chosen(f).c.id)),
+            ActionItem.state == ActionItemState.OPEN, ActionItem.due_on < utcnow().date())) or 0
+    The page shows the figure as soon as the summary carries it (reports.html); README "Reports" and
+    the OpenAPI shape (optional `overdue_action_items`) already say so."""
     return None
 
 

@@ -5,7 +5,7 @@ from flask import Flask
 
 from ..auth.access import current_user, load_session_user
 from ..roles.policy import ROLES
-from . import broadcasts, escalation, helpdesk, message_templates, routes, tickets  # noqa: F401  (they add their pages)
+from . import broadcasts, escalation, helpdesk, message_templates, reports, routes, tickets  # noqa: F401  (they add their pages)
 from .blueprint import bp
 from .filters import age, security_headers, when
 

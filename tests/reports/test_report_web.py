@@ -4,6 +4,8 @@ from __future__ import annotations
 import html
 import re
 
+from incident.reports import service
+
 from ..factories import ticket
 from ..helpers import declare, ingest, logged_in
 from .conftest import PERIOD
@@ -113,3 +115,12 @@ def test_the_page_needs_a_login_and_offers_the_csv(client, make_user, scenario):
     response = client.get(csv_link)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.get_data(as_text=True).count("\n") == 5                  # the header and A, B, C, D
+
+
+def test_overdue_action_items_show_once_the_summary_counts_them(client, make_user, frozen, monkeypatch):
+    """The spot the reviews' action items are wired into at merge (service.overdue_action_items)."""
+    logged_in(client, make_user, role="viewer", email="vic@example.com")
+    assert "Overdue action items" not in client.get("/reports").get_data(as_text=True)
+    monkeypatch.setattr(service, "overdue_action_items", lambda f: 3)
+    page = client.get("/reports").get_data(as_text=True)
+    assert re.search(r"Overdue action items</span>\s*<span class=\"figure-value\">3</span>", page)
