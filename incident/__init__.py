@@ -37,6 +37,7 @@ from .known_issues import models as _known_issue_models  # noqa: F401
 from .known_issues import routes as known_issue_routes
 from .logconfig import configure_logging
 from .outbox import models as _outbox_models  # noqa: F401
+from .reports import routes as report_routes
 from .reviews import models as _review_models  # noqa: F401
 from .reviews import routes as review_routes
 from .reviews import service as _reviews  # noqa: F401  (resolving a major incident opens its review)
@@ -94,7 +95,7 @@ class _KeyInt(IntegerConverter):
 def _register_blueprints(app: Flask) -> None:
     for blueprint in (incident_routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
                       broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, review_routes.bp,
-                      known_issue_routes.bp, openapi.bp):
+                      known_issue_routes.bp, report_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
     for blueprint in (slack_hooks.bp, twilio_hooks.bp, zendesk_hook.bp, broadcast_routes.public):

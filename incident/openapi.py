@@ -13,6 +13,7 @@ from .broadcast.schemas import BroadcastEdit, BroadcastIn
 from .customers.schemas import MAX_BATCH as CUSTOMER_BATCH
 from .customers.schemas import CustomerIn, CustomerPatch
 from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
+from .incidents.policy import SEVERITIES
 from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
 from .known_issues.schemas import KnownIssueIn
 from .known_issues.service import MAX_QUERY, STATES
@@ -66,6 +67,16 @@ TICKET_FILTER = [
     _query("source", _SLUG, "helpdesk"),
     _query("unlinked", {"type": "string", "enum": ["true", "false"]}, "true: only tickets on no incident")]
 _EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+_PERIOD_END = {"type": "string", "maxLength": 40}
+REPORT_FILTER = [
+    _query("since", _PERIOD_END, "incidents declared from: a date (its start, UTC) or ISO 8601 with an offset; "
+                                 "default until − 90 days"),
+    _query("until", _PERIOD_END, "… up to (excluded): a date (its end, UTC) or ISO 8601 with an offset; default now; "
+                                 "after since, at most 731 days later"),
+    _query("severity", {"type": "array", "items": {"type": "string", "enum": list(SEVERITIES)}, "maxItems": 4},
+           "repeatable or comma-separated; any of them"),
+    _query("service", _SLUG, "incidents affecting this service (one that exists)"),
+    _query("tag", {"type": "string", "pattern": TAG_RE.pattern}, "incidents with a linked ticket carrying this tag")]
 
 # (method, path, summary, permission, request schema, parameters, success status)
 OPERATIONS = [
@@ -398,6 +409,12 @@ OPERATIONS = [
         ],
         "200",
     ),
+    # Reports (README, "Reports", defines every figure).
+    ("get", "/reports/summary", "A period's figures: MTTA, MTTR, first public update and customer message (median, "
+     "p90, per week), escalations and SLA breaches, tickets, top tags and services, broadcasts per channel",
+     "viewer", None, REPORT_FILTER, "200"),
+    ("get", "/reports/incidents.csv", "The same incidents, one CSV row each with its times and figures", "viewer", None,
+     REPORT_FILTER, "200"),
 ]
 
 ERROR = {

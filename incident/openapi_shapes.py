@@ -194,6 +194,27 @@ ESCALATION_POLICY_IN = {
                     "start": _TIME_OF_DAY, "end": _TIME_OF_DAY}}}}}}}
 
 
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+FIGURE = obj({"median": NUMBER_OR_NULL, "p90": NUMBER_OR_NULL, "count": INT})   # seconds; count: incidents with one
+COUNTS = {"type": "object", "additionalProperties": INT}
+DURATIONS = {name: FIGURE for name in ("mtta_seconds", "mttr_seconds", "first_public_update_seconds",
+                                       "first_customer_message_seconds")}
+REPORT_SUMMARY = obj({
+    "period": obj({"since": TIME, "until": TIME}),
+    "filters": obj({"severity": STRINGS, "service": STR_OR_NULL, "tag": STR_OR_NULL}),
+    "incidents": INT, "acknowledged": INT, "resolved": INT, "reopened": INT, **DURATIONS,
+    "sla_breaches": COUNTS, "sla_breaches_by_policy": {"type": "object", "additionalProperties": COUNTS},
+    "escalations": COUNTS, "escalated_incidents": INT, "swarms": INT,
+    "tickets": obj({"linked": INT, "per_incident": obj({"median": NUMBER_OR_NULL, "p90": NUMBER_OR_NULL})}),
+    "top_tags": array(obj({"tag": STR, "tickets": INT, "share": {"type": "number"}})),
+    "top_services": array(obj({"service": STR, "incidents": INT, "tickets": INT, "share": {"type": "number"}})),
+    "repeat_services": array(obj({"service": STR, "incidents": INT})),
+    "weekly": array(obj({"week": STR, "starts_on": {"type": "string", "format": "date"}, "incidents": INT,
+                         **DURATIONS})),
+    "broadcasts": {"type": "object", "additionalProperties": obj(
+        {"sent": INT, "delivered": INT, "failed": INT, "fell_back": INT})},
+    "overdue_action_items": INT})
+
 HELPDESK = obj({"problem_ticket_id": STR_OR_NULL, "linked": INT, "synced": INT, "pending": INT, "failed_count": INT,
                "failed": array(obj({"external_id": STR, "reason": STR_OR_NULL})), "jobs_running": INT})
 
@@ -280,4 +301,6 @@ def responses() -> dict[tuple[str, str], tuple[str, dict]]:
         ("get", "/incidents/{incident_id}/known-issue"): (j, ref("KnownIssue")),
         ("delete", "/incidents/{incident_id}/known-issue"): (j, obj({"deleted": BOOL})),
         ("get", "/known-issues"): (j, page_of(ref("KnownIssue"))),
+        ("get", "/reports/summary"): (j, REPORT_SUMMARY),
+        ("get", "/reports/incidents.csv"): ("text/csv", {"type": "string"}),
     }

@@ -25,6 +25,7 @@ incident_services = Table(
 
 class Incident(Model):
     __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_declared_at", "declared_at"),)   # reports: a period's incidents
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -88,7 +89,8 @@ class TimelineEvent(Model):
     """One thing that happened to an incident; written in the same transaction as the change."""
 
     __tablename__ = "timeline_events"
-    __table_args__ = (Index("ix_timeline_events_incident_at", "incident_id", "at", "id"),)
+    __table_args__ = (Index("ix_timeline_events_incident_at", "incident_id", "at", "id"),
+                      Index("ix_timeline_events_incident_kind", "incident_id", "kind"))   # reports: reopens
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
@@ -24,7 +24,11 @@ class Delivery(Model):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),
                       Index("ix_deliveries_incident", "incident_id", "purpose"),
-                      Index("ix_deliveries_send", "send_id", "status"))
+                      Index("ix_deliveries_send", "send_id", "status"),
+                      # Reports: an incident's first broadcast message a provider took, without reading its rows.
+                      Index("ix_deliveries_broadcast_sent", "incident_id", "sent_at",
+                            sqlite_where=text("purpose = 'broadcast' AND sent_at IS NOT NULL"),
+                            postgresql_where=text("purpose = 'broadcast' AND sent_at IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     purpose: Mapped[str] = mapped_column(String(20))         # page | page_update | broadcast | slack_* | reminder

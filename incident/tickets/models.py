@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
@@ -21,6 +21,9 @@ class Ticket(Model):
         UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
         Index("ix_tickets_incident_created", "incident_id", "created_at"),
         Index("ix_tickets_created", "created_at"),
+        # Reports count an incident's linked tickets per tag set from this index alone (linked tickets only).
+        Index("ix_tickets_linked_tags", "incident_id", "tags", sqlite_where=text("incident_id IS NOT NULL"),
+              postgresql_where=text("incident_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -19,6 +19,7 @@ from ..incidents import service
 from ..incidents.models import Incident
 from ..incidents.policy import MODES, SEVERITIES, SEVERITY_LABELS, STATUSES
 from ..incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from ..reports.policy import ReportParamsInvalid
 from ..roles import service as roles
 from ..roles.policy import ROLES, is_multi_holder
 from ..tickets.floods import current_signals
@@ -26,6 +27,7 @@ from ..tickets.service import linked_counts
 from .blueprint import bp
 from .forms import flash_error, parse_form
 from .incident_page import incident_sections
+from .reports import incidents_behind_args
 from .reviews import overdue_context
 
 
@@ -92,6 +94,14 @@ def incidents():
     if status not in {"open", "resolved", "all"}:
         status = "all"
     page = max(1, request.args.get("page", 1, type=int) or 1)
+    try:
+        behind = incidents_behind_args(request.args, page, 50)   # a click from a figure on the Reports page
+    except (ReportParamsInvalid, AppError) as error:
+        flash(f"Not a report's filter: {error}", "error")
+        behind = None
+    if behind is not None:
+        return render_template("incidents.html", incidents=behind["rows"], total=behind["total"], page=page,
+                               status=None, behind=behind)
     rows, total = service.list_incidents(status=status, page=page, per_page=50)
     return render_template("incidents.html", incidents=rows, total=total, page=page, status=status)
 
