@@ -5,7 +5,6 @@ from flask import Blueprint, g, jsonify
 
 from ..auth.access import api_auth
 from ..incidents.models import Incident
-from ..uow import unit_of_work
 from . import sync
 
 bp = Blueprint("api_helpdesk", __name__, url_prefix="/api/v1/incidents/<int:incident_id>")
@@ -22,6 +21,5 @@ def helpdesk_sync(incident_id):
 @api_auth("lead")
 def retry(incident_id):
     incident = Incident.get_or_raise(incident_id)
-    with unit_of_work():
-        jobs = sync.retry_failed(incident, g.user)
+    jobs = sync.retry_failed(incident, g.user)
     return jsonify({"jobs": jobs, **sync.sync_view(incident.id)})

@@ -37,6 +37,7 @@ from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose
 from ..tickets.models import HELPDESK_SOURCE, Ticket
 from ..tickets.signals import tickets_linked, tickets_moved, tickets_unlinked
+from ..uow import use_case
 from ..vocabulary import DeliveryStatus
 from . import replies
 from .connector import Helpdesk, HelpdeskError, TicketChange
@@ -78,11 +79,6 @@ def marker_tag(row_id: int) -> str:
 
 
 # Queueing ------------------------------------------------------------------------------------
-
-def _helpdesk_tickets(clause) -> list[tuple[int, str]]:
-    return list(db.session.execute(select(Ticket.id, Ticket.external_id).where(clause, Ticket.source == SOURCE)
-                                   .order_by(Ticket.id)).tuples())
-
 
 def _ensure_parent(incident: Incident) -> None:
     now = utcnow()
@@ -526,8 +522,9 @@ def sync_view(incident_id: int, *, failures: int = 50) -> dict:
             "failed": [{"external_id": e, "reason": r} for e, r in failed], "jobs_running": running}
 
 
+@use_case
 def retry_failed(incident: Incident, actor) -> int:
-    """Queue again every ticket whose last sync failed, with the same change; no commit."""
+    """Queue again every ticket whose last sync failed, with the same change; how many jobs."""
     latest = (select(HelpdeskSync.ticket_id, func.max(HelpdeskSync.id).label("id"))
               .where(HelpdeskSync.incident_id == incident.id).group_by(HelpdeskSync.ticket_id).subquery())
     rows = db.session.execute(select(HelpdeskSync.action, HelpdeskSync.delivery_id, Ticket.id, Ticket.external_id)

@@ -174,7 +174,7 @@ def _job(data: dict) -> JobState:
     for item in data.get("results") or []:
         if not isinstance(item, dict) or item.get("id") is None:
             continue
-        ok = item.get("success", "error" not in item) is not False and "error" not in item
+        ok = "error" not in item and item.get("success", True) is not False   # a failure: {id, error, details}
         error = None if ok else str(item.get("details") or item.get("error") or "failed")[:300]
         results.append(TicketResult(id=str(item["id"]), ok=ok, error=error))
     return JobState(id=str(data["id"]), done=status in ("completed", "failed", "killed"),

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from ..tickets.chart import AXIS, BAR, FONT, GRID, INK, MUTED
+from ..tickets.chart import AXIS, BAR, GRID, MUTED, svg_document
+from ..tickets.chart import coordinate as _n
 
 LINE = BAR
+CLASS = "report-chart"
 SERIES = {"sent": "#1e6b35", "delivered": "#14532d", "failed": "#b3261e", "fell_back": "#a15c00"}
 SERIES_LABELS = {"sent": "sent", "delivered": "delivered", "failed": "failed", "fell_back": "fell back"}
 
@@ -60,7 +62,7 @@ def trend_svg(points: Sequence[Point], *, label: str, chart_id: str, width: int 
     ids = (f"{chart_id}-title", f"{chart_id}-desc")
     shown = [p.value for p in points if p.value is not None]
     if not shown:
-        return _svg(width, height, ids, label, "No values in this period.", [_empty(width, height)])
+        return svg_document(CLASS, width, height, ids, label, "No values in this period.", [_empty(width, height)])
     left, right, top, bottom = 64, width - 16, 16, height - 34
     peak = max(shown) or 1.0
     step = (right - left) / max(len(points) - 1, 1)
@@ -93,7 +95,7 @@ def trend_svg(points: Sequence[Point], *, label: str, chart_id: str, width: int 
                f'{escape(" — " + point.detail) if point.detail else ""}</title></circle>')
         parts.append(_link(point.href, dot))
     desc = "; ".join(f"{p.label}: {fmt(p.value)}" for p in points if p.value is not None)
-    return _svg(width, height, ids, label, desc, parts)
+    return svg_document(CLASS, width, height, ids, label, desc, parts)
 
 
 def bars_svg(bars: Sequence[Bar], *, label: str, chart_id: str, width: int = 640) -> Markup:
@@ -102,7 +104,7 @@ def bars_svg(bars: Sequence[Bar], *, label: str, chart_id: str, width: int = 640
     height = max(top * 2 + row * len(bars), 60)
     ids = (f"{chart_id}-title", f"{chart_id}-desc")
     if not bars:
-        return _svg(width, height, ids, label, "Nothing in this period.", [_empty(width, height)])
+        return svg_document(CLASS, width, height, ids, label, "Nothing in this period.", [_empty(width, height)])
     label_width, text_width = 150, 150
     left, right = label_width, width - text_width
     peak = max(b.value for b in bars) or 1.0
@@ -115,7 +117,7 @@ def bars_svg(bars: Sequence[Bar], *, label: str, chart_id: str, width: int = 640
         parts += [_text("bar-label", left - 8, y + row / 2 + 4, _clip(bar.label), "end"), _link(bar.href, shape),
                   _text("bar-value", left + length + 6, y + row / 2 + 4, bar.text, "start")]
     desc = "; ".join(f"{b.label}: {b.text}" for b in bars)
-    return _svg(width, height, ids, label, desc, parts)
+    return svg_document(CLASS, width, height, ids, label, desc, parts)
 
 
 def channels_svg(channels: dict[str, dict[str, int]], *, chart_id: str, hrefs: dict[str, str] | None = None,
@@ -126,7 +128,8 @@ def channels_svg(channels: dict[str, dict[str, int]], *, chart_id: str, hrefs: d
     group = len(SERIES) * 12 + 14
     height = max(36 + group * len(channels), 70)
     if not channels:
-        return _svg(width, height, ids, label, "No broadcast messages in this period.", [_empty(width, height)])
+        return svg_document(CLASS, width, height, ids, label, "No broadcast messages in this period.",
+                            [_empty(width, height)])
     left, right = 90, width - 90
     peak = max(max(figures.values()) for figures in channels.values()) or 1
     parts = [_legend(left)]
@@ -141,7 +144,7 @@ def channels_svg(channels: dict[str, dict[str, int]], *, chart_id: str, hrefs: d
                          + _text("bar-value", left + length + 4, y + 9, f"{figures[key]:,}", "start"))
     desc = "; ".join(f"{channel}: " + ", ".join(f"{figures[k]} {SERIES_LABELS[k]}" for k in SERIES)
                      for channel, figures in channels.items())
-    return _svg(width, height, ids, label, desc, parts)
+    return svg_document(CLASS, width, height, ids, label, desc, parts)
 
 
 def _legend(left: float) -> str:
@@ -151,15 +154,6 @@ def _legend(left: float) -> str:
                      + _text("legend", x + 14, 15, SERIES_LABELS[key], "start"))
         x += 24 + len(SERIES_LABELS[key]) * 6.2
     return '<g class="legend">' + "".join(items) + "</g>"
-
-
-def _svg(width: int, height: int, ids: tuple[str, str], label: str, desc: str, parts: list[str]) -> Markup:
-    title_id, desc_id = (escape(i) for i in ids)
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="report-chart" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{title_id} {desc_id}" '
-            f'font-family="{FONT}" font-size="11" fill="{INK}">'
-            f'<title id="{title_id}">{escape(label)}</title><desc id="{desc_id}">{escape(desc)}</desc>')
-    return Markup(head + "".join(parts) + "</svg>")
 
 
 def _empty(width: float, height: float) -> str:
@@ -178,12 +172,6 @@ def _text(cls: str, x: float, y: float, text: str, anchor: str) -> str:
 
 def _link(href: str | None, inner: str) -> str:
     return f'<a href="{escape(href)}">{inner}</a>' if href else inner
-
-
-def _n(value: float) -> str:
-    """A coordinate with at most one decimal, without trailing zeros."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
 
 
 def _clip(text: str, most: int = 22) -> str:

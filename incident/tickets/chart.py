@@ -16,6 +16,7 @@ LABEL_STEPS = BUCKET_SIZES + (2880, 4320, 10080)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 BAR, MARKER, INK, MUTED, AXIS, GRID = "#1f4fa3", "#b3261e", "#1d1d1f", "#5f6368", "#9aa0a6", "#e3e6ea"
+CLASS = "flood-chart"
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 CHAR_WIDTH, ROW_HEIGHT, MAX_ROWS, MAX_LABEL = 6.2, 14, 4, 28  # marker labels: 11px text
 LEFT, TOP_PAD, RIGHT_PAD, BOTTOM_PAD = 54, 16, 24, 30
@@ -103,7 +104,7 @@ def flood_chart_svg(buckets: Sequence[tuple[datetime, int]], *, bucket_minutes: 
         raise ValueError("bucket_minutes must be >= 1, width >= 240 and height >= 120")
     ids = (f"{chart_id}-title", f"{chart_id}-desc")
     if not buckets:
-        return _svg(width, height, ids, label, "No tickets yet.", [_no_tickets(width / 2, height / 2)])
+        return svg_document(CLASS, width, height, ids, label, "No tickets yet.", [_no_tickets(width / 2, height / 2)])
     start, end = buckets[0][0], buckets[-1][0] + timedelta(minutes=bucket_minutes)
     flags = _place_flags(markers, start=start, end=end, width=width)
     rows = max((f.row + 1 for f in flags), default=0)
@@ -113,12 +114,14 @@ def flood_chart_svg(buckets: Sequence[tuple[datetime, int]], *, bucket_minutes: 
     parts += _bars(frame, buckets, bucket_minutes, peak) if peak else [
         _no_tickets((frame.left + frame.right) / 2, (frame.top + frame.bottom) / 2)]
     parts += [_flag_svg(frame, flag) for flag in flags]
-    return _svg(width, height, ids, label, _describe(buckets, bucket_minutes, flags), parts)
+    return svg_document(CLASS, width, height, ids, label, _describe(buckets, bucket_minutes, flags), parts)
 
 
-def _svg(width: int, height: int, ids: tuple[str, str], label: str, desc: str, parts: list[str]) -> Markup:
+def svg_document(css_class: str, width: int, height: int, ids: tuple[str, str], label: str, desc: str,
+                 parts: list[str]) -> Markup:
+    """An accessible SVG chart (title and description, as Tocsin's charts draw them) around its parts."""
     title_id, desc_id = (escape(i) for i in ids)
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="flood-chart" width="{width}" height="{height}" '
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="{escape(css_class)}" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{title_id} {desc_id}" '
             f'font-family="{FONT}" font-size="11" fill="{INK}">'
             f'<title id="{title_id}">{escape(label)}</title><desc id="{desc_id}">{escape(desc)}</desc>')
@@ -294,10 +297,13 @@ def _stamp(t: datetime) -> str:
     return f"{_day(t)} {_hhmm(t)}"
 
 
-def _n(value: float) -> str:
+def coordinate(value: float) -> str:
     """A coordinate with at most one decimal, without trailing zeros."""
     text = f"{value:.1f}"
     return text[:-2] if text.endswith(".0") else text
+
+
+_n = coordinate   # short, inside the SVG strings
 
 
 def _aware(value: datetime, name: str) -> datetime:

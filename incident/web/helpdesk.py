@@ -7,7 +7,6 @@ from flask import current_app, flash, g, jsonify, redirect, url_for
 from ..auth.access import login_required
 from ..helpdesk import sync
 from ..incidents.models import Incident
-from ..uow import unit_of_work
 from .blueprint import bp
 
 
@@ -40,7 +39,6 @@ def helpdesk_progress(incident_id):
 @login_required("lead")
 def helpdesk_retry(incident_id):
     incident = Incident.get_or_raise(incident_id)
-    with unit_of_work():
-        jobs = sync.retry_failed(incident, g.user)
+    jobs = sync.retry_failed(incident, g.user)
     flash(f"Queued again: {jobs} helpdesk job{'s' if jobs != 1 else ''}." if jobs else "Nothing to retry.", "success")
     return redirect(url_for("web.incident", incident_id=incident.id) + "#helpdesk")
