@@ -55,11 +55,13 @@ class Pace:
             self._sleep(start - now)
 
 
-def fall_back(fallback: list[str], addresses: dict, send_id: int, locale: str, error: str, now) -> dict | None:
+def fall_back(left: str, fallback: list[str], addresses: dict, send_id: int, locale: str, error: str,
+              now) -> dict | None:
     """A message failed for good on one channel: the columns that move its row to the customer's
     next preferred channel that has an address and a message of this send (the same row, so the
     customer still gets one message), or None when no channel is left.
 
+    `left` is the channel it failed on (kept in `fell_back_from`, which later retries leave alone);
     `fallback` is the row's remaining channels, in order; `addresses` maps channel -> address.
     """
     remaining = list(fallback)
@@ -73,7 +75,8 @@ def fall_back(fallback: list[str], addresses: dict, send_id: int, locale: str, e
         if message_id is not None:
             return {"status": DeliveryStatus.QUEUED, "channel": channel, "recipient": address, "message_id": message_id,
                     "headers": {"fallback": remaining} if remaining else None, "attempts": 0,
-                    "next_attempt_at": now, "provider_id": None, "error": f"{error}; trying {channel}"[:300]}
+                    "next_attempt_at": now, "provider_id": None, "error": f"{error}; trying {channel}"[:300],
+                    "fell_back_from": left}
     return None
 
 
@@ -84,6 +87,7 @@ def undelivered(delivery_id: int, error: str, now) -> dict | None:
     the broadcast has been cancelled."""
     row = db.session.execute(
         select(
+            Delivery.channel,
             Delivery.headers,
             Delivery.send_id,
             Broadcast.status.label("broadcast_status"),
@@ -103,7 +107,8 @@ def undelivered(delivery_id: int, error: str, now) -> dict | None:
         return None
     addresses = {Channel.EMAIL: row.email, Channel.SMS: row.phone, Channel.SLACK: row.slack_channel,
                  Channel.TICKET: row.ticket}
-    return fall_back((row.headers or {}).get("fallback", []), addresses, row.send_id, row.locale, error, now)
+    return fall_back(row.channel, (row.headers or {}).get("fallback", []), addresses, row.send_id, row.locale, error,
+                     now)
 
 
 @dataclass
@@ -261,7 +266,7 @@ class Sender:
 
     def _failed(self, job: Job, result: SendResult, now) -> dict:
         error = f"{job.channel}: {result.error or 'failed'}"[:300]
-        moved = fall_back(job.fallback, job.customer, job.send_id, job.locale, error, now)
+        moved = fall_back(job.channel, job.fallback, job.customer, job.send_id, job.locale, error, now)
         if moved is None:
             return {"status": DeliveryStatus.FAILED, "error": error}
         logger.info("delivery %s failed on %s for good; trying %s", job.id, job.channel, moved["channel"])

@@ -55,6 +55,8 @@ class Delivery(Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # broadcast: the channel this message last failed on for good before moving to the customer's next one
+    fell_back_from: Mapped[str | None] = mapped_column(String(10), nullable=True)
     sandbox: Mapped[bool] = mapped_column(db.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

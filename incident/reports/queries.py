@@ -14,7 +14,7 @@ from ..escalation.models import EscalationStep, IncidentEscalation
 from ..incidents.models import Incident, IncidentUpdate, TimelineEvent, incident_services
 from ..outbox.models import Delivery
 from ..tickets.models import Ticket
-from ..vocabulary import Channel, DeliveryStatus, IncidentStatus, Mode
+from ..vocabulary import DeliveryStatus, IncidentStatus, Mode
 from .policy import PERCENTILES, ReportFilter
 from .sql import first_broadcast_sent, percentiles, seconds_between, week_of, words_of
 
@@ -162,10 +162,11 @@ def top_tags(f: ReportFilter, dialect: str, limit: int) -> Select:
 
 
 def fell_back_from():
-    """The channel a broadcast message left for another one, or NULL: when a message fails for good
-    and moves to the customer's next channel, the dispatcher writes `<channel>: <error>; trying <next>`
-    (broadcast/sender.fall_back, twilio's undelivered receipts)."""
-    return case(*((Delivery.error.like(f"{channel}: %; trying %"), literal(str(channel))) for channel in Channel))
+    """The channel a broadcast message last left for another one, or NULL: when a message fails for
+    good and moves to the customer's next channel, the dispatcher records the channel it left
+    (broadcast/sender.fall_back, also for twilio's undelivered receipts); retries on the new channel
+    leave the mark alone."""
+    return Delivery.fell_back_from
 
 
 def broadcast_outcomes(f: ReportFilter) -> Select:

@@ -18,8 +18,9 @@ T0 is Sunday 2026-11-22 09:00 UTC, the last day of ISO week 2026-W47.
   F  SEV2 login               T0-100d outside the period of the tests
 
 D's broadcast (channels email, sms, slack; the subscribers of `api`): Ada (email, then SMS) bounces on
-email and falls back to SMS, sent; Bruno (SMS only) fails for good; Acme (Slack) sent; Carla (email)
-sent; Dev (opted out of email) gets SMS, and Twilio then reports it delivered.
+email and falls back to SMS, where the first try fails for now and a retry sends it; Bruno (SMS only)
+fails for good; Acme (Slack) sent; Carla (email) sent; Dev (opted out of email) gets SMS,
+and Twilio then reports it delivered.
 """
 from __future__ import annotations
 
@@ -42,16 +43,21 @@ PERIOD = {"since": "2026-11-20", "until": "2026-11-30"}
 
 
 class FailingFor:
-    """A channel that fails for good for some addresses and sends the rest to the sandbox."""
+    """A channel that fails for good for some addresses, once for now (retryable) for others, and
+    sends the rest to the sandbox."""
 
     sandbox = True
 
-    def __init__(self, inner, failing):
+    def __init__(self, inner, failing, transient=()):
         self.inner, self.failing, self.name = inner, set(failing), inner.name
+        self.transient = dict.fromkeys(transient, 1)
 
     def send(self, to, message):
         if to in self.failing:
             return SendResult(ok=False, error="550 mailbox unavailable" if self.name == "email" else "21610")
+        if self.transient.get(to):
+            self.transient[to] -= 1
+            return SendResult(ok=False, error="503 try later", retryable=True)
         return self.inner.send(to, message)
 
 
@@ -138,8 +144,12 @@ def scenario(app, api, api_as, setup, channels):
                   {"name": "Dev", "email": "dev@example.com", "phone": "+393471000005", "channels": ["email", "sms"],
                    "opted_out": ["email"], "services": ["api"]})
     app.extensions["tocsin_channels"]["email"] = FailingFor(channels["email"], {"ada@example.com"})
-    app.extensions["tocsin_channels"]["sms"] = FailingFor(channels["sms"], {"+393471000002"})
+    # Ada's email fails for good and moves to SMS, where the first try fails for now and a retry sends it.
+    app.extensions["tocsin_channels"]["sms"] = FailingFor(channels["sms"], {"+393471000002"},
+                                                          transient={"+393471000001"})
     assert broadcast(api, ids["D"], channels=["email", "sms", "slack"]).status_code == 201
+    run_worker(app)
+    at(days=3, minutes=26)                             # past the retry's backoff
     run_worker(app)
     with app.app_context():
         sid = db.session.scalar(select(Delivery.provider_id).where(Delivery.recipient == "+393471000005"))
