@@ -20,6 +20,10 @@ from .escalation.service import escalate
 from .extensions import db
 from .incidents import service
 from .incidents.models import Incident
+from .known_issues.schemas import KnownIssueIn
+from .known_issues.service import set_known_issue
+from .reviews.schemas import ActionItemIn
+from .reviews.service import add_action_item, edit_review
 from .roles.service import assign_role
 from .status import service as status
 from .tickets.ingest import ingest_tickets
@@ -167,6 +171,39 @@ def _broadcasts(ana: User) -> None:
         audience={"linked_requesters": True, "service_subscribers": True}))
 
 
+def _learning(people: dict[str, User]) -> None:
+    """The resolved SEV2's review half written with two action items (one overdue), its known issue for
+    L1, and a public workaround on the open SEV1."""
+    bo, cy = people["bo@example.com"], people["cy@example.com"]
+    billing = db.session.scalar(select(Incident).where(Incident.title == "Invoice emails delayed"))
+    login = db.session.scalar(select(Incident).where(Incident.title.like("Login failing%")))
+    assert billing is not None and login is not None  # declared by _incidents
+    edit_review(bo, billing.id, sections={
+        "summary": "Invoice emails queued for over two hours: the mail relay's daily quota ran out at 08:40.",
+        "impact": "About 1,900 customers got their invoice late; none were lost.",
+        "root_cause": "The relay quota was sized for last year's volume; month-end invoicing doubled it.",
+        "went_well": "- The flood detector caught the tickets within 10 minutes\n- One apology, no duplicates"})
+    real_now = clock.utcnow()
+    try:
+        clock.freeze(real_now - timedelta(days=3))   # filed three days ago, due yesterday: overdue now
+        add_action_item(bo, billing.id, ActionItemIn(title="Write the relay-quota runbook step", owner=bo.email,
+                                                     due_on=(real_now - timedelta(days=1)).date()))
+    finally:
+        clock.unfreeze()
+    add_action_item(bo, billing.id, ActionItemIn(title="Alert when the relay quota passes 80 %", owner=cy.email,
+                                                 due_on=(real_now + timedelta(days=7)).date(),
+                                                 url="https://tracker.example/OPS-311"))
+    set_known_issue(bo, billing.id, KnownIssueIn(
+        symptoms="Invoice emails arrive hours late or not at all; the billing page shows the invoice.",
+        cause="The mail relay's daily quota is exhausted.",
+        fix="Raise the relay quota; the queued invoices then go out by themselves.",
+        workaround="Download the invoice from Billing → History in the meantime.",
+        tags=["billing", "invoice"], match_phrases=["invoice email"]))
+    set_known_issue(people[DEMO_LOGIN], login.id, KnownIssueIn(
+        workaround="The mobile app signs in through another region and works: use it until we are back.",
+        symptoms="Error 502 on the login page, EU customers only.", tags=["login", "eu"]))
+
+
 def seed() -> tuple[str, str]:
     """Create the demo staff and incidents if missing; (re)set the demo password and return it."""
     people = _staff()
@@ -176,6 +213,7 @@ def seed() -> tuple[str, str]:
         _tickets(people[DEMO_LOGIN])
         _broadcasts(people[DEMO_LOGIN])
         _status_page(people[DEMO_LOGIN])
+        _learning(people)
     password = secrets.token_urlsafe(9)
     set_password(people[DEMO_LOGIN], password)
     return DEMO_LOGIN, password

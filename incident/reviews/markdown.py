@@ -102,6 +102,9 @@ def export(view: dict, *, chart_url: str) -> str:
     if view["reopened"]:
         lines += [f"Reopened {view['reopened']} time{'s' if view['reopened'] != 1 else ''} before its last resolution.",
                   ""]
+    if view["merged"]:
+        lines += ["Merged into it: " + "; ".join(f"{m['reference']} {md_text(m['title'])} ({m['severity']}, declared "
+                                                 f"{when(m['declared_at'])})" for m in view["merged"]) + ".", ""]
     for name in ("root_cause", "went_well", "to_improve"):
         lines += _section(name, view)
     lines += _action_items(view["action_items"])

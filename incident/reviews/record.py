@@ -47,7 +47,16 @@ def build_record(incident: Incident) -> dict:
         "escalation": _escalation(incident.id),
         "broadcasts": _broadcasts(incident.id),
         "tickets": _tickets(incident),
+        "merged": _merged(incident.id),
     }
+
+
+def _merged(incident_id: int) -> list[dict]:
+    """The duplicates merged into the incident (their tickets, rules and notes are in its record)."""
+    rows = db.session.execute(select(Incident.id, Incident.title, Incident.severity, Incident.declared_at)
+                              .where(Incident.merged_into_id == incident_id).order_by(Incident.declared_at))
+    return [{"id": id_, "reference": f"INC-{id_}", "title": title, "severity": severity,
+             "declared_at": isoformat(declared_at)} for id_, title, severity, declared_at in rows]
 
 
 def _status_changes(incident_id: int) -> list[dict]:

@@ -102,6 +102,7 @@ def review_view(incident: Incident, review: Review) -> dict:
         "action_items": [item_to_dict(i, today()) for i in items_for_incident(incident.id)],
         **{key: record_[key] for key in ("acknowledged_by", "reopened", "roles", "updates", "escalation",
                                          "broadcasts", "tickets")},
+        "merged": record_.get("merged", []),   # records frozen before duplicates were listed have none
     }
 
 

@@ -262,7 +262,10 @@ def _on_incident_resolved(incident: Incident, *, actor: User | None = None, **_)
 
 @use_case
 def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
-    """Move a duplicate's tickets, rules and timeline under the parent; the duplicate points to it."""
+    """Move a duplicate's tickets, rules and timeline under the parent; the duplicate points to it.
+
+    The duplicate's own status changes stay with it: the parent's key times, reopenings and review
+    read the parent's life cycle, not a merged one's (its review lists what was merged into it)."""
     duplicate = Incident.get_or_raise(duplicate_id)
     parent = get_open_incident_or_raise(into)
     if duplicate.id == parent.id:
@@ -275,7 +278,8 @@ def merge_incident(actor: User, duplicate_id, *, into) -> Incident:
         incident_id=parent.id, link_method="merge").execution_options(synchronize_session=False)).rowcount
     rules = execute_dml(update(LinkRule).where(LinkRule.incident_id == duplicate.id).values(
         incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
-    events = execute_dml(update(TimelineEvent).where(TimelineEvent.incident_id == duplicate.id).values(
+    events = execute_dml(update(TimelineEvent).where(TimelineEvent.incident_id == duplicate.id,
+                                                     TimelineEvent.kind != "status_changed").values(
         incident_id=parent.id).execution_options(synchronize_session=False)).rowcount
     duplicate.merged_into_id = parent.id
     if duplicate.is_open:

@@ -8,8 +8,8 @@ from incident.extensions import db
 from incident.incidents import service as incidents_service
 
 from ..conftest import count_rows
-from ..helpers import declare, timeline
-from .support import COMMS, ENGINEER, LEAD, SECOND_LEAD, update
+from ..helpers import declare, logged_in, timeline
+from .support import COMMS, ENGINEER, LEAD, SECOND_LEAD, at, update
 
 
 def test_resolving_a_sev1_opens_one_review_with_the_record(app, api, scripted):
@@ -46,6 +46,39 @@ def test_resolving_a_sev1_opens_one_review_with_the_record(app, api, scripted):
     assert [label for _, label in tickets["markers"]][:3] == ["declared", "identified", "monitoring"]
     assert review["sections"] == {"summary": "", "impact": "", "root_cause": "", "went_well": "", "to_improve": ""}
     assert review["action_items"] == []
+
+
+def test_a_merged_duplicate_is_listed_in_the_review_and_its_life_cycle_stays_its_own(app, api, client, make_user):
+    """A duplicate that was mitigated and reopened before the merge: its notes move to the parent, its
+    status changes do not (they would read as the parent's mitigation and reopening)."""
+    at(0)
+    parent = declare(api, title="Login down", severity="SEV1")["id"]
+    at(5)
+    duplicate = declare(api, title="Login broken", severity="SEV3")["id"]
+    open_sev2 = declare(api, title="Login broken too", severity="SEV2")["id"]
+    update(api, duplicate, "monitoring", "Looks fixed.")
+    at(10)
+    update(api, duplicate, "resolved", "Fixed.")
+    update(api, duplicate, "investigating", "Not fixed.")
+    assert api.post(f"/api/v1/incidents/{duplicate}/notes", json={"text": "seen first in Milan"}).status_code == 201
+    at(20)
+    assert api.post(f"/api/v1/incidents/{duplicate}/merge", json={"into": parent}).status_code == 200
+    assert api.post(f"/api/v1/incidents/{open_sev2}/merge", json={"into": parent}).status_code == 200
+    at(60)
+    update(api, parent, "resolved", "Fixed for good.")
+    review = api.get(f"/api/v1/incidents/{parent}/review").get_json()
+    assert review["key_times"]["mitigated_at"] is None and review["reopened"] == 0
+    assert [(m["reference"], m["title"], m["severity"]) for m in review["merged"]] == [
+        (f"INC-{duplicate}", "Login broken", "SEV3"), (f"INC-{open_sev2}", "Login broken too", "SEV2")]
+    assert "seen first in Milan" in [e["data"].get("text") for e in timeline(api, parent)]
+    assert [e["data"]["to"] for e in timeline(api, duplicate) if e["kind"] == "status_changed"] == [
+        "monitoring", "resolved", "investigating"]
+    markdown = api.get(f"/api/v1/incidents/{parent}/review.md").get_data(as_text=True)
+    assert f"Merged into it: INC-{duplicate} Login broken (SEV3, declared" in markdown
+    assert count_rows(app, "reviews") == {"reviews": 1}   # a SEV2 closed by the merge opens no review of its own
+    logged_in(client, make_user, role="viewer", email="vi@example.com")
+    page = client.get(f"/incidents/{parent}/review").get_data(as_text=True)
+    assert f'Merged into it: <a href="/incidents/{duplicate}">INC-{duplicate}</a> Login broken (SEV3)' in page
 
 
 def test_minor_incidents_get_no_review_unless_a_lead_opens_one(app, api):

@@ -24,5 +24,9 @@ def test_demo_seed_gives_a_usable_room_and_is_idempotent(app, runner, client):
     status_page = client.get("/status").get_data(as_text=True)
     assert "Login" in status_page and "Billing database upgrade" in status_page
     assert login(client, "ana@example.com", new_password).status_code == 302
+    counts = count_rows(app, "reviews", "action_items", "known_issues")
+    assert counts == {"reviews": 1, "action_items": 2, "known_issues": 2}
+    assert "The mobile app signs in through another region" in status_page          # the open SEV1's workaround
+    assert "Write the relay-quota runbook step" in client.get("/").get_data(as_text=True)   # overdue, on the dashboard
     on_call = client.get("/escalation").get_data(as_text=True)
     assert "on call now: <strong>cy@example.com</strong>" in on_call and "on Europe/Rome time" in on_call
