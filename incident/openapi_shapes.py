@@ -136,6 +136,7 @@ SCHEMAS: dict[str, dict] = {
                                                         "first_public_update_at", "mitigated_at", "resolved_at")}),
         "sections": obj({key: STR for key in ("summary", "impact", "root_cause", "went_well", "to_improve")}),
         "action_items": array(ref("ActionItem")), "acknowledged_by": STR_OR_NULL, "reopened": INT,
+        "merged": array(obj({"id": INT, "reference": STR, "title": STR, "severity": STR, "declared_at": TIME})),
         "roles": array(ROLE_TERM),
         "updates": array(obj({"at": TIME, "status": STR_OR_NULL, "message": STR, "public": BOOL,
                               "author": STR_OR_NULL})),
