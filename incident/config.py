@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     DISPATCH_LEASE_SECONDS: Seconds = 300.0
     SLACK_INCIDENT_CHANNELS: frozenset[str] = frozenset({"SEV1", "SEV2"})
     ESCALATION_TRIGGER_WORDS: list[str] = ["data loss", "security breach", "data breach"]
+    PRIVATE_TRIGGER_WORDS: list[str] = ["security breach", "data breach"]  # of those, the ones that make it private
     REVIEW_SEVERITIES: frozenset[str] = frozenset({"SEV1", "SEV2"})  # resolving one of these opens a review
     REVIEW_REMINDER_DAYS: Positive = 3.0           # the commander is reminded of a review still a draft this long after
 
@@ -159,7 +160,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected severities among {', '.join(SEVERITIES)} separated by commas, or none")
         return frozenset(names)
 
-    @field_validator("ESCALATION_TRIGGER_WORDS", mode="before")
+    @field_validator("ESCALATION_TRIGGER_WORDS", "PRIVATE_TRIGGER_WORDS", mode="before")
     @classmethod
     def _words(cls, value: Any) -> Any:
         words = [w.strip().lower() for w in _items(value) if w.strip()]

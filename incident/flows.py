@@ -28,13 +28,13 @@ logger = logging.getLogger(__name__)
 
 def declare_incident(actor: User, *, title: str, severity: str, summary: str = "",
                      services: list[str] | tuple[str, ...] = (), mode: str = "tiered",
-                     commander: str | None = None) -> Incident:
+                     commander: str | None = None, private: bool = False) -> Incident:
     """Declare an outage; the declarer (or the named commander) takes command, and a major one
     gets its Slack channel."""
     with unit_of_work():
         commander_user = get_user_by_email_or_raise(commander) if commander else actor
         incident = open_incident(actor, title=title, severity=severity, summary=summary, services=services,
-                                 mode=mode)
+                                 mode=mode, private=private)
         add_role_term(incident, "commander", commander_user, actor)
         slack_rooms.open_room(incident, commander=commander_user.email,
                               invite=[commander_user.slack_id, actor.slack_id])

@@ -14,7 +14,7 @@ from .customers.schemas import MAX_BATCH as CUSTOMER_BATCH
 from .customers.schemas import CustomerIn, CustomerPatch
 from .escalation.schemas import EscalateIn, OverrideIn, RotationIn, SimulateIn
 from .incidents.policy import SEVERITIES
-from .incidents.schemas import DeclareIncident, EditIncident, Note, PostUpdate
+from .incidents.schemas import DeclareIncident, EditIncident, MemberIn, Note, PostUpdate
 from .known_issues.schemas import KnownIssueIn
 from .known_issues.service import MAX_QUERY, STATES
 from .openapi_shapes import ESCALATION_POLICY_IN, SCHEMAS, responses
@@ -392,6 +392,14 @@ OPERATIONS = [
     ("put", "/incidents/{incident_id}/known-issue", "Record or replace the incident's known issue (workaround, symptoms, "
      "cause, fix, tags, services, match phrases)", "lead", KnownIssueIn, [ID], "200"),
     ("get", "/incidents/{incident_id}/known-issue", "The incident's known issue", "viewer", None, [ID], "200"),
+    # Private incidents: who may see one (members are kept for every incident).
+    ("get", "/incidents/{incident_id}/members", "Who may see the incident when it is private", "viewer", None, [ID],
+     "200"),
+    ("post", "/incidents/{incident_id}/members", "Let a staff member see the private incident", "lead", MemberIn, [ID],
+     "201"),
+    ("delete", "/incidents/{incident_id}/members/{email}", "Take a staff member off the incident's members", "lead",
+     None, [ID, {"name": "email", "in": "path", "required": True, "schema": {"type": "string", "format": "email",
+                                                                            "maxLength": 254}}], "200"),
     ("delete", "/incidents/{incident_id}/known-issue", "Withdraw the incident's known issue", "lead", None, [ID], "200"),
     (
         "get",

@@ -50,6 +50,8 @@ ESCALATION_STEP = obj({
     "level": STR, "round": INT, "paged_at": TIME_OR_NULL, "deadline": TIME_OR_NULL, "breached_at": TIME_OR_NULL,
     "acknowledged_at": TIME_OR_NULL, "ended_at": TIME_OR_NULL, "skipped": STR_OR_NULL,
     "recipients": STRINGS, "channels": STRINGS})
+MEMBER = obj({"user": STR, "name": STR, "how": {"type": "string", "enum": ["declared", "role", "paged", "added"]},
+              "added_at": TIME})
 ROLE_TERM = obj({"role": STR, "user": STR, "from": TIME, "to": TIME_OR_NULL, "assigned_by": STR_OR_NULL,
                  "relieved_by": STR_OR_NULL})
 ROLES = {"current": {"type": "object", "additionalProperties": {"type": ["string", "array"], "items": STR}},
@@ -66,7 +68,7 @@ SCHEMAS: dict[str, dict] = {
         "roles": ROLES["current"], "linked_tickets": INT,
         "escalation": obj({"level": STR_OR_NULL, "policy": STR_OR_NULL, "next_deadline_at": TIME_OR_NULL,
                            "state": STR_OR_NULL}, optional=("state",)),
-        "solve_tickets_on_resolve": BOOL, "merged_into": INT_OR_NULL}),
+        "solve_tickets_on_resolve": BOOL, "merged_into": INT_OR_NULL, "private": BOOL}),
     "StatusUpdate": obj({"id": INT, "status": STR_OR_NULL, "message": STR, "public": BOOL, "created_at": TIME,
                          "author": STR_OR_NULL}),
     "TimelineEvent": obj({"id": INT, "at": TIME, "kind": STR, "actor": STR_OR_NULL, "data": {"type": "object"}}),
@@ -255,6 +257,11 @@ def responses() -> dict[tuple[str, str], tuple[str, dict]]:
         ("get", "/incidents/{incident_id}/link-rules"): (j, items_of(ref("LinkRule"))),
         ("delete", "/incidents/{incident_id}/link-rules/{rule_id}"): (j, obj({"id": INT, "active": BOOL})),
         ("post", "/incidents/{incident_id}/merge"): (j, obj({"merged_into": INT, "reference": STR})),
+        ("get", "/incidents/{incident_id}/members"): (j, items_of(MEMBER)),
+        ("post", "/incidents/{incident_id}/members"): (j, {**items_of(MEMBER), "properties": {
+            **items_of(MEMBER)["properties"], "added": BOOL}, "required": ["items", "added"]}),
+        ("delete", "/incidents/{incident_id}/members/{email}"): (j, {**items_of(MEMBER), "properties": {
+            **items_of(MEMBER)["properties"], "removed": STR}, "required": ["items", "removed"]}),
         ("post", "/incidents/{incident_id}/broadcasts"): (j, ref("Broadcast")),
         ("get", "/incidents/{incident_id}/broadcasts"): (j, array(ref("Broadcast"))),
         ("post", "/incidents/{incident_id}/broadcasts/preview"): (j, obj({

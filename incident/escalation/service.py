@@ -16,6 +16,7 @@ from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..incidents.visibility import add_members
 from ..outbox.models import Delivery
 from ..roles.service import holders_by_incident
 from ..uow import unit_of_work, use_case
@@ -236,6 +237,7 @@ def _address(recipient: pure.Recipient, channel: str, users: dict[str, User]) ->
 def _queue_pages(incident: Incident, step_row: EscalationStep, step: pure.Step, known: _Known) -> int:
     """One outbox row per recipient and channel of a step (no commit); returns how many."""
     users = known.users_by_email([r.value for r in step.recipients if r.kind == "user"])
+    add_members(incident.id, users.values(), "paged")   # responders see what they were paged for
     facts, queued = _facts(incident, step.level_name, known), 0
     for recipient in step.recipients:
         for channel in step.channels:

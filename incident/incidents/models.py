@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
@@ -43,6 +43,8 @@ class Incident(Model):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True)
     tickets_version: Mapped[int] = mapped_column(Integer, default=0)
     slack_channel_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Private (a security breach): only its members, and admins, see it; never on the status page.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     declared_by: Mapped[User | None] = relationship()
     services: Mapped[list[Service]] = relationship(secondary=incident_services, order_by=Service.name)
@@ -57,6 +59,8 @@ class Incident(Model):
 
     @classmethod
     def get_or_raise(cls, incident_id) -> "Incident":
+        """The incident, or 404 — also when it is private and the staff member behind this request
+        may not see it (visibility.py): to them it does not exist."""
         try:
             key = int(incident_id)
         except (TypeError, ValueError):
@@ -66,7 +70,29 @@ class Incident(Model):
         incident = db.session.get(cls, key)
         if incident is None:
             raise IncidentNotFound(incident_id)
+        if incident.private:
+            from .visibility import may_see  # it reads the members table below
+
+            if not may_see(incident):
+                raise IncidentNotFound(incident_id)
         return incident
+
+
+class IncidentMember(Model):
+    """Someone who may see the incident when it is private: its declarer, its crisis-role holders,
+    the responders it paged, and whoever a member lead added. Kept for every incident, so making
+    one private later keeps the people already working on it."""
+
+    __tablename__ = "incident_members"
+    __table_args__ = (Index("ix_incident_members_user", "user_id", "incident_id"),)
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    how: Mapped[str] = mapped_column(String(10))     # declared | role | paged | added
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class IncidentUpdate(Model):

@@ -11,7 +11,17 @@ from ..roles.service import holders_by_incident
 from ..tickets.service import linked_counts
 from . import service
 from .models import Incident
-from .schemas import DeclareIncident, EditIncident, Note, PostUpdate, event_to_dict, incident_to_dict, update_to_dict
+from .schemas import (
+    DeclareIncident,
+    EditIncident,
+    MemberIn,
+    Note,
+    PostUpdate,
+    event_to_dict,
+    incident_to_dict,
+    member_to_dict,
+    update_to_dict,
+)
 
 bp = Blueprint("api_incidents", __name__, url_prefix="/api/v1")
 
@@ -88,3 +98,25 @@ def timeline(incident_id):
     page, per_page = page_args(default_per_page=500)
     rows, total = service.list_timeline(Incident.get_or_raise(incident_id).id, page=page, per_page=per_page)
     return jsonify(paginated([event_to_dict(e) for e in rows], page, per_page, total))
+
+
+@bp.get("/incidents/<incident_id>/members")
+@api_auth("viewer")
+def list_members(incident_id):
+    return jsonify({"items": [member_to_dict(m) for m in service.list_members(incident_id)]})
+
+
+@bp.post("/incidents/<incident_id>/members")
+@api_auth("lead")
+def add_member(incident_id):
+    body = parse(MemberIn)
+    added = service.add_member(g.user, incident_id, body.email)
+    return jsonify({"added": added, "items": [member_to_dict(m) for m in service.list_members(incident_id)]}), (
+        201 if added else 200)
+
+
+@bp.delete("/incidents/<incident_id>/members/<path:email>")
+@api_auth("lead")
+def remove_member(incident_id, email):
+    service.remove_member(g.user, incident_id, email)
+    return jsonify({"removed": email, "items": [member_to_dict(m) for m in service.list_members(incident_id)]})

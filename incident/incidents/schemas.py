@@ -22,22 +22,25 @@ class DeclareIncident(Strict):
     services: list[Slug] = Field(default_factory=list, max_length=50)
     mode: Literal["tiered", "swarm"] = "tiered"
     commander: Email | None = None
+    private: bool = False
 
 
 class EditIncident(Strict):
     model_config = ConfigDict(json_schema_extra=schema_rules(
-        not_null=("title", "severity", "summary", "services", "solve_tickets_on_resolve"), minProperties=1))
+        not_null=("title", "severity", "summary", "services", "solve_tickets_on_resolve", "private"), minProperties=1))
 
     title: str | None = Field(None, min_length=1, max_length=200)
     severity: Severity | None = None
     summary: str | None = Field(None, max_length=10_000)
     services: list[Slug] | None = Field(None, max_length=50)
     solve_tickets_on_resolve: bool | None = None
+    private: bool | None = None
 
     @model_validator(mode="after")
     def _something(self):
         if not self.model_fields_set:
-            raise ValueError("nothing to change: give title, severity, summary, services or solve_tickets_on_resolve")
+            raise ValueError("nothing to change: give title, severity, summary, services, solve_tickets_on_resolve "
+                             "or private")
         for name in self.model_fields_set:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
@@ -96,4 +99,14 @@ def incident_to_dict(incident: Incident, *, roles: dict, linked_tickets: int = 0
         "escalation": {"level": None, "policy": incident.escalation_policy, "next_deadline_at": None},
         "solve_tickets_on_resolve": incident.solve_tickets_on_resolve,
         "merged_into": incident.merged_into_id,
+        "private": incident.private,
     }
+
+
+class MemberIn(Strict):
+    email: Email
+
+
+def member_to_dict(member) -> dict:
+    return {"user": member.user.email, "name": member.user.name, "how": member.how,
+            "added_at": isoformat(member.added_at)}

@@ -7,34 +7,38 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
+from ..auth.service import get_user_by_email, get_user_by_email_or_raise
 from ..catalog import ensure_services
 from ..clock import utcnow
-from ..errors import ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..extensions import db
-from ..uow import unit_of_work
+from ..uow import unit_of_work, use_case
 from ..vocabulary import IncidentStatus, Mode
 from . import slack_rooms
-from .models import Incident, IncidentUpdate, TimelineEvent
+from .models import Incident, IncidentMember, IncidentUpdate, TimelineEvent
 from .policy import OPEN_STATUSES, TransitionRefused, check_transition
 from .signals import incident_changed, incident_resolved
 from .timeline import record
+from .visibility import add_members, visible
 
 logger = logging.getLogger(__name__)
 
 
 def open_incident(actor: User, *, title: str, severity: str, summary: str = "",
-                  services: list[str] | tuple[str, ...] = (), mode: str = Mode.TIERED) -> Incident:
+                  services: list[str] | tuple[str, ...] = (), mode: str = Mode.TIERED, private: bool = False) -> Incident:
     """The incident row and its `declared` event (flush, no commit): `flows.declare_incident`
     staffs it and opens its room in the same unit of work."""
     now = utcnow()
     incident = Incident(title=title, severity=severity, summary=summary, mode=mode,
                         status=IncidentStatus.INVESTIGATING, declared_at=now, updated_at=now,
-                        declared_by_id=actor.id)
+                        declared_by_id=actor.id, private=private)
     incident.services = ensure_services(list(services))
     db.session.add(incident)
     db.session.flush()
+    add_members(incident.id, [actor], "declared")
     record(incident, "declared", actor, {"title": title, "severity": severity, "mode": mode,
-                                         "services": [s.name for s in incident.services]})
+                                         "services": [s.name for s in incident.services],
+                                         **({"private": True} if private else {})})
     return incident
 
 
@@ -56,6 +60,8 @@ def _edit(actor: User, incident: Incident, changes: dict) -> Incident:
         if before != after:
             incident.services = ensure_services(after)
             diff["services"] = [before, after]
+    if "private" in changes and changes["private"] != incident.private:
+        make_private(actor, incident, changes["private"])
     if diff:
         incident.updated_at = utcnow()
         if "severity" in diff:
@@ -64,6 +70,53 @@ def _edit(actor: User, incident: Incident, changes: dict) -> Incident:
         if diff.keys() & {"title", "severity", "services"}:
             incident_changed.send(incident.id)
     return incident
+
+
+def make_private(actor: User | None, incident: Incident, private: bool = True, *, reason: str = "") -> bool:
+    """Make the incident private (only members and admins see it; it leaves the status page) or public
+    again (a lead's deliberate choice: its public updates reach the page again). No commit; False if it
+    already was."""
+    if incident.private == private:
+        return False
+    incident.private, incident.updated_at = private, utcnow()
+    record(incident, "made_private" if private else "made_public", actor, {"reason": reason} if reason else {})
+    db.session.flush()
+    incident_changed.send(incident.id)   # withdrawn from (or back on) the status page
+    logger.info("%s made %s by %s", incident.reference, "private" if private else "public",
+                actor.email if actor else "Tocsin")
+    return True
+
+
+def list_members(incident_id) -> list[IncidentMember]:
+    """Who may see the incident when it is private, in the order they joined."""
+    incident = Incident.get_or_raise(incident_id)
+    return list(db.session.scalars(select(IncidentMember).options(selectinload(IncidentMember.user))
+                                   .where(IncidentMember.incident_id == incident.id)
+                                   .order_by(IncidentMember.added_at, IncidentMember.user_id)))
+
+
+@use_case
+def add_member(actor: User, incident_id, email: str) -> bool:
+    """Let a staff member see the incident (a lead who may see it adds them); False if they could already."""
+    incident = Incident.get_or_raise(incident_id)
+    user = get_user_by_email_or_raise(email)
+    if db.session.get(IncidentMember, (incident.id, user.id)) is not None:
+        return False
+    add_members(incident.id, [user], "added", by=actor)
+    record(incident, "member_added", actor, {"user": user.email})
+    return True
+
+
+@use_case
+def remove_member(actor: User, incident_id, email: str) -> None:
+    """Take a staff member off the incident's members (admins see it anyway)."""
+    incident = Incident.get_or_raise(incident_id)
+    user = get_user_by_email(email)
+    member = db.session.get(IncidentMember, (incident.id, user.id)) if user else None
+    if member is None:
+        raise NotFound(f"{email} is not a member of {incident.reference}.", code="member_not_found")
+    db.session.delete(member)
+    record(incident, "member_removed", actor, {"user": email})
 
 
 def post_update(actor: User, incident_id: int, *, status: str | None, message: str,
@@ -118,8 +171,8 @@ def add_note(actor: User, incident_id: int, text: str) -> TimelineEvent:
 
 
 def list_incidents(*, status: str = "all", page: int = 1, per_page: int = 50) -> tuple[list[Incident], int]:
-    """Incidents newest first, filtered by open/resolved/all, with the total."""
-    query = select(Incident)
+    """Incidents the asking staff member may see, newest first, filtered by open/resolved/all, with the total."""
+    query = select(Incident).where(visible())
     if status == "open":
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     elif status == IncidentStatus.RESOLVED:

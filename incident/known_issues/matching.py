@@ -12,6 +12,7 @@ from ..clock import utcnow
 from ..dbutil import bound_once, insert_ignoring_conflicts
 from ..extensions import db
 from ..incidents.models import Incident
+from ..incidents.visibility import public_incidents
 from ..tickets.policy import decode_words
 from ..tickets.signals import tickets_arrived
 from . import policy
@@ -26,7 +27,8 @@ def load_matcher() -> policy.Matcher:
         select(KnownIssue.incident_id, KnownIssue.tags, KnownIssue.match_phrases, KnownIssue.fix,
                KnownIssue.workaround, Incident.status, Incident.severity, Incident.declared_at, Incident.resolved_at)
         .join(Incident, Incident.id == KnownIssue.incident_id)
-        .where(KnownIssue.flag_tickets.is_(True), Incident.merged_into_id.is_(None))).all()
+        .where(KnownIssue.flag_tickets.is_(True), Incident.merged_into_id.is_(None),
+               public_incidents())).all()   # a private incident's entry would tell L1 it exists
     entries = []
     for row in rows:
         is_open = row.status != "resolved"

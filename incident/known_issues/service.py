@@ -14,6 +14,7 @@ from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.signals import incident_changed
 from ..incidents.timeline import record
+from ..incidents.visibility import public_incidents, visible
 from ..tickets.policy import encode_words
 from ..tickets.queries import contains
 from ..uow import use_case
@@ -111,7 +112,7 @@ def search_known_issues(*, q: str = "", state: str = "all", tag: str | None = No
         raise ValidationFailed(f"state must be one of {', '.join(STATES)}.", details={"state": state})
     if len(q) > MAX_QUERY:
         raise ValidationFailed(f"A search has at most {MAX_QUERY} characters.", details={"q": len(q)})
-    query = select(KnownIssue, Incident).join(Incident, Incident.id == KnownIssue.incident_id)
+    query = select(KnownIssue, Incident).join(Incident, Incident.id == KnownIssue.incident_id).where(visible())
     for term in policy.search_terms(q):
         query = query.where(_term(term))
     if state == KnownIssueState.CURRENT:
@@ -146,7 +147,7 @@ def public_workarounds(incident_ids: list[int]) -> dict[int, str]:
     return dict(db.session.execute(
         select(KnownIssue.incident_id, KnownIssue.workaround).join(Incident, Incident.id == KnownIssue.incident_id)
         .where(KnownIssue.incident_id.in_(incident_ids), KnownIssue.workaround != "",
-               Incident.status != IncidentStatus.RESOLVED)).tuples().all())
+               Incident.status != IncidentStatus.RESOLVED, public_incidents())).tuples().all())
 
 
 def ticket_flags(ticket_ids: list[int]) -> dict[int, tuple[int, KnownIssueState]]:
@@ -155,7 +156,7 @@ def ticket_flags(ticket_ids: list[int]) -> dict[int, tuple[int, KnownIssueState]
         return {}
     rows = db.session.execute(select(KnownIssueMatch.ticket_id, KnownIssueMatch.incident_id, Incident.status)
                               .join(Incident, Incident.id == KnownIssueMatch.incident_id)
-                              .where(KnownIssueMatch.ticket_id.in_(ticket_ids)))
+                              .where(KnownIssueMatch.ticket_id.in_(ticket_ids), visible()))
     return {ticket_id: (incident_id, policy.state(is_open=status != IncidentStatus.RESOLVED))
             for ticket_id, incident_id, status in rows}
 

@@ -12,6 +12,7 @@ from ..catalog import Service
 from ..dbutil import like_escape
 from ..escalation.models import EscalationStep, IncidentEscalation
 from ..incidents.models import Incident, IncidentUpdate, TimelineEvent, incident_services
+from ..incidents.visibility import visible
 from ..outbox.models import Delivery
 from ..tickets.models import Ticket
 from ..vocabulary import DeliveryStatus, IncidentStatus, Mode
@@ -28,7 +29,8 @@ DURATIONS = ("time_to_acknowledge", "time_to_resolve", "time_to_first_public_upd
 def incident_filter(f: ReportFilter) -> list:
     """WHERE clauses on `incidents` selecting the report's incidents (merged duplicates left out:
     they are counted in the incident they were merged into)."""
-    clauses = [Incident.declared_at >= f.since, Incident.declared_at < f.until, Incident.merged_into_id.is_(None)]
+    clauses = [Incident.declared_at >= f.since, Incident.declared_at < f.until, Incident.merged_into_id.is_(None),
+               visible()]   # private incidents only for their members (and admins)
     if f.severities:
         clauses.append(Incident.severity.in_(f.severities))
     if f.service:

@@ -19,6 +19,7 @@ from ..extensions import db
 from ..incidents.models import MAX_ID, Incident
 from ..incidents.signals import incident_resolved
 from ..incidents.timeline import record
+from ..incidents.visibility import visible_ids
 from ..uow import unit_of_work
 from ..vocabulary import ActionItemState, ReviewStatus
 from . import policy
@@ -257,7 +258,7 @@ def items_for_incident(incident_id: int) -> list[ActionItem]:
 def list_action_items(*, owner: str | None = None, state: str | None = None, overdue: bool | None = None,
                       page: int = 1, per_page: int = 50) -> tuple[list[ActionItem], int]:
     """Action items soonest due first, filtered by owner (email), state and overdue, with the total."""
-    query = select(ActionItem)
+    query = select(ActionItem).where(ActionItem.incident_id.in_(visible_ids()))
     if owner is not None:
         query = query.join(User, User.id == ActionItem.owner_id).where(User.email == owner)
     if state is not None:

@@ -16,6 +16,7 @@ from ..extensions import db
 from ..incidents import slack_rooms
 from ..incidents.models import Incident
 from ..incidents.timeline import record
+from ..incidents.visibility import add_members
 from ..uow import use_case
 from . import runbooks as rb
 from .models import ChecklistTick, RoleAssignment
@@ -81,6 +82,7 @@ def add_role_term(incident: Incident, role: str, user: User, actor: User | None)
                           assigned_by_id=actor.id if actor else None)
     db.session.add(term)
     db.session.flush()
+    add_members(incident.id, [user], "role", by=actor)
     record(incident, "role_assigned", actor, {"role": role, "user": user.email, "previous": previous})
     slack_rooms.invite_to_room(incident, f"{incident.id}:{term.id}", user.slack_id)
     return term

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 from ..clock import utcnow
 from ..extensions import db
 from ..incidents.models import Incident, IncidentUpdate
+from ..incidents.visibility import public_incidents
 from . import policy
 from .models import StatusComponent, StatusComponentHistory, StatusIncidentComponent
 
@@ -45,7 +46,7 @@ def record_states(incident_ids: Iterable[int]) -> int:
     written = 0
     for incident in db.session.scalars(select(Incident).options(selectinload(Incident.services))
                                        .where(Incident.id.in_(ids))):
-        states = {} if incident.status == "resolved" else policy.component_states(
+        states = {} if incident.status == "resolved" or incident.private else policy.component_states(
             incident.severity, [s.id for s in incident.services], by_service, overrides[incident.id], known)
         before = last[incident.id]
         since = now if before else incident.declared_at
@@ -64,7 +65,8 @@ def record_open_incidents() -> int:
     db.session.flush()
     published = select(IncidentUpdate.incident_id).where(IncidentUpdate.public.is_(True))
     return record_states(db.session.scalars(select(Incident.id).where(Incident.status != "resolved",
-                                                                      Incident.id.in_(published))))
+                                                                      Incident.id.in_(published),
+                                                                      public_incidents())))
 
 
 def spans(incidents, now: datetime) -> tuple[dict[int, list[tuple[datetime, datetime, str]]], set[int]]:

@@ -32,7 +32,8 @@ def bump_version() -> None:
 
 
 def is_published(incident_id: int) -> bool:
-    """An incident is on the public page once it has a public update."""
+    """An incident is on the public page once it has a public update (a private one's are withdrawn:
+    `record_states` shows it affecting nothing, and the page leaves it out)."""
     return db.session.scalar(select(IncidentUpdate.id).where(
         IncidentUpdate.incident_id == incident_id, IncidentUpdate.public.is_(True)).limit(1)) is not None
 

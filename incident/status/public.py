@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..incidents.models import Incident, IncidentUpdate
+from ..incidents.visibility import public_incidents
 from ..known_issues.service import public_workarounds
 from . import history, policy
 from .models import (
@@ -120,7 +121,8 @@ def read_version() -> tuple[int, datetime] | None:
 
 def _incidents(since: datetime) -> list[Incident]:
     published = select(IncidentUpdate.incident_id).where(IncidentUpdate.public.is_(True))
-    base = select(Incident).options(selectinload(Incident.services)).where(Incident.id.in_(published))
+    base = select(Incident).options(selectinload(Incident.services)).where(Incident.id.in_(published),
+                                                                           public_incidents())
     relevant = db.session.scalars(base.where(or_(Incident.status != "resolved", Incident.resolved_at >= since))).all()
     recent = db.session.scalars(base.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(RECENT)).all()
     merged = {i.id: i for i in [*relevant, *recent]}

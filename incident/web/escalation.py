@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, make_response, redirect, render_template, request, url_for
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..api import validation_details
 from ..auth.access import login_required
@@ -16,6 +16,7 @@ from ..escalation.schemas import SimulateIn
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.policy import SEVERITIES
+from ..incidents.visibility import visible_ids
 from ..outbox.dispatch import channels_for
 from ..outbox.models import Delivery
 from .blueprint import bp
@@ -99,7 +100,7 @@ def escalation_page():
 def outbox():
     """Every message Tocsin sent or will send, as the recipient sees it; the sandbox's record."""
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    query = select(Delivery)
+    query = select(Delivery).where(or_(Delivery.incident_id.is_(None), Delivery.incident_id.in_(visible_ids())))
     for key in ("channel", "status", "purpose"):
         if request.args.get(key):
             query = query.where(getattr(Delivery, key) == request.args[key])

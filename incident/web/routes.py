@@ -114,6 +114,7 @@ def declare():
         values = request.form.to_dict()
         data = {k: v for k, v in values.items() if k in {"title", "severity", "summary", "mode"}}
         data["services"] = [s for s in values.get("services", "").replace(",", " ").split() if s]
+        data["private"] = values.get("private") == "on"
         try:
             body = parse_form(DeclareIncident, data)
             incident = flows.declare_incident(g.user, **body.model_dump())
@@ -148,6 +149,8 @@ def incident(incident_id):
         my_checklists=roles.checklists(incident, mine),
         other_checklists=roles.checklists(incident, others),
         updates=service.list_updates(incident.id),
+        members=(members := service.list_members(incident.id)),
+        member_ids={m.user_id for m in members},
         timeline=timeline,
         timeline_total=total,
         staff=staff,
@@ -179,6 +182,28 @@ def post_update(incident_id):
         lambda: service.post_update(g.user, incident_id, **parse_form(PostUpdate, data).model_dump()),
         "Update posted.",
     )
+
+
+@bp.post("/incidents/<int:incident_id>/private")
+@login_required("lead")
+def set_private(incident_id):
+    private = request.form.get("private") == "on"
+    return _act(incident_id, lambda: service.edit_incident(g.user, incident_id, {"private": private}),
+                "The incident is private now." if private else "The incident is public now.")
+
+
+@bp.post("/incidents/<int:incident_id>/members")
+@login_required("lead")
+def add_member(incident_id):
+    email = request.form.get("email", "")
+    return _act(incident_id, lambda: service.add_member(g.user, incident_id, email), f"{email} can see it now.")
+
+
+@bp.post("/incidents/<int:incident_id>/members/remove")
+@login_required("lead")
+def remove_member(incident_id):
+    email = request.form.get("email", "")
+    return _act(incident_id, lambda: service.remove_member(g.user, incident_id, email), f"{email} was removed.")
 
 
 @bp.post("/incidents/<int:incident_id>/edit")

@@ -1,6 +1,7 @@
 """Migrations: one head, and upgrading an empty database yields exactly the models' schema."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import flask_migrate
@@ -47,4 +48,34 @@ def test_upgrade_from_empty_matches_models_and_downgrades(database_url, tmp_path
         assert diff == []
         flask_migrate.downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+        db.engine.dispose()
+
+
+def test_private_incidents_revision_makes_members_of_the_people_already_involved(database_url, tmp_path):
+    """0016's backfill on a database with history (the demo's, its members taken away): declarers,
+    crisis-role holders and paged responders become the incidents' members, each once."""
+    spec = importlib.util.spec_from_file_location("m0016", MIGRATIONS / "versions" / "0016_private_incidents.py")
+    assert spec and spec.loader
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    url = scratch_database(database_url, tmp_path)
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        flask_migrate.upgrade()
+        assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+        expected = {row for query in ("SELECT id, declared_by_id FROM incidents",
+                                      "SELECT incident_id, user_id FROM role_assignments",
+                                      "SELECT incident_id, user_id FROM deliveries WHERE purpose = 'page' "
+                                      "AND user_id IS NOT NULL")
+                    for row in db.session.execute(text(query)).tuples()}
+        declared = set(db.session.execute(text("SELECT id, declared_by_id FROM incidents")).tuples())
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM incident_members"))
+            for how, source in revision.BACKFILL:
+                conn.execute(text(revision.INSERT.format(how=how, source=source)))
+            members = list(conn.execute(text("SELECT incident_id, user_id, how FROM incident_members")).tuples())
+        assert len(members) == len({(i, u) for i, u, _ in members})          # each once
+        assert {(i, u) for i, u, _ in members} == expected
+        assert {(i, u) for i, u, how in members if how == "declared"} == declared
         db.engine.dispose()
