@@ -16,7 +16,7 @@ from incident.outbox.channels.voice import TwilioVoice
 from incident.outbox.models import Delivery
 
 from ..conftest import count_rows
-from ..helpers import AMY, PUBLIC, declare, escalation, post, timeline
+from ..helpers import AMY, PUBLIC, declare, escalation, logged_in, post, timeline
 from ..stand_ins import TWILIO_SID, TWILIO_TOKEN
 
 BOB = "+393472222222"
@@ -370,3 +370,11 @@ def test_phone_numbers_never_reach_the_logs(app, api, hooks, paged, channels, ca
 
     assert "call acknowledgement of" in caplog.text and f"call {SID} ended: completed" in caplog.text
     assert all("3471111111" not in r.getMessage() and OURS not in r.getMessage() for r in caplog.records)
+
+
+def test_the_incident_page_tells_how_the_call_ended(app, client, make_user, hooks, paged):
+    row = call_row(app, paged)
+    post(hooks, path_of(row.headers["StatusCallback"]), call(SID, status="no-answer", CallDuration="0"))
+    page = logged_in(client, make_user, role="viewer", email="vera@example.com").get(f"/incidents/{paged}")
+    assert page.status_code == 200
+    assert "call to amy@example.com (L1): no answer; not acknowledged, now paged on sms" in page.get_data(as_text=True)
