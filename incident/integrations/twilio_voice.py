@@ -16,7 +16,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from ..clock import utcnow
 from ..escalation import call_script
 from ..escalation.calls import CallPage, get_call_page, record_call_end
-from ..validation import mask_phone
+from ..validation import MAX_KEY, mask_phone
 from . import acknowledge_as
 from .models import TwilioEvent
 from .replays import SeenRequests
@@ -35,7 +35,7 @@ _SEEN = SeenRequests(TwilioEvent, lambda key: TwilioEvent(key=key, created_at=ut
 
 def _page_id() -> int | None:
     raw = request.args.get("page", "")
-    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
+    return int(raw) if raw.isdigit() and len(raw) <= 12 and int(raw) <= MAX_KEY else None
 
 
 def _attempt() -> int:

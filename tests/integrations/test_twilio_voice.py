@@ -161,10 +161,17 @@ def test_titles_are_escaped_in_the_twiml(app, api, setup, hooks, channels):
     assert root.find(".//Dial") is None and [child.tag for child in root] == ["Gather", "Say", "Hangup"]
 
 
-def test_an_unknown_page_says_goodbye(hooks, setup):
-    root = twiml(post(hooks, "/twilio/voice?page=99999", call(SID)))
-    assert [child.tag for child in root] == ["Say", "Hangup"]
-    assert root.find("Say").text == "This page is no longer open. Goodbye."
+@pytest.mark.parametrize("page", ["99999", "99999999999", "x", "", "-1"])
+def test_an_unknown_page_says_goodbye_and_changes_nothing(app, hooks, setup, page):
+    before = count_rows(app, *TABLES)
+    for path, extra in (("", {}), ("/gather", {"Digits": "1"}), ("/status", {"CallStatus": "busy"})):
+        response = post(hooks, f"/twilio/voice{path}?page={page}", {**call(SID), **extra})
+        root = twiml(response)
+        if path != "/status":
+            assert [child.tag for child in root] == ["Say", "Hangup"]
+            assert root.find("Say").text == "This page is no longer open. Goodbye."
+    assert count_rows(app, "timeline_events", "deliveries", "acknowledgements") == {
+        key: before[key] for key in ("timeline_events", "deliveries", "acknowledgements")}
 
 
 # Keys ---------------------------------------------------------------------------------------------
