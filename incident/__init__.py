@@ -32,6 +32,7 @@ from .incidents import routes as incident_routes
 from .incidents import slack_rooms as _rooms  # noqa: F401  (registers how the outbox opens rooms)
 from .integrations import slack as slack_hooks
 from .integrations import twilio as twilio_hooks
+from .integrations import twilio_voice as voice_hooks
 from .known_issues import matching as _known_issue_matching  # noqa: F401  (flags new tickets like a known issue)
 from .known_issues import models as _known_issue_models  # noqa: F401
 from .known_issues import routes as known_issue_routes
@@ -98,7 +99,7 @@ def _register_blueprints(app: Flask) -> None:
                       known_issue_routes.bp, report_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
-    for blueprint in (slack_hooks.bp, twilio_hooks.bp, zendesk_hook.bp, broadcast_routes.public):
+    for blueprint in (slack_hooks.bp, twilio_hooks.bp, voice_hooks.bp, zendesk_hook.bp, broadcast_routes.public):
         # providers sign their requests, and an unsubscribe link is signed: the signature is checked instead
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     TWILIO_FROM_NUMBER: str | None = None
     TWILIO_MESSAGING_SERVICE_SID: str | None = None
     TWILIO_API_URL: Url | None = None             # None: https://api.twilio.com
+    TWILIO_VOICE_FROM_NUMBER: str | None = None   # who pages by phone call; None: TWILIO_FROM_NUMBER
+    VOICE_FALLBACK_SECONDS: Seconds = 120.0       # channels after `voice` go this long after the call at the latest
     SMTP_HOST: str | None = None
     SMTP_PORT: int | None = Field(None, ge=1, le=65535)   # None: 587 with STARTTLS, else 25
     SMTP_USERNAME: str | None = None

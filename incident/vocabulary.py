@@ -36,6 +36,15 @@ class Channel(StrEnum):
     TICKET = "ticket"      # a public reply on the customer's own helpdesk ticket for the incident
 
 
+class PageChannel(StrEnum):
+    """A channel that pages staff: customers are never called, so `voice` is here and not in `Channel`."""
+
+    SLACK = "slack"
+    SMS = "sms"
+    EMAIL = "email"
+    VOICE = "voice"        # a phone call (Twilio): press 1 to acknowledge
+
+
 class Locale(StrEnum):
     EN = "en"
     IT = "it"

@@ -253,24 +253,39 @@ def smtp_server():
 # --- Twilio ----------------------------------------------------------------------------------
 
 class TwilioStandIn:
-    """Twilio's Messages endpoint under TWILIO_BASE, through `responses` (no socket at all)."""
+    """Twilio's Messages and Calls endpoints under TWILIO_BASE, through `responses` (no socket at all).
+
+    `requests` are the text messages asked for, `calls` the calls placed (each a PreparedRequest);
+    `reply` / `reply_call` script the next answer of each.
+    """
 
     def __init__(self, mock: responses.RequestsMock, account_sid: str = TWILIO_SID):
         self.mock = mock
         self.base_url = TWILIO_BASE
         self.account_sid = account_sid
         self.url = f"{TWILIO_BASE}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self.calls_url = f"{TWILIO_BASE}/2010-04-01/Accounts/{account_sid}/Calls.json"
         self.requests: list[requests.PreparedRequest] = []
+        self.calls: list[requests.PreparedRequest] = []
         self._scripted: deque = deque()
+        self._scripted_calls: deque = deque()
         self._counter = itertools.count(1)
         mock.add_callback(responses.POST, self.url, callback=self._answer)
+        mock.add_callback(responses.POST, self.calls_url, callback=self._answer_call)
 
     def reply(self, status: int = 201, body: dict | Exception | None = None) -> None:
         """Script the next answer: a status and JSON body, or an exception to raise."""
         self._scripted.append((status, body))
 
+    def reply_call(self, status: int = 201, body: dict | Exception | None = None) -> None:
+        """Script the next answer to Calls.json, as `reply` does for messages."""
+        self._scripted_calls.append((status, body))
+
     def form(self, index: int = -1) -> dict:
         return dict(parse_qsl(self.requests[index].body))
+
+    def call_form(self, index: int = -1) -> dict:
+        return dict(parse_qsl(self.calls[index].body))
 
     def _answer(self, request):
         self.requests.append(request)
@@ -283,6 +298,18 @@ class TwilioStandIn:
                     "to": form.get("To"), "from": form.get("From"), "body": form.get("Body"),
                     "messaging_service_sid": form.get("MessagingServiceSid"),
                     "account_sid": self.account_sid}
+        return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def _answer_call(self, request):
+        self.calls.append(request)
+        status, body = self._scripted_calls.popleft() if self._scripted_calls else (201, None)
+        if isinstance(body, Exception):
+            raise body
+        if body is None:
+            form = dict(parse_qsl(request.body))
+            body = {"sid": f"CA{next(self._counter):032x}", "status": "queued", "direction": "outbound-api",
+                    "to": form.get("To"), "from": form.get("From"), "account_sid": self.account_sid,
+                    "api_version": "2010-04-01"}
         return status, {"Content-Type": "application/json"}, json.dumps(body)
 
 

@@ -102,7 +102,7 @@ class Acknowledgement(Model):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     who: Mapped[str] = mapped_column(String(254))            # email, or the refused Slack id / masked phone
-    via: Mapped[str] = mapped_column(String(10))             # web | api | slack | sms | sandbox
+    via: Mapped[str] = mapped_column(String(10))             # web | api | slack | sms | voice | sandbox
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(12))         # first | duplicate | refused
     detail: Mapped[str] = mapped_column(String(200), default="")

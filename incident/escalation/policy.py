@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..incidents.policy import SEVERITIES
 from ..validation import normalize_slug
+from ..vocabulary import PageChannel
 
-CHANNELS = ("slack", "sms", "email")
+CHANNELS = tuple(channel.value for channel in PageChannel)
 MIN_TIMEOUT, MAX_TIMEOUT = 5, 30 * 24 * 3600
 MAX_REPEAT = 9
 MODES = ("tiered", "swarm")
@@ -448,6 +449,16 @@ def shifts(rotation: Rotation, start: datetime, end: datetime) -> list[tuple[str
 
 
 # ---------------------------------------------------------------- paging
+
+
+def split_at_call(channels) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A level's channels as (paged at once, held back): the channels listed after `voice` are the
+    call's fallback, paged when the call goes unanswered. A level without a call pages all at once."""
+    channels = tuple(channels)
+    if PageChannel.VOICE not in channels:
+        return channels, ()
+    cut = channels.index(PageChannel.VOICE) + 1
+    return channels[:cut], channels[cut:]
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,24 @@ from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.timeline import record
 from ..incidents.visibility import add_members
+from ..outbox.channels import RenderedMessage
 from ..outbox.models import Delivery
 from ..roles.service import holders_by_incident
 from ..uow import unit_of_work, use_case
-from ..vocabulary import Channel, DeliveryStatus
-from . import messages
+from ..vocabulary import Channel, DeliveryStatus, PageChannel
+from . import call_script, messages
 from . import policy as pure
 from .models import Acknowledgement, EscalationPolicy, EscalationStep, IncidentEscalation, Rotation, RotationOverride
 
 logger = logging.getLogger(__name__)
+
+LOCALE = "X-Tocsin-Locale"   # a call's language, kept with its row for the TwiML
+
+
+def call_urls(base: str, page_id: int) -> dict[str, str]:
+    """Where Twilio fetches a call's TwiML and reports how it ended (the voice channel's `Url` and
+    `StatusCallback`)."""
+    return {"Url": f"{base}/twilio/voice?page={page_id}", "StatusCallback": f"{base}/twilio/voice/status?page={page_id}"}
 
 
 # Policies and rotations ------------------------------------------------------------------
@@ -230,41 +239,65 @@ def _address(recipient: pure.Recipient, channel: str, users: dict[str, User]) ->
     user = users.get(recipient.value)
     if user is None:
         return None, None
-    addresses: dict[str, str | None] = {Channel.SLACK: user.slack_id, Channel.SMS: user.phone, Channel.EMAIL: user.email}
+    addresses: dict[str, str | None] = {Channel.SLACK: user.slack_id, Channel.SMS: user.phone, Channel.EMAIL: user.email,
+                                        PageChannel.VOICE: user.phone}
     return addresses.get(channel), user
 
 
+def _call_message(facts: messages.PageFacts, user: User | None) -> RenderedMessage:
+    """The page read aloud in the engineer's language: their own locale if staff have one, else the default."""
+    locale = call_script.call_locale(getattr(user, "locale", None), current_app.config.get("DEFAULT_LOCALE"))
+    return RenderedMessage(text=call_script.spoken_page(facts, locale), headers={LOCALE: locale})
+
+
 def _queue_pages(incident: Incident, step_row: EscalationStep, step: pure.Step, known: _Known) -> int:
-    """One outbox row per recipient and channel of a step (no commit); returns how many."""
+    """One outbox row per recipient and channel of a step (no commit); returns how many.
+
+    Someone the level calls gets the channels listed after `voice` later: they are the call's
+    fallback, brought forward when the call goes unanswered (calls.py), and sent anyway once
+    VOICE_FALLBACK_SECONDS have passed (a lost status callback) or the level's deadline comes.
+    """
     users = known.users_by_email([r.value for r in step.recipients if r.kind == "user"])
     add_members(incident.id, users.values(), "paged")   # responders see what they were paged for
-    facts, queued = _facts(incident, step.level_name, known), 0
+    facts, queued, calls = _facts(incident, step.level_name, known), 0, []
+    _, held = pure.split_at_call(step.channels)
+    hold_until = step.at + timedelta(seconds=current_app.config["VOICE_FALLBACK_SECONDS"])
+    if step.deadline is not None:
+        hold_until = min(hold_until, step.deadline)
     for recipient in step.recipients:
+        called = _address(recipient, PageChannel.VOICE, users)[0] is not None
         for channel in step.channels:
             address, user = _address(recipient, channel, users)
             if address is None:
                 continue
-            message = messages.page_message(facts, channel)
-            db.session.add(
-                Delivery(
-                    purpose="page",
-                    dedupe_key=f"page:{step_row.id}:{channel}:{address}",
-                    incident_id=incident.id,
-                    step_id=step_row.id,
-                    user_id=user.id if user else None,
-                    channel=channel,
-                    recipient=address,
-                    subject=message.subject,
-                    text=message.text,
-                    html=message.html,
-                    blocks=message.blocks,
-                    status=DeliveryStatus.QUEUED,
-                    next_attempt_at=step.at,
-                    created_at=utcnow(),
-                    updated_at=utcnow(),
-                )
+            message = _call_message(facts, user) if channel == PageChannel.VOICE else messages.page_message(facts, channel)
+            row = Delivery(
+                purpose="page",
+                dedupe_key=f"page:{step_row.id}:{channel}:{address}",
+                incident_id=incident.id,
+                step_id=step_row.id,
+                user_id=user.id if user else None,
+                channel=channel,
+                recipient=address,
+                subject=message.subject,
+                text=message.text,
+                html=message.html,
+                blocks=message.blocks,
+                headers=message.headers or None,
+                status=DeliveryStatus.QUEUED,
+                next_attempt_at=hold_until if called and channel in held else step.at,
+                created_at=utcnow(),
+                updated_at=utcnow(),
             )
+            db.session.add(row)
+            if channel == PageChannel.VOICE:
+                calls.append(row)
             queued += 1
+    if calls:   # a call's URLs name its row, so Twilio's requests find the page they are about
+        db.session.flush()
+        base = current_app.config["PUBLIC_BASE_URL"]
+        for row in calls:
+            row.headers = {**(row.headers or {}), **call_urls(base, row.id)}
     return queued
 
 

@@ -170,7 +170,8 @@ def _signed_url() -> str:
 
 
 @bp.before_request
-def _verify_signature() -> None:
+def verify_signature() -> None:
+    """Refuse (401) a request Twilio did not sign for the public URL it called; before anything is read."""
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
     if not token:
         raise Unauthorized("Twilio is not configured on this Tocsin.", code="twilio_not_configured")

@@ -1,4 +1,4 @@
-"""Channels: one small interface over Slack, Twilio SMS, SMTP email and the sandbox.
+"""Channels: one small interface over Slack, Twilio SMS and calls, SMTP email and the sandbox.
 
 A channel sends one rendered message to one address and says how it went. It never raises
 for a delivery problem, sets short timeouts, touches neither the database nor Flask
@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ...vocabulary import Channel as ChannelName
+from ...vocabulary import PageChannel
 from .base import Channel, RenderedMessage, SendResult
 from .email import SmtpEmail
 from .sandbox import SandboxChannel
@@ -16,6 +17,7 @@ from .slack import DEFAULT_BASE_URL as SLACK_API_URL
 from .slack import SlackChannel
 from .sms import DEFAULT_BASE_URL as TWILIO_API_URL
 from .sms import TwilioSms
+from .voice import TwilioVoice
 
 __all__ = ["CHANNEL_NAMES", "LOOK_FIRST", "MARKER", "Channel", "RenderedMessage", "SendResult", "build_channels",
            "register_channel"]
@@ -69,4 +71,10 @@ def build_channels(config: Mapping) -> dict[str, Channel]:
     for name in CHANNEL_NAMES:
         if name not in channels:
             channels[name] = _FACTORIES[name](config) if name in _FACTORIES else SandboxChannel(name)
+    # Calls page staff only (never a broadcast channel); they need a number to call from.
+    caller = _setting(config, "TWILIO_VOICE_FROM_NUMBER") or from_number
+    channels[PageChannel.VOICE.value] = (
+        TwilioVoice(sid, auth, from_number=caller, base_url=_setting(config, "TWILIO_API_URL", TWILIO_API_URL))
+        if sid and auth and caller else SandboxChannel(PageChannel.VOICE.value)
+    )
     return channels
