@@ -56,6 +56,7 @@ def init_app(app: Flask) -> None:
     """Register the provider with Authlib when single sign-on is configured."""
     if not app.config.get("OIDC_ISSUER"):
         return
+    logging.getLogger("authlib").setLevel(logging.INFO)   # its debug lines carry the PKCE verifier
     oauth = OAuth(app)
     oauth.register(CLIENT, client_id=app.config["OIDC_CLIENT_ID"], client_secret=app.config["OIDC_CLIENT_SECRET"],
                    server_metadata_url=app.config["OIDC_ISSUER"] + "/.well-known/openid-configuration",

@@ -54,8 +54,10 @@ def staff_action(user_id: int, action: str):
             staff.reactivate_staff(g.user, user)
             flash(f"Reactivated {user.email}.", "ok")
         elif action == "revoke-tokens":
-            chosen = request.form.get("token_id", type=int)
-            count = staff.revoke_staff_tokens(g.user, user, token_ids=None if chosen is None else [chosen])
+            chosen = request.form.get("token_id")
+            if chosen is not None and not chosen.isdigit():
+                abort(400)   # never read as "all of them"
+            count = staff.revoke_staff_tokens(g.user, user, token_ids=None if chosen is None else [int(chosen)])
             flash(f"Revoked {count} token(s) of {user.email}.", "ok")
         else:
             return _page(link=staff.create_password_link(g.user, user), invited=user)

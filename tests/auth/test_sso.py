@@ -201,6 +201,22 @@ def test_an_unreachable_provider_is_a_clear_refusal(app, make_user):
         db.engine.dispose()
 
 
+def test_a_discovery_document_naming_another_issuer_is_refused(app, provider):
+    from incident import create_app
+
+    from .oidc_provider import CLIENT_SECRET
+
+    keys = ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "PUBLIC_BASE_URL")
+    port = provider.issuer.rsplit(":", 1)[1]
+    other = create_app({**{key: app.config[key] for key in keys}, "OIDC_ISSUER": f"http://localhost:{port}",
+                        "OIDC_CLIENT_ID": CLIENT_ID, "OIDC_CLIENT_SECRET": CLIENT_SECRET,
+                        "OIDC_ALLOWED_DOMAINS": "example.com"})
+    answer = other.test_client().get("/login/oidc")
+    assert answer.status_code == 401 and "names another issuer" in answer.get_data(as_text=True)
+    with other.app_context():
+        db.engine.dispose()
+
+
 def test_sessions_started_by_sso_end_on_logout(sso, sso_app, provider):
     provider.sign_in(sso, email="omar@example.com", groups=["oncall"])
     sso.post("/logout", data={"csrf_token": csrf_from(sso, "/")})

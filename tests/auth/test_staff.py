@@ -140,6 +140,8 @@ def test_revoke_one_token_or_all(app, admin, make_user):
     api = app.test_client()
     codes = [api.get("/api/v1/incidents", headers={"Authorization": f"Bearer {t}"}).status_code for t in tokens]
     assert codes == [401, 200, 200]
+    assert post(admin, f"/staff/{gil}/revoke-tokens", {"token_id": "one"}).status_code == 400
+    assert api.get("/api/v1/incidents", headers={"Authorization": f"Bearer {tokens[1]}"}).status_code == 200
     post(admin, f"/staff/{gil}/revoke-tokens")
     codes = [api.get("/api/v1/incidents", headers={"Authorization": f"Bearer {t}"}).status_code for t in tokens]
     assert codes == [401, 401, 401]
