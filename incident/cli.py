@@ -10,7 +10,17 @@ from sqlalchemy import select
 
 from . import worker
 from .auth.models import User
-from .auth.service import create_token, create_user, deactivate_user, get_user_by_email, revoke_token, set_password
+from .auth.policy import PERMISSION_ROLES
+from .auth.service import (
+    change_staff_role,
+    create_token,
+    create_user,
+    deactivate_staff,
+    get_user_by_email,
+    reactivate_staff,
+    revoke_token,
+    set_password,
+)
 from .customers.cli import customers_cli
 from .demo import login_banner, seed
 from .errors import AppError
@@ -31,7 +41,7 @@ def _fail(error: AppError) -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["viewer", "agent", "engineer", "lead", "admin"]))
+@click.option("--role", required=True, type=click.Choice(PERMISSION_ROLES))
 @click.option("--name", default="")
 @click.option("--phone", default=None, help="International form, e.g. +393471234567.")
 @click.option("--slack-id", default=None, help="Slack user id (U…), to acknowledge from Slack.")
@@ -69,10 +79,35 @@ def users_set_password(email):
 @users.command("deactivate")
 @click.argument("email")
 def users_deactivate(email):
-    """Take a staff member's access away: no more logins, and their open web sessions end."""
+    """Take a staff member's access away: no more logins; their web sessions end, their tokens are revoked."""
     user = _staff_member_or_exit(email)
-    deactivate_user(user)
+    try:
+        deactivate_staff(None, user)
+    except AppError as error:
+        _fail(error)
     click.echo(f"Deactivated {user.email}.")
+
+
+@users.command("reactivate")
+@click.argument("email")
+def users_reactivate(email):
+    """Let a deactivated staff member log in again."""
+    user = _staff_member_or_exit(email)
+    reactivate_staff(None, user)
+    click.echo(f"Reactivated {user.email}.")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(PERMISSION_ROLES))
+def users_set_role(email, role):
+    """Give a staff member another permission role."""
+    user = _staff_member_or_exit(email)
+    try:
+        change_staff_role(None, user, role)
+    except AppError as error:
+        _fail(error)
+    click.echo(f"{user.email} is now {role}.")
 
 
 @users.command("list")

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from .auth.policy import PERMISSION_ROLES
 from .vocabulary import Channel, Severity
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -117,6 +118,15 @@ class Settings(BaseSettings):
     STATUS_SMS_SIGNUPS_PER_DAY: Count = 500        # all SMS sign-ups together
     STATUS_CACHE_CONTROL: str = "public, max-age=10, stale-while-revalidate=30"
 
+    # Single sign-on (OpenID Connect): all three of issuer, client id and secret, or none.
+    OIDC_ISSUER: Url | None = None
+    OIDC_CLIENT_ID: str | None = None
+    OIDC_CLIENT_SECRET: SecretStr | None = None
+    OIDC_ALLOWED_DOMAINS: frozenset[str] = frozenset()   # email domains whose people may sign in
+    OIDC_ROLE_CLAIM: str = "groups"                 # the ID token claim holding groups (a.b for nested)
+    OIDC_ROLE_MAP: dict[str, str] = Field(default_factory=dict)  # group -> permission role
+    PASSWORD_LOGIN: bool = True                     # off: the login page only offers single sign-on
+
     @model_validator(mode="before")
     @classmethod
     def _blanks(cls, data: Any) -> Any:
@@ -175,6 +185,39 @@ class Settings(BaseSettings):
             return frozenset(int(item) for item in _items(value) if str(item).strip())
         except ValueError:
             raise ValueError("expected Zendesk brand ids (numbers) separated by commas") from None
+
+    @field_validator("OIDC_ALLOWED_DOMAINS", mode="before")
+    @classmethod
+    def _domains(cls, value: Any) -> Any:
+        domains = {d.strip().lower().lstrip("@") for d in _items(value) if d.strip()}
+        if any("@" in d or "." not in d or " " in d for d in domains):
+            raise ValueError("expected email domains such as example.com separated by commas")
+        return frozenset(domains)
+
+    @field_validator("OIDC_ROLE_MAP", mode="before")
+    @classmethod
+    def _role_map(cls, value: Any) -> Any:
+        return parse_role_map(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _oidc(self) -> Settings:
+        trio = {"OIDC_ISSUER": self.OIDC_ISSUER, "OIDC_CLIENT_ID": self.OIDC_CLIENT_ID,
+                "OIDC_CLIENT_SECRET": self.OIDC_CLIENT_SECRET}
+        missing = [name for name, value in trio.items() if not value]
+        rules = {"OIDC_ALLOWED_DOMAINS", "OIDC_ROLE_CLAIM", "OIDC_ROLE_MAP"} & self.model_fields_set
+        if missing and (len(missing) < 3 or rules):
+            given = sorted(({*trio} - {*missing}) | rules)
+            raise ValueError(f"single sign-on is half configured: {', '.join(given)} set but "
+                             f"{', '.join(missing)} missing (set all of OIDC_ISSUER, OIDC_CLIENT_ID, "
+                             f"OIDC_CLIENT_SECRET, or none)")
+        if not missing and not (self.OIDC_ALLOWED_DOMAINS or self.OIDC_ROLE_MAP):
+            raise ValueError("single sign-on needs OIDC_ALLOWED_DOMAINS or OIDC_ROLE_MAP to say who may sign in")
+        if missing and not self.PASSWORD_LOGIN:
+            raise ValueError("PASSWORD_LOGIN=off needs single sign-on (OIDC_ISSUER, OIDC_CLIENT_ID, "
+                             "OIDC_CLIENT_SECRET): otherwise nobody could log in")
+        if self.OIDC_ISSUER:
+            self.OIDC_ISSUER = self.OIDC_ISSUER.rstrip("/")
+        return self
 
     @model_validator(mode="after")
     def _zendesk(self) -> Settings:
@@ -239,6 +282,21 @@ def parse_rates(raw: str | None) -> dict[str, float]:
                              f"(channels: {', '.join(DEFAULT_RATES)}; numbers above 0)")
         rates[name] = rate
     return rates
+
+
+def parse_role_map(raw: str) -> dict[str, str]:
+    """`oncall=engineer,support-leads=lead` → {"oncall": "engineer", ...}: group → permission role."""
+    mapping = {}
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        group, equals, role = part.rpartition("=")
+        group, role = group.strip(), role.strip().lower()
+        if not equals or not group or role not in PERMISSION_ROLES:
+            raise ValueError(f"expected group=role pairs such as oncall=engineer,support-leads=lead "
+                             f"(roles: {', '.join(PERMISSION_ROLES)})")
+        mapping[group] = role
+    return mapping
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -10,7 +10,7 @@ from werkzeug.urls import iri_to_uri
 from .. import flows
 from ..auth.access import login_required
 from ..auth.models import User
-from ..auth.service import WrongCredentials, log_in
+from ..auth.service import PasswordLoginOff, WrongCredentials, log_in
 from ..auth.sessions import end_session
 from ..auth.throttle import TooManyLoginAttempts
 from ..errors import AppError
@@ -54,17 +54,22 @@ def login():
     email = request.form.get("email", "")
     try:
         token = log_in(email, request.form.get("password", ""), client=request.remote_addr or "")
-    except (WrongCredentials, TooManyLoginAttempts) as error:
+    except (WrongCredentials, TooManyLoginAttempts, PasswordLoginOff) as error:
         flash(error.message, "error")
         response = make_response(render_template("login.html", next=request.form.get("next", ""), email=email),
                                  error.status)
         if isinstance(error, TooManyLoginAttempts):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+    return start_browser_session(token, request.form.get("next"))
+
+
+def start_browser_session(token: str, next_page: str | None):
+    """A fresh cookie holding only the new session's token, then on to `next_page` (if it is ours)."""
     session.clear()
     session.permanent = True
     session["sid"] = token  # a random token: nothing about the staff member or their password
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(_safe_next(next_page))
 
 
 @bp.post("/logout")

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from incident import clock, worker
-from incident.auth.service import deactivate_user, get_user_by_email
+from incident.auth.service import deactivate_staff, get_user_by_email
 from incident.extensions import db
 from incident.outbox.models import Delivery
 from incident.reviews.reminders import remind_due
@@ -118,7 +118,7 @@ def test_closed_items_and_inactive_owners(app, api, make_user, frozen):
     api.post(path, json={"title": "orphan", "owner": "gone@example.com", "due_on": "2026-11-23"})
     assert api.patch(f"/api/v1/action-items/{done['id']}", json={"state": "done"}).status_code == 200
     with app.app_context():
-        deactivate_user(get_user_by_email("gone@example.com"))
+        deactivate_staff(None, get_user_by_email("gone@example.com"))
     at(22, 12)   # the day before the 23rd
     assert due(app) == 1
     [(channel, to, status, _, _)] = reminders(app)
