@@ -22,14 +22,14 @@ from .timeline import record
 logger = logging.getLogger(__name__)
 
 
-def open_incident(actor: User, *, title: str, severity: str, summary: str = "",
+def open_incident(actor: User | str, *, title: str, severity: str, summary: str = "",
                   services: list[str] | tuple[str, ...] = (), mode: str = Mode.TIERED) -> Incident:
     """The incident row and its `declared` event (flush, no commit): `flows.declare_incident`
-    staffs it and opens its room in the same unit of work."""
+    staffs it and opens its room in the same unit of work. A system actor (an alert rule) is its label."""
     now = utcnow()
     incident = Incident(title=title, severity=severity, summary=summary, mode=mode,
                         status=IncidentStatus.INVESTIGATING, declared_at=now, updated_at=now,
-                        declared_by_id=actor.id)
+                        declared_by_id=actor.id if isinstance(actor, User) else None)
     incident.services = ensure_services(list(services))
     db.session.add(incident)
     db.session.flush()
