@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, request, url_for
 
 from ..api import json_body
 from ..auth.access import login_required
-from ..errors import AppError, Unauthorized
+from ..errors import AppError, Conflict, Unauthorized
 from ..incidents.policy import SEVERITIES
 from ..security import body_limit
 from .box import declare_from_alerts
@@ -25,7 +25,10 @@ def _receive(kind: str):
     if source is None:
         raise Unauthorized("A valid alert source token is required (Authorization: Bearer <token>).")
     notification = parse_notification(kind, json_body())
-    outcome = receive_notification(source, notification)
+    try:
+        outcome = receive_notification(source, notification)
+    except Conflict:   # the other Alertmanager of an HA pair sent the same new alert at the same moment
+        outcome = receive_notification(source, notification)   # its row is there now: this is a repeat
     return outcome.as_json(), 202
 
 

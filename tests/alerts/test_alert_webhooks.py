@@ -10,7 +10,7 @@ import pytest
 from incident.alerts.policy import fingerprint
 from incident.alerts.sources import revoke_source
 
-from ..conftest import count_rows
+from ..conftest import TEST_DATABASE_URL, count_rows
 from .support import alert, alerts, notification, payload, send, token_for
 
 
@@ -182,3 +182,36 @@ def test_without_a_fingerprint_one_is_computed_from_the_sorted_labels(app, clien
     other["alerts"][0]["labels"]["dc"] = "us-east-1"
     send(client, token, other)
     assert len(alerts(app)) == 2   # other labels, another alert
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="concurrent writers need PostgreSQL (SQLite has one writer)")
+def test_the_same_new_alert_from_both_alertmanagers_of_a_pair_at_once_is_one_alert(app, client, monkeypatch):
+    """The other request inserts the alert between this one's lookup and its insert: a unique
+    violation, and this request takes it again as the repeat it is (202, not 409)."""
+    from sqlalchemy import insert
+
+    from incident import clock
+    from incident.alerts import service
+    from incident.alerts.models import Alert
+    from incident.extensions import db
+
+    token = token_for(app)
+    real, raced = service._upsert, []
+
+    def racing(row, incoming, *args):
+        if not raced:
+            raced.append(incoming.fingerprint)
+            with db.engine.begin() as other:
+                now = clock.utcnow()
+                other.execute(insert(Alert).values(
+                    fingerprint=incoming.fingerprint, source="prod", kind="alertmanager", status="firing", name="x",
+                    labels={}, annotations={}, links={}, group_key="", first_received_at=now, last_received_at=now,
+                    received=1))
+        return real(row, incoming, *args)
+
+    monkeypatch.setattr(service, "_upsert", racing)
+    response = send(client, token, payload("alertmanager-v4"))
+    assert response.status_code == 202, response.get_json()
+    assert raced == ["1a30ba71cca2921f"]
+    (row,) = alerts(app)
+    assert (row.name, row.received) == ("ProbeFailure", 2)
