@@ -2,11 +2,12 @@
 possible-outage box; rules declare and page. One notification is one unit of work."""
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ..auth.models import User
 from ..catalog import Service
@@ -125,10 +126,25 @@ class _Run:
         rule = matching_rule(self.rules, row.labels)
         if rule is None:
             return None
-        incident = declare_for_rule(row, rule, self.source_label)
-        self.by_service[row.service or f"group:{row.group_key}"] = incident
-        self.outcome.declared.append(incident.id)
+        key = row.service or f"group:{row.group_key}"
+        _one_declaring_at_a_time(f"{row.service}" if row.service else f"{self.source.name}/{row.group_key}")
+        # another notification may have declared while this one waited: look again, now it is committed
+        incident = open_incident_on(row.service) if row.service else _open_incident_of_group(self.source.name,
+                                                                                             row.group_key)
+        if incident is None:
+            incident = declare_for_rule(row, rule, self.source_label)
+            self.outcome.declared.append(incident.id)
+        self.by_service[key] = incident
         return incident
+
+
+def _one_declaring_at_a_time(key: str) -> None:
+    """PostgreSQL: one transaction at a time may declare for a service (an advisory lock held until the
+    commit), so two notifications arriving together declare one incident. SQLite has one writer."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    number = int.from_bytes(hashlib.sha256(f"tocsin-alerts:{key}".encode()).digest()[:8], "big", signed=True)
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
 
 
 def attach(row: Alert, incident: Incident, actor: User | str) -> None:

@@ -1,11 +1,14 @@
 """Rules that declare and page on their own (ALERT_RULES), and their grammar."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from incident.alerts.policy import matching_rule
 from incident.config import ConfigError, load_settings, parse_alert_rules
 
+from ..conftest import TEST_DATABASE_URL
 from ..helpers import declare, deliveries
 from .support import alert, alerts, events, notification, send, token_for
 
@@ -130,3 +133,56 @@ def test_a_bad_service_label_name_stops_the_process_at_start():
         load_settings({"ALERT_SERVICE_LABEL": "app.kubernetes.io/name"})
     assert caught.value.problems[0].startswith("ALERT_SERVICE_LABEL: ")
     assert load_settings({"ALERT_SERVICE_LABEL": "app"}).ALERT_SERVICE_LABEL == "app"
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="concurrent writers need PostgreSQL (SQLite has one writer)")
+def test_two_notifications_at_once_for_one_service_declare_one_incident(app, setup, rules, api, monkeypatch):
+    """Two Alertmanager groups fire together on one service: the second waits for the first to
+    declare, then joins its incident — one incident, one round of pages."""
+    from sqlalchemy import create_engine, text
+
+    from incident.alerts import service
+
+    rules(CRITICAL)
+    token = token_for(app)
+    # the source's last use noted now, so the two requests do not meet on its row but on the lock
+    assert send(app.test_client(), token, notification()).status_code == 202
+    real, calls = service.declare_for_rule, []
+    declaring, proceed = threading.Event(), threading.Event()
+
+    def slow_declare(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            declaring.set()
+            proceed.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "declare_for_rule", slow_declare)
+    answers = {}
+
+    def post(name, fingerprint):
+        body = notification(alert(name, service="checkout", severity="critical", fingerprint=fingerprint),
+                            group_key=f'{{}}:{{alertname="{name}"}}')
+        answers[name] = send(app.test_client(), token, body).get_json()
+
+    first = threading.Thread(target=post, args=("HighErrorRate", "ab00000000000001"))
+    first.start()
+    assert declaring.wait(20)
+    second = threading.Thread(target=post, args=("HighLatency", "ab00000000000002"))
+    second.start()
+    watcher = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    waited = None
+    with watcher.connect() as conn:   # until the second request waits on a lock (or it is clear it never will)
+        for _ in range(200):
+            waited = conn.execute(text("SELECT locktype FROM pg_locks WHERE NOT granted LIMIT 1")).scalar()
+            if waited:
+                break
+            second.join(0.05)
+    watcher.dispose()
+    proceed.set()
+    first.join(20)
+    second.join(20)
+    assert waited == "advisory" and len(calls) == 1
+    assert answers["HighErrorRate"]["attached_to"] == answers["HighLatency"]["attached_to"]
+    assert api.get("/api/v1/incidents?status=open").get_json()["total"] == 1
+    assert len(deliveries(app)) == 2
