@@ -53,6 +53,9 @@ def receive_notification(source: AlertSource, notification: Notification) -> Out
         row, news = _upsert(known.get(fingerprint), incoming, source, notification, label)
         run.place(row, incoming, news)
     run.outcome.alerts = len(notification.alerts)
+    if notification.truncated:
+        logger.warning("%s %s left out %d alert(s) (max_alerts): they arrive with a later notification or not at all",
+                       notification.kind, source.name, notification.truncated)
     logger.info("%s %s: %d alert(s), attached to %s, %d possible outage(s)", notification.kind, source.name,
                 run.outcome.alerts, sorted(run.outcome.attached_to) or "none", len(run.outcome.signals))
     return run.outcome

@@ -45,6 +45,7 @@ def test_a_critical_alert_declares_a_sev2_and_pages_engineering(app, client, set
     # the pages are outbox rows for the worker: dan is on call for engineering
     assert {(channel, recipient) for channel, recipient, *_ in deliveries(app)} == {
         ("slack", "UDAN"), ("sms", "+393473333333")}
+    assert len(deliveries(app, purpose="slack_room")) == 1   # a SEV2 gets its channel, by the outbox too
 
     # a later critical alert on the same service joins the incident; nothing is declared or paged again
     later = send(client, token, notification(alert("Saturation", service="checkout", severity="critical",

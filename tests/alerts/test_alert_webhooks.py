@@ -215,3 +215,19 @@ def test_the_same_new_alert_from_both_alertmanagers_of_a_pair_at_once_is_one_ale
     assert raced == ["1a30ba71cca2921f"]
     (row,) = alerts(app)
     assert (row.name, row.received) == ("ProbeFailure", 2)
+
+
+def test_a_grafana_resolved_notification_resolves_its_alert(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "ALERT_SERVICE_LABEL", "team")
+    token = token_for(app, "grafana")
+    send(client, token, payload("grafana-webhook"), kind="grafana")
+    resolved = payload("grafana-webhook")
+    resolved["status"], resolved["state"] = "resolved", "ok"
+    resolved["alerts"] = resolved["alerts"][:1]
+    resolved["alerts"][0].update(status="resolved", endsAt="2021-10-12T10:01:03.157076+02:00")
+    response = send(client, token, resolved, kind="grafana")
+    assert response.get_json() == {"alerts": 1, "attached_to": [], "signals": 0}
+    rows = {r.fingerprint: r for r in alerts(app)}
+    assert rows["c6eadffa33fcdf37"].status == "resolved"
+    assert rows["c6eadffa33fcdf37"].ends_at == datetime(2021, 10, 12, 8, 1, 3, 157076, tzinfo=timezone.utc)
+    assert rows["bc97ff14869b13e3"].status == "firing"
