@@ -90,7 +90,7 @@ class _Run:
     def __init__(self, source: AlertSource, notification: Notification, rules: tuple[AlertRule, ...]):
         self.source, self.notification, self.rules = source, notification, rules
         self.outcome = Outcome()
-        self.by_service: dict[str | None, Incident | None] = {}
+        self.by_service: dict[str, Incident | None] = {}
 
     def place(self, row: Alert, incoming: IncomingAlert, news: bool) -> None:
         current = db.session.get(Incident, row.incident_id) if row.incident_id else None
@@ -119,26 +119,32 @@ class _Run:
         return f"{self.notification.kind}:{self.source.name}"
 
     def open_incident_for(self, row: Alert) -> Incident | None:
-        key = row.service or f"group:{row.group_key}"
+        key = _where(row)
         if key not in self.by_service:
-            self.by_service[key] = (open_incident_on(row.service) if row.service
-                                    else _open_incident_of_group(self.source.name, row.group_key))
+            self.by_service[key] = self._look(row)
         return self.by_service[key]
+
+    def _look(self, row: Alert) -> Incident | None:
+        return open_incident_on(row.service) if row.service else _open_incident_of_group(self.source.name,
+                                                                                        row.group_key)
 
     def declare_by_rule(self, row: Alert) -> Incident | None:
         rule = matching_rule(self.rules, row.labels)
         if rule is None:
             return None
-        key = row.service or f"group:{row.group_key}"
-        _one_declaring_at_a_time(f"{row.service}" if row.service else f"{self.source.name}/{row.group_key}")
-        # another notification may have declared while this one waited: look again, now it is committed
-        incident = open_incident_on(row.service) if row.service else _open_incident_of_group(self.source.name,
-                                                                                             row.group_key)
+        key = _where(row)
+        _one_declaring_at_a_time(row.service or f"{self.source.name}/{row.group_key}")
+        incident = self._look(row)   # another notification may have declared while this one waited
         if incident is None:
             incident = declare_for_rule(row, rule, self.source_label)
             self.outcome.declared.append(incident.id)
         self.by_service[key] = incident
         return incident
+
+
+def _where(row: Alert) -> str:
+    """Where an alert belongs: its service, else its Alertmanager group."""
+    return row.service or f"group:{row.group_key}"
 
 
 def _one_declaring_at_a_time(key: str) -> None:
