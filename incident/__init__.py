@@ -13,6 +13,8 @@ from werkzeug.routing import IntegerConverter
 # the few registrations named below.
 from . import catalog, cli, errors, health, heartbeat, openapi, security  # noqa: F401  (models register their tables)
 from . import config as config_module
+from .alerts import models as _alert_models  # noqa: F401
+from .alerts import routes as alert_routes
 from .api import refuse_nul_in_url
 from .broadcast import models as _broadcast_models  # noqa: F401
 from .broadcast import routes as broadcast_routes
@@ -99,11 +101,13 @@ def _register_blueprints(app: Flask) -> None:
                       known_issue_routes.bp, report_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
-    for blueprint in (slack_hooks.bp, twilio_hooks.bp, voice_hooks.bp, zendesk_hook.bp, broadcast_routes.public):
+    for blueprint in (slack_hooks.bp, twilio_hooks.bp, voice_hooks.bp, zendesk_hook.bp, alert_routes.hooks,
+                      broadcast_routes.public):
         # providers sign their requests, and an unsubscribe link is signed: the signature is checked instead
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
     app.register_blueprint(health.bp)
+    app.register_blueprint(alert_routes.web)   # a form on the dashboard: CSRF applies
     init_web(app)
     csrf.exempt(status_api.bp)  # bearer tokens, like the rest of /api/v1
     for blueprint in (status_api.bp, status_routes.bp, status_web.bp):

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from . import worker
+from .alerts.cli import alerts_cli
 from .auth.models import User
 from .auth.policy import PERMISSION_ROLES
 from .auth.service import (
@@ -154,5 +155,6 @@ def demo_seed():
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, tokens, demo, worker_command, tickets_cli, customers_cli, helpdesk_cli):
+    for command in (users, tokens, demo, worker_command, tickets_cli, customers_cli, helpdesk_cli,
+                    alerts_cli):
         app.cli.add_command(command)

@@ -7,10 +7,13 @@ variable and what it expects, instead of failing in the worker at 03:00.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -41,6 +44,76 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+@dataclass(frozen=True)
+class LabelMatcher:
+    """`name=value`, `name!=value`, `name=~regex` or `name!~regex` (the regex matches the whole value)."""
+
+    name: str
+    op: str
+    value: str
+
+    def __str__(self) -> str:
+        plain = self.value and not set(self.value) & set(',;:" ')
+        return f"{self.name}{self.op}{self.value if plain else json.dumps(self.value)}"
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """Alerts whose labels match every matcher declare an incident of `severity`, paging `level` (if any)."""
+
+    matchers: tuple[LabelMatcher, ...]
+    severity: str
+    level: str | None = None
+
+    def __str__(self) -> str:
+        return ",".join(map(str, self.matchers)) + f":{self.severity}" + (f":{self.level}" if self.level else "")
+
+
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|[^,;:"]*?)\s*(?=[,:;]|$)')
+_RULE_TAIL = re.compile(r"\s*:\s*(SEV[1-4])\s*(?::\s*([A-Za-z0-9][A-Za-z0-9_.-]{0,99})\s*)?(?:;|$)", re.IGNORECASE)
+_RULES_EXPECTED = ("expected rules such as severity=critical:SEV2:engineering separated by ';' "
+                   "(matchers name=value, name!=value, name=~regex, name!~regex joined by ','; then a severity; "
+                   "then, optionally, an escalation level), or none")
+
+
+def parse_alert_rules(raw: str) -> tuple[AlertRule, ...]:
+    """`severity=critical,team=db:SEV1:engineering; severity=warning:SEV3` → the rules, in order."""
+    text = raw.strip()
+    if text.lower() in ("", "none"):
+        return ()
+    rules, at = [], 0
+    while at < len(text):
+        matchers = []
+        while True:
+            found = _MATCHER.match(text, at)
+            if found is None:
+                raise ValueError(_RULES_EXPECTED)
+            matchers.append(_matcher(*found.groups()))
+            at = found.end()
+            if text[at:at + 1] != ",":
+                break
+            at += 1
+        tail = _RULE_TAIL.match(text, at)
+        if tail is None:
+            raise ValueError(_RULES_EXPECTED)
+        rules.append(AlertRule(tuple(matchers), tail.group(1).upper(), tail.group(2)))
+        at = tail.end()
+        while at < len(text) and text[at] in " ;":
+            at += 1
+    return tuple(rules)
+
+
+def _matcher(name: str, op: str, value: str) -> LabelMatcher:
+    if value.startswith('"'):
+        value = json.loads(value)
+    if "~" in op:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"{name}{op}{value}: not a regular expression ({error})") from None
+    return LabelMatcher(name, op, value)
 
 
 class Settings(BaseSettings):
@@ -126,6 +199,9 @@ class Settings(BaseSettings):
     OIDC_ROLE_CLAIM: str = "groups"                 # the ID token claim holding groups (a.b for nested)
     OIDC_ROLE_MAP: dict[str, str] = Field(default_factory=dict)  # group -> permission role
     PASSWORD_LOGIN: bool = True                     # off: the login page only offers single sign-on
+    ALERT_SERVICE_LABEL: str = Field("service", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # the label naming the service
+    ALERT_RULES: tuple[AlertRule, ...] = ()       # e.g. severity=critical:SEV2:engineering; first match wins
+    MAX_ALERT_BODY_BYTES: Count = 2 * 1024 * 1024  # one Alertmanager or Grafana notification
 
     @model_validator(mode="before")
     @classmethod
@@ -177,6 +253,11 @@ class Settings(BaseSettings):
     def _words(cls, value: Any) -> Any:
         words = [w.strip().lower() for w in _items(value) if w.strip()]
         return [] if words == ["none"] else words
+
+    @field_validator("ALERT_RULES", mode="before")
+    @classmethod
+    def _alert_rules(cls, value: Any) -> Any:
+        return parse_alert_rules(value) if isinstance(value, str) else value
 
     @field_validator("ZENDESK_BRAND_IDS", mode="before")
     @classmethod

@@ -24,18 +24,18 @@ from .visibility import add_members, visible
 logger = logging.getLogger(__name__)
 
 
-def open_incident(actor: User, *, title: str, severity: str, summary: str = "",
+def open_incident(actor: User | str, *, title: str, severity: str, summary: str = "",
                   services: list[str] | tuple[str, ...] = (), mode: str = Mode.TIERED, private: bool = False) -> Incident:
     """The incident row and its `declared` event (flush, no commit): `flows.declare_incident`
-    staffs it and opens its room in the same unit of work."""
+    staffs it and opens its room in the same unit of work. A system actor (an alert rule) is its label."""
     now = utcnow()
     incident = Incident(title=title, severity=severity, summary=summary, mode=mode,
                         status=IncidentStatus.INVESTIGATING, declared_at=now, updated_at=now,
-                        declared_by_id=actor.id, private=private)
+                        declared_by_id=actor.id if isinstance(actor, User) else None, private=private)
     incident.services = ensure_services(list(services))
     db.session.add(incident)
     db.session.flush()
-    add_members(incident.id, [actor], "declared")
+    add_members(incident.id, [actor] if isinstance(actor, User) else [], "declared")
     record(incident, "declared", actor, {"title": title, "severity": severity, "mode": mode,
                                          "services": [s.name for s in incident.services],
                                          **({"private": True} if private else {})})

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.urls import iri_to_uri
 
 from .. import flows
+from ..alerts.box import possible_outages
 from ..auth.access import login_required
 from ..auth.models import User
 from ..auth.service import PasswordLoginOff, WrongCredentials, log_in
@@ -89,7 +90,8 @@ def dashboard():
     rows = [{"incident": i, "holders": holders[i.id], "missing": roles.missing_required(i, holders[i.id]),
              "linked": linked.get(i.id, 0)} for i in incidents if not i.merged_into_id]
     return render_template("dashboard.html", rows=rows, severity_labels=SEVERITY_LABELS,
-                           floods=current_signals(), severities=SEVERITIES, **overdue_context())
+                           floods=current_signals(), alert_groups=possible_outages(), severities=SEVERITIES,
+                           **overdue_context())
 
 
 @bp.get("/incidents")
