@@ -14,6 +14,8 @@ from werkzeug.routing import IntegerConverter
 from . import catalog, cli, errors, health, heartbeat, openapi, security  # noqa: F401  (models register their tables)
 from . import config as config_module
 from .api import refuse_nul_in_url
+from .audit import models as _audit_models  # noqa: F401
+from .audit import routes as audit_routes
 from .broadcast import models as _broadcast_models  # noqa: F401
 from .broadcast import routes as broadcast_routes
 from .customers import models as _customer_models  # noqa: F401
@@ -54,6 +56,9 @@ from .tickets import routes as ticket_routes
 from .tickets import service as _tickets  # noqa: F401  (linked tickets are solved on resolve)
 from .validation import MAX_KEY
 from .web import init_app as init_web
+from .webhooks import events as _webhook_events  # noqa: F401  (changes become webhook events)
+from .webhooks import models as _webhook_models  # noqa: F401
+from .webhooks import routes as webhook_routes
 
 MIGRATIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations"))
 
@@ -95,7 +100,7 @@ class _KeyInt(IntegerConverter):
 def _register_blueprints(app: Flask) -> None:
     for blueprint in (incident_routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
                       broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, review_routes.bp,
-                      known_issue_routes.bp, report_routes.bp, openapi.bp):
+                      known_issue_routes.bp, report_routes.bp, audit_routes.bp, webhook_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
     for blueprint in (slack_hooks.bp, twilio_hooks.bp, zendesk_hook.bp, broadcast_routes.public):

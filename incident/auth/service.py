@@ -10,10 +10,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
+from .. import audit
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from ..extensions import db
-from ..validation import normalize_email, normalize_phone
+from ..validation import mask_phone, normalize_email, normalize_phone
+from ..vocabulary import AuditKind
 from . import throttle
 from .models import ApiToken, User
 from .policy import PERMISSION_ROLES
@@ -26,6 +28,18 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 TOKEN_PREFIX = "tcs_"
 MIN_PASSWORD_LENGTH = 10
+Actor = User | str | None   # who makes a change, for the audit trail (None: whoever is acting now)
+
+
+def staff_view(user: User) -> dict:
+    """What the audit trail keeps of a staff member (never the password; the phone masked)."""
+    return {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
+            "phone": mask_phone(user.phone), "slack_id": user.slack_id}
+
+
+def token_view(token: ApiToken, email: str) -> dict:
+    """What the audit trail keeps of an API token: never the token or its hash."""
+    return {"user": email, "prefix": token.prefix, "name": token.name, "revoked_at": token.revoked_at}
 
 
 class WrongCredentials(Unauthorized):
@@ -51,7 +65,7 @@ def get_user_by_email_or_raise(email: str) -> User:
 
 
 def create_user(email: str, *, role: str, name: str = "", phone: str | None = None,
-                slack_id: str | None = None, password: str | None = None) -> User:
+                slack_id: str | None = None, password: str | None = None, actor: Actor = None) -> User:
     """Add a staff member with a permission role."""
     errors = {}
     try:
@@ -75,24 +89,30 @@ def create_user(email: str, *, role: str, name: str = "", phone: str | None = No
                 slack_id=slack_id or None,
                 password_hash=_hasher.hash(password) if password else None)
     db.session.add(user)
+    db.session.flush()
+    audit.record(actor, AuditKind.STAFF, email, None, staff_view(user))
     db.session.commit()
     logger.info("created staff member %s with role %s", email, role)
     return user
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(user: User, password: str, *, actor: Actor = None) -> None:
     """Replace a staff member's password."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed("Password too short.",
                                details={"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
     user.password_hash = _hasher.hash(password)
+    audit.record(actor, AuditKind.STAFF, user.email, {"password": "(old)"}, {"password": "(new)"},
+                 action="password_changed")
     end_all_sessions(user)  # whoever knew the old password is logged out everywhere
     db.session.commit()
 
 
-def deactivate_user(user: User) -> None:
+def deactivate_user(user: User, *, actor: Actor = None) -> None:
     """Take a staff member's access away: they can no longer log in, and their sessions end."""
+    before = staff_view(user)
     user.active = False
+    audit.record(actor, AuditKind.STAFF, user.email, before, staff_view(user), action="deactivated")
     end_all_sessions(user)
     db.session.commit()
     logger.info("deactivated staff member %s", user.email)
@@ -131,19 +151,21 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(email: str, *, name: str = "") -> str:
+def create_token(email: str, *, name: str = "", actor: Actor = None) -> str:
     """A new API token for a staff member; only its hash is stored, so it is shown once."""
     user = get_user_by_email(email)
     if user is None:
         raise NotFound(f"No staff member {email}.", code="unknown_user")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:12], name=name))
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:12], name=name)
+    db.session.add(row)
+    audit.record(actor, AuditKind.TOKEN, row.prefix, None, token_view(row, user.email))
     db.session.commit()
     logger.info("created API token %s… for %s", token[:12], user.email)
     return token
 
 
-def revoke_token(prefix_or_token: str) -> int:
+def revoke_token(prefix_or_token: str, *, actor: Actor = None) -> int:
     """Revoke tokens by their shown prefix (or the whole token); returns how many."""
     value = prefix_or_token.strip()
     query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
@@ -153,7 +175,10 @@ def revoke_token(prefix_or_token: str) -> int:
         query = query.where(ApiToken.prefix == value)
     tokens = db.session.scalars(query).all()
     for token in tokens:
+        before = token_view(token, token.user.email)
         token.revoked_at = utcnow()
+        audit.record(actor, AuditKind.TOKEN, token.prefix, before, token_view(token, token.user.email),
+                     action="revoked")
     db.session.commit()
     return len(tokens)
 

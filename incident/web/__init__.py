@@ -5,7 +5,19 @@ from flask import Flask
 
 from ..auth.access import current_user, load_session_user
 from ..roles.policy import ROLES
-from . import broadcasts, escalation, helpdesk, known_issues, message_templates, reports, reviews, routes, tickets  # noqa: F401  (they add their pages)
+from . import (  # noqa: F401  (they add their pages)  # noqa: F401  (they add their pages)
+    audit,
+    broadcasts,
+    escalation,
+    helpdesk,
+    known_issues,
+    message_templates,
+    reports,
+    reviews,
+    routes,
+    tickets,
+    webhooks,
+)
 from .blueprint import bp
 from .filters import age, security_headers, when
 
