@@ -14,7 +14,8 @@ EventName = Literal[EVENTS]  # type: ignore[valid-type]
 
 
 class WebhookIn(Strict):
-    url: str = Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s]+$",
+    # checked by targets.check, which says what is wrong; the document says the same shape
+    url: str = Field(max_length=MAX_URL, json_schema_extra={"pattern": r"^https?://[^\s]+$", "minLength": 8},
                      description="http:// or https://; loopback, private and link-local targets are refused "
                                  "unless WEBHOOKS_ALLOW_PRIVATE_TARGETS=1")
     events: list[EventName] = Field(min_length=1, max_length=len(EVENTS))

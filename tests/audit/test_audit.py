@@ -159,8 +159,9 @@ def history(app, admin):
 
 
 def _api_lead(admin):
-    from ..conftest import Api
     from incident.auth.service import create_token, create_user
+
+    from ..conftest import Api
 
     with admin.client.application.app_context():
         create_user("lead@example.com", role="lead")
