@@ -28,6 +28,7 @@ from .reviews.reminders import remind_due as remind_reviews_due
 from .status.jobs import status_page
 from .tickets.floods import refresh_flood_signals
 from .webhooks import sender as webhook_sender
+from .webhooks.completions import queue_completions
 
 logger = logging.getLogger(__name__)
 
@@ -149,9 +150,17 @@ def helpdesk_export(app: Flask) -> None:
 def webhooks(app: Flask) -> None:
     """Send the outgoing webhook messages that are due (retries included). Its own job beside the tick:
     a slow endpoint never delays a page."""
-    started = time.monotonic()
-    while webhook_sender.dispatch_due(app) == webhook_sender.BATCH and time.monotonic() - started < DRAIN_SECONDS:
-        pass
+    try:
+        with app.app_context():
+            try:
+                queue_completions()   # broadcast sends that have settled since the last run
+            except Exception:
+                db.session.rollback()
+                raise
+    finally:  # messages already queued go out whatever happened above
+        started = time.monotonic()
+        while webhook_sender.dispatch_due(app) == webhook_sender.BATCH and time.monotonic() - started < DRAIN_SECONDS:
+            pass
 
 
 # What every tick runs, in order: deadlines first, so a page queued now leaves this tick.

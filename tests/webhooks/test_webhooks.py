@@ -327,3 +327,27 @@ def test_the_webhooks_page_registers_shows_the_secret_once_tests_and_deletes(app
 def test_the_webhooks_page_is_for_admins(client, make_user):
     logged_in(client, make_user, role="lead", email="lea@example.com")
     assert client.get("/webhooks").status_code == 403
+
+
+def test_a_broadcast_send_that_has_settled_is_announced_once(app, admin, api, receiver, private_ok, channels):
+    from incident import worker
+    from incident.broadcast.sender import dispatch_broadcasts
+    from incident.broadcast.service import prepare_due
+
+    register(admin, receiver.url, ["broadcast.completed"], secret=SECRET)
+    incident = declare(api, services=["login"])
+    add_customers(app, {"name": "Ada", "email": "ada@example.com", "channels": ["email"], "services": ["login"]},
+                  {"name": "Bo", "phone": "+393471000002", "channels": ["sms"], "services": ["login"]})
+    assert api.post(f"/api/v1/incidents/{incident['id']}/broadcasts", json={
+        "kind": "status", "channels": ["email", "sms"], "audience": {"service_subscribers": True}}).status_code == 201
+    with app.app_context():
+        prepare_due()
+    worker.webhooks(app)
+    assert receiver.requests == []              # Ada's email is still queued
+    dispatch_broadcasts(app)
+    worker.webhooks(app)
+    worker.webhooks(app)
+    [request] = receiver.requests
+    payload = Webhook(SECRET).verify(request.body, request.headers)
+    assert payload["type"] == "broadcast.completed" and payload["data"]["incident"]["id"] == incident["id"]
+    assert payload["data"]["broadcast"]["counts"] == {"sent": 1, "skipped": 1}   # SMS carries no status update
