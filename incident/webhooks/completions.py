@@ -46,8 +46,8 @@ def queue_completions() -> int:
     for send, broadcast, incident in sends:
         if event_id(send.id) in announced:
             continue
-        counts = dict(db.session.execute(select(Delivery.status, func.count()).where(Delivery.send_id == send.id)
-                                          .group_by(Delivery.status)).all())
+        counts: dict[str, int] = {status: n for status, n in db.session.execute(
+            select(Delivery.status, func.count()).where(Delivery.send_id == send.id).group_by(Delivery.status))}
         emit(EVENT, {"incident": incident_view(incident), "broadcast": {
             "id": broadcast.id, "kind": broadcast.kind, "send": send.number, "recipients": send.recipients,
             "counts": {str(k): v for k, v in counts.items()}}}, event_id=event_id(send.id))
