@@ -1,6 +1,7 @@
 """The worker's webhook job: claim due webhook messages from the outbox, sign and POST them, log
 every attempt, retry failures with exponential backoff (the outbox's: 5 s, 10 s, 20 s, … 10 min,
-8 attempts). The target is checked again before each attempt; redirects are not followed."""
+8 attempts). The target is checked again before each attempt, and the address actually connected
+to once connected; redirects are not followed."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,10 @@ from dataclasses import dataclass
 
 import requests
 from flask import Flask
+from requests.adapters import HTTPAdapter
 from sqlalchemy import select
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..clock import utcnow
 from ..extensions import db
@@ -34,9 +38,56 @@ class Attempt:
     duration_ms: int
 
 
-def _session() -> requests.Session:
+class _PeerRefused(targets.TargetRefused):
+    pass
+
+
+def _check_peer(sock) -> None:
+    """After connecting: the address really connected to must be allowed too, whatever a second DNS
+    answer said (a name that resolved to a public address for the check and a private one now)."""
+    peer = sock.getpeername()[0]
+    why = targets.forbidden(peer)
+    if why:
+        sock.close()
+        raise _PeerRefused(f"connected to a {why} address ({peer})")
+
+
+class _CheckedHTTPConnection(HTTPConnection):
+    def _new_conn(self):
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _CheckedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self):
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedAdapter(HTTPAdapter):
+    """Connections whose peer address is checked once connected."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+
+
+def _session(*, allow_private: bool) -> requests.Session:
     session = requests.Session()
     session.trust_env = False   # no proxy from the environment: the address checked is the one connected to
+    if not allow_private:
+        for scheme in ("http://", "https://"):
+            session.mount(scheme, _CheckedAdapter())
     return session
 
 
@@ -51,10 +102,12 @@ def post(url: str, secret: str, event_id: str, body: bytes, *, allow_private: bo
                        None, 0)
     headers = {**signing.headers(secret, event_id, timestamp, body), "user-agent": USER_AGENT}
     try:
-        with _session() as session:
+        with _session(allow_private=allow_private) as session:
             response = session.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False,
                                     stream=True)
             response.close()
+    except _PeerRefused as error:
+        return Attempt(SendResult(ok=False, error=f"target refused: {error.reason}"[:300]), None, _ms(started))
     except requests.RequestException as error:
         return Attempt(SendResult(ok=False, error=type(error).__name__, retryable=True), None, _ms(started))
     duration = _ms(started)

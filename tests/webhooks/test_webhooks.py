@@ -351,3 +351,16 @@ def test_a_broadcast_send_that_has_settled_is_announced_once(app, admin, api, re
     payload = Webhook(SECRET).verify(request.body, request.headers)
     assert payload["type"] == "broadcast.completed" and payload["data"]["incident"]["id"] == incident["id"]
     assert payload["data"]["broadcast"]["counts"] == {"sent": 1, "skipped": 1}   # SMS carries no status update
+
+
+def test_an_address_that_changed_since_the_check_is_refused_once_connected(app, admin, api, receiver, monkeypatch):
+    """A DNS answer that said "public" for the check and points at loopback for the connection."""
+    monkeypatch.setattr(targets, "_resolve", lambda host, port: ["93.184.216.34"])
+    port = receiver.server.server_address[1]
+    hook = register(admin, f"http://localhost:{port}/hook").get_json()
+    declare(api)
+    assert sender.dispatch_due(app) == 1
+    assert receiver.requests == []
+    [item] = admin.get(f"/api/v1/webhooks/{hook['id']}/deliveries").get_json()["items"]
+    assert item["status"] == "failed"
+    assert item["attempt_log"][0]["error"] == "target refused: connected to a loopback address (127.0.0.1)"
