@@ -364,3 +364,13 @@ def test_an_address_that_changed_since_the_check_is_refused_once_connected(app, 
     [item] = admin.get(f"/api/v1/webhooks/{hook['id']}/deliveries").get_json()["items"]
     assert item["status"] == "failed"
     assert item["attempt_log"][0]["error"] == "target refused: connected to a loopback address (127.0.0.1)"
+
+
+def test_the_outbox_page_shows_a_webhook_message_without_its_url(app, client, make_user, admin, api, private_ok):
+    register(admin, "http://127.0.0.1:9/hooks?token=s3cret", ["incident.declared"], secret=SECRET)
+    declare(api)
+    logged_in(client, make_user, role="viewer", email="vi@example.com")
+    page = client.get("/outbox")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "webhook 1" in html
+    assert "s3cret" not in html and SECRET not in html and "127.0.0.1:9" not in html
