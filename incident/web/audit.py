@@ -5,7 +5,7 @@ from flask import render_template, request, url_for
 
 from ..api import page_args
 from ..audit import service
-from ..audit.policy import KINDS, AuditFilter
+from ..audit.policy import KINDS
 from ..audit.routes import PERMISSION, csv_response, filter_from_args
 from ..auth.access import login_required
 from ..errors import AppError
@@ -27,7 +27,7 @@ def audit_page():
                                args={}, csv_url=None, **form), error.status
     entries, total = service.list_entries(audit_filter, page=page, per_page=PER_PAGE)
     return render_template("audit.html", entries=entries, total=total, page=page, per_page=PER_PAGE,
-                           args=_args(audit_filter), csv_url=url_for("web.audit_csv", **_args(audit_filter)),
+                           args=audit_filter.as_args(), csv_url=url_for("web.audit_csv", **audit_filter.as_args()),
                            error=None, **form)
 
 
@@ -35,7 +35,3 @@ def audit_page():
 @login_required(PERMISSION)
 def audit_csv():
     return csv_response(filter_from_args())
-
-
-def _args(f: AuditFilter) -> dict[str, str]:
-    return f.as_args()
