@@ -16,6 +16,8 @@ from . import config as config_module
 from .alerts import models as _alert_models  # noqa: F401
 from .alerts import routes as alert_routes
 from .api import refuse_nul_in_url
+from .audit import models as _audit_models  # noqa: F401
+from .audit import routes as audit_routes
 from .broadcast import models as _broadcast_models  # noqa: F401
 from .broadcast import routes as broadcast_routes
 from .customers import models as _customer_models  # noqa: F401
@@ -57,6 +59,9 @@ from .tickets import routes as ticket_routes
 from .tickets import service as _tickets  # noqa: F401  (linked tickets are solved on resolve)
 from .validation import MAX_KEY
 from .web import init_app as init_web
+from .webhooks import events as _webhook_events  # noqa: F401  (changes become webhook events)
+from .webhooks import models as _webhook_models  # noqa: F401
+from .webhooks import routes as webhook_routes
 
 MIGRATIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations"))
 
@@ -98,7 +103,7 @@ class _KeyInt(IntegerConverter):
 def _register_blueprints(app: Flask) -> None:
     for blueprint in (incident_routes.bp, role_routes.bp, ticket_routes.bp, escalation_routes.bp,
                       broadcast_routes.bp, customer_routes.bp, helpdesk_routes.bp, review_routes.bp,
-                      known_issue_routes.bp, report_routes.bp, openapi.bp):
+                      known_issue_routes.bp, report_routes.bp, audit_routes.bp, webhook_routes.bp, openapi.bp):
         csrf.exempt(blueprint)  # bearer tokens, not cookies: no cross-site forgery to stop
         app.register_blueprint(blueprint)
     for blueprint in (slack_hooks.bp, twilio_hooks.bp, voice_hooks.bp, zendesk_hook.bp, alert_routes.hooks,

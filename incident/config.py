@@ -182,6 +182,8 @@ class Settings(BaseSettings):
     REVIEW_SEVERITIES: frozenset[str] = frozenset({"SEV1", "SEV2"})  # resolving one of these opens a review
     REVIEW_REMINDER_DAYS: Positive = 3.0           # the commander is reminded of a review still a draft this long after
 
+    WEBHOOKS_ALLOW_PRIVATE_TARGETS: bool = False   # outgoing webhooks to loopback / private / link-local addresses
+
     STATUS_PAGE_NAME: str = "Tocsin"
     STATUS_PAGE_ID: str = "tocsin"
     STATUS_SNAPSHOT_CHECK_SECONDS: SecondsOrZero = 1.0

@@ -9,6 +9,8 @@ from flask import Blueprint, jsonify
 from pydantic.json_schema import GenerateJsonSchema
 
 from .api import MAX_PAGE, MAX_PER_PAGE
+from .audit.policy import KINDS as AUDIT_KINDS
+from .audit.policy import MAX_ACTOR
 from .broadcast.schemas import BroadcastEdit, BroadcastIn
 from .customers.schemas import MAX_BATCH as CUSTOMER_BATCH
 from .customers.schemas import CustomerIn, CustomerPatch
@@ -28,6 +30,7 @@ from .tickets.policy import TAG_RE
 from .tickets.schemas import MAX_BATCH as TICKET_BATCH
 from .tickets.schemas import LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn
 from .validation import MAX_KEY, SLUG_RE
+from .webhooks.schemas import WebhookIn
 
 bp = Blueprint("openapi", __name__)
 
@@ -45,6 +48,7 @@ NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "stri
 BROADCAST = _key("broadcast_id")
 CUSTOMER = _key("customer_id")
 ITEM = _key("item_id")
+WEBHOOK = _key("endpoint_id")
 PAGE = [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}}]
 _SLUG = {"type": "string", "pattern": SLUG_RE.pattern}
@@ -77,6 +81,13 @@ REPORT_FILTER = [
            "repeatable or comma-separated; any of them"),
     _query("service", _SLUG, "incidents affecting this service (one that exists)"),
     _query("tag", {"type": "string", "pattern": TAG_RE.pattern}, "incidents with a linked ticket carrying this tag")]
+
+AUDIT_FILTER = [
+    _query("since", _PERIOD_END, "changes from: a date (its start, UTC) or ISO 8601 with an offset"),
+    _query("until", _PERIOD_END, "… up to (excluded): a date (its end, UTC) or ISO 8601 with an offset; after since"),
+    _query("actor", {"type": "string", "maxLength": MAX_ACTOR}, "who: a staff email, cli or system"),
+    _query("kind", {"type": "array", "items": {"type": "string", "enum": list(AUDIT_KINDS)}, "maxItems": len(AUDIT_KINDS)},
+           "repeatable or comma-separated; any of them")]
 
 # (method, path, summary, permission, request schema, parameters, success status)
 OPERATIONS = [
@@ -423,6 +434,21 @@ OPERATIONS = [
      "viewer", None, REPORT_FILTER, "200"),
     ("get", "/reports/incidents.csv", "The same incidents, one CSV row each with its times and figures", "viewer", None,
      REPORT_FILTER, "200"),
+    # Audit trail of configuration (README, "Audit trail").
+    ("get", "/audit", "Configuration changes, newest first: who, when, what, before and after", "lead", None,
+     [*AUDIT_FILTER, *PAGE], "200"),
+    ("get", "/audit.csv", "The same changes as CSV, oldest first", "lead", None, AUDIT_FILTER, "200"),
+    # Outgoing webhooks (README, "Outgoing webhooks").
+    ("post", "/webhooks", "Register a webhook endpoint; the answer carries its signing secret, once", "admin",
+     WebhookIn, [], "201"),
+    ("get", "/webhooks", "The webhook endpoints (without their secrets)", "admin", None, [], "200"),
+    ("get", "/webhooks/{endpoint_id}", "A webhook endpoint", "admin", None, [WEBHOOK], "200"),
+    ("delete", "/webhooks/{endpoint_id}", "Delete a webhook endpoint; what is queued for it is cancelled", "admin",
+     None, [WEBHOOK], "200"),
+    ("get", "/webhooks/{endpoint_id}/deliveries", "The delivery log: each message, its state and every attempt",
+     "admin", None, [WEBHOOK, *PAGE], "200"),
+    ("post", "/webhooks/{endpoint_id}/test", "Queue a webhook.test event for this endpoint", "admin", None, [WEBHOOK],
+     "202"),
 ]
 
 ERROR = {

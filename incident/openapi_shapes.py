@@ -222,6 +222,18 @@ HELPDESK = obj({"problem_ticket_id": STR_OR_NULL, "linked": INT, "synced": INT, 
                "failed": array(obj({"external_id": STR, "reason": STR_OR_NULL})), "jobs_running": INT})
 
 
+OBJECT_OR_NULL = {"type": ["object", "null"]}
+AUDIT_ENTRY = obj({"id": INT, "at": TIME, "actor": STR, "kind": STR, "action": STR, "target": STR,
+                   "before": OBJECT_OR_NULL, "after": OBJECT_OR_NULL,
+                   "changes": {"type": "object", "description": "{field: [before, after]}"}})
+WEBHOOK = obj({"id": INT, "url": STR, "events": STRINGS, "description": STR, "created_at": TIME, "created_by": STR})
+WEBHOOK_MESSAGE = obj({
+    "id": INT, "event_id": STR, "event_type": STR, "created_at": TIME, "status": STR, "attempts": INT,
+    "next_attempt_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "error": STR_OR_NULL,
+    "attempt_log": array(obj({"at": TIME, "ok": BOOL, "status_code": INT_OR_NULL, "duration_ms": INT,
+                              "error": STR_OR_NULL}))})
+
+
 def responses() -> dict[tuple[str, str], tuple[str, dict]]:
     """(method, path) -> (media type, schema) of each operation's success answer."""
     j = "application/json"
@@ -311,4 +323,12 @@ def responses() -> dict[tuple[str, str], tuple[str, dict]]:
         ("get", "/known-issues"): (j, page_of(ref("KnownIssue"))),
         ("get", "/reports/summary"): (j, REPORT_SUMMARY),
         ("get", "/reports/incidents.csv"): ("text/csv", {"type": "string"}),
+        ("get", "/audit"): (j, page_of(AUDIT_ENTRY)),
+        ("get", "/audit.csv"): ("text/csv", {"type": "string"}),
+        ("post", "/webhooks"): (j, {"allOf": [WEBHOOK, obj({"secret": STR})]}),
+        ("get", "/webhooks"): (j, items_of(WEBHOOK)),
+        ("get", "/webhooks/{endpoint_id}"): (j, WEBHOOK),
+        ("delete", "/webhooks/{endpoint_id}"): (j, obj({"deleted": BOOL, "cancelled": INT})),
+        ("get", "/webhooks/{endpoint_id}/deliveries"): (j, page_of(WEBHOOK_MESSAGE)),
+        ("post", "/webhooks/{endpoint_id}/test"): (j, WEBHOOK_MESSAGE),
     }

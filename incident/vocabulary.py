@@ -91,3 +91,17 @@ class KnownIssueState(StrEnum):
 
     CURRENT = "current"
     KNOWN = "known"
+
+
+class AuditKind(StrEnum):
+    """What kind of configuration an audit entry is about."""
+
+    ESCALATION_POLICY = "escalation_policy"
+    ROTATION = "rotation"
+    ROTATION_OVERRIDE = "rotation_override"
+    MESSAGE_TEMPLATE = "message_template"
+    STATUS_COMPONENT = "status_component"
+    STAFF = "staff"
+    TOKEN = "token"
+    WEBHOOK = "webhook"
+    SETTING = "setting"

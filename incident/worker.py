@@ -27,6 +27,8 @@ from .outbox.dispatch import BATCH, dispatch_due
 from .reviews.reminders import remind_due as remind_reviews_due
 from .status.jobs import status_page
 from .tickets.floods import refresh_flood_signals
+from .webhooks import sender as webhook_sender
+from .webhooks.completions import queue_completions
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +147,22 @@ def helpdesk_export(app: Flask) -> None:
     helpdesk_intake.export_due(app)
 
 
+def webhooks(app: Flask) -> None:
+    """Send the outgoing webhook messages that are due (retries included). Its own job beside the tick:
+    a slow endpoint never delays a page."""
+    try:
+        with app.app_context():
+            try:
+                queue_completions()   # broadcast sends that have settled since the last run
+            except Exception:
+                db.session.rollback()
+                raise
+    finally:  # messages already queued go out whatever happened above
+        started = time.monotonic()
+        while webhook_sender.dispatch_due(app) == webhook_sender.BATCH and time.monotonic() - started < DRAIN_SECONDS:
+            pass
+
+
 # What every tick runs, in order: deadlines first, so a page queued now leaves this tick.
 TICK_JOBS = [heartbeat, escalations, dispatch]
 # Slower periodic jobs: (job, seconds between runs).
@@ -183,6 +201,8 @@ def run(app: Flask) -> None:
     scheduler.add_job(tick, "interval", seconds=seconds, args=[app], id="tick",
                       next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(_logged(broadcasts), "interval", seconds=seconds, args=[app], id="broadcasts",
+                      next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(_logged(webhooks), "interval", seconds=seconds, args=[app], id="webhooks",
                       next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(_logged(helpdesk), "interval", seconds=seconds, args=[app], id="helpdesk",
                       next_run_time=datetime.now(timezone.utc))

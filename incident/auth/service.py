@@ -13,11 +13,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import func, select
 
+from .. import audit
 from ..clock import utcnow
 from ..errors import Conflict, NotAllowed, NotFound, Unauthorized, ValidationFailed
 from ..extensions import db
 from ..uow import use_case
-from ..validation import normalize_email, normalize_phone
+from ..validation import mask_phone, normalize_email, normalize_phone
+from ..vocabulary import AuditKind
 from . import throttle
 from .links import link_fits, make_link, read_link
 from .models import ApiToken, User
@@ -45,6 +47,24 @@ class PasswordLoginOff(NotAllowed):
                          code="password_login_off")
 
 
+Actor = User | str | None   # who makes a change, for the audit trail (None: whoever is acting now)
+
+
+def staff_view(user: User) -> dict:
+    """What the audit trail keeps of a staff member (never the password; the phone masked)."""
+    return {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
+            "phone": mask_phone(user.phone), "slack_id": user.slack_id}
+
+
+def token_view(token: ApiToken, email: str) -> dict:
+    """What the audit trail keeps of an API token: never the token or its hash."""
+    return {"user": email, "prefix": token.prefix, "name": token.name, "revoked_at": token.revoked_at}
+
+
+def _staff_changed(actor: Actor, user: User, before: dict | None, action: str | None = None) -> None:
+    audit.record(actor, AuditKind.STAFF, user.email, before, staff_view(user), action=action)
+
+
 def get_user_by_email(email: str) -> User | None:
     """The staff member with this email (any case), or None."""
     try:
@@ -64,13 +84,13 @@ def get_user_by_email_or_raise(email: str) -> User:
 
 @use_case(conflict=("A staff member with this email exists already.", "user_exists"))
 def create_user(email: str, *, role: str, name: str = "", phone: str | None = None,
-                slack_id: str | None = None, password: str | None = None) -> User:
+                slack_id: str | None = None, password: str | None = None, actor: Actor = None) -> User:
     """Add a staff member with a permission role."""
-    return _add_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password)
+    return _add_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password, actor=actor)
 
 
 def _add_user(email: str, *, role: str, name: str = "", phone: str | None = None,
-              slack_id: str | None = None, password: str | None = None) -> User:
+              slack_id: str | None = None, password: str | None = None, actor: Actor = None) -> User:
     """Check and add a staff member (flushed, not committed)."""
     errors = {}
     try:
@@ -97,6 +117,7 @@ def _add_user(email: str, *, role: str, name: str = "", phone: str | None = None
                 password_hash=_hasher.hash(password) if password else None)
     db.session.add(user)
     db.session.flush()
+    _staff_changed(actor, user, None)
     logger.info("created staff member %s with role %s", email, role)
     return user
 
@@ -107,10 +128,12 @@ def _check_password(password: str) -> None:
                                details={"password": f"at least {MIN_PASSWORD_LENGTH} characters"})
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(user: User, password: str, *, actor: Actor = None) -> None:
     """Replace a staff member's password."""
     _check_password(password)
     user.password_hash = _hasher.hash(password)
+    audit.record(actor, AuditKind.STAFF, user.email, {"password": "(old)"}, {"password": "(new)"},
+                 action="password_changed")
     end_all_sessions(user)  # whoever knew the old password is logged out everywhere
     db.session.commit()
 
@@ -150,19 +173,21 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(email: str, *, name: str = "") -> str:
+def create_token(email: str, *, name: str = "", actor: Actor = None) -> str:
     """A new API token for a staff member; only its hash is stored, so it is shown once."""
     user = get_user_by_email(email)
     if user is None:
         raise NotFound(f"No staff member {email}.", code="unknown_user")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:12], name=name))
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), prefix=token[:12], name=name)
+    db.session.add(row)
+    audit.record(actor, AuditKind.TOKEN, row.prefix, None, token_view(row, user.email))
     db.session.commit()
     logger.info("created API token %s… for %s", token[:12], user.email)
     return token
 
 
-def revoke_token(prefix_or_token: str) -> int:
+def revoke_token(prefix_or_token: str, *, actor: Actor = None) -> int:
     """Revoke tokens by their shown prefix (or the whole token); returns how many."""
     value = prefix_or_token.strip()
     query = select(ApiToken).where(ApiToken.revoked_at.is_(None))
@@ -172,9 +197,15 @@ def revoke_token(prefix_or_token: str) -> int:
         query = query.where(ApiToken.prefix == value)
     tokens = db.session.scalars(query).all()
     for token in tokens:
-        token.revoked_at = utcnow()
+        _revoke(actor, token)
     db.session.commit()
     return len(tokens)
+
+
+def _revoke(actor: Actor, token: ApiToken) -> None:
+    before = token_view(token, token.user.email)
+    token.revoked_at = utcnow()
+    audit.record(actor, AuditKind.TOKEN, token.prefix, before, token_view(token, token.user.email), action="revoked")
 
 
 def user_for_token(token: str) -> User | None:
@@ -220,7 +251,9 @@ def sign_in_with_sso(identity: Identity) -> str:
         raise SsoRefused("Your Tocsin account has been deactivated; ask an admin.")
     elif decision.role and decision.role != user.role:
         logger.info("single sign-on: %s's role follows their groups: %s -> %s", user.email, user.role, decision.role)
+        before = staff_view(user)
         user.role = decision.role
+        _staff_changed("sso", user, before, "role_from_groups")
     if not user.name and identity.name:
         user.name = identity.name[:200]
     return start_session(user)
@@ -270,7 +303,7 @@ def _keep_an_admin(user: User, action: str) -> None:
 def invite_staff(actor: User | None, email: str, *, role: str, name: str = "") -> Invitation:
     """Add a staff member; with password login on, also a one-time link to set their password."""
     _require_admin(actor)
-    user = _add_user(email, role=role, name=name)
+    user = _add_user(email, role=role, name=name, actor=actor)
     return Invitation(user, make_link(user) if current_app.config["PASSWORD_LOGIN"] else None)
 
 
@@ -282,7 +315,9 @@ def change_staff_role(actor: User | None, user: User, role: str) -> None:
         raise ValidationFailed("Unknown role.", details={"role": f"one of {', '.join(PERMISSION_ROLES)}"})
     if role != "admin":
         _keep_an_admin(user, "change their role")
+    before = staff_view(user)
     user.role = role
+    _staff_changed(actor, user, before)
     logger.info("staff member %s now has role %s", user.email, role)
 
 
@@ -293,10 +328,12 @@ def deactivate_staff(actor: User | None, user: User) -> None:
     if actor is not None and actor.id == user.id:
         raise Conflict("You cannot deactivate yourself.", code="self_deactivation")
     _keep_an_admin(user, "deactivate them")
+    before = staff_view(user)
     user.active = False
+    _staff_changed(actor, user, before, "deactivated")
     end_all_sessions(user)
     for token in list_tokens(user):
-        token.revoked_at = utcnow()
+        _revoke(actor, token)
     logger.info("deactivated staff member %s", user.email)
 
 
@@ -304,7 +341,9 @@ def deactivate_staff(actor: User | None, user: User) -> None:
 def reactivate_staff(actor: User | None, user: User) -> None:
     """Let a deactivated staff member log in again (their old tokens stay revoked)."""
     _require_admin(actor)
+    before = staff_view(user)
     user.active = True
+    _staff_changed(actor, user, before, "reactivated")
     logger.info("reactivated staff member %s", user.email)
 
 
@@ -314,7 +353,7 @@ def revoke_staff_tokens(actor: User | None, user: User, *, token_ids: list[int] 
     _require_admin(actor)
     tokens = [t for t in list_tokens(user) if token_ids is None or t.id in token_ids]
     for token in tokens:
-        token.revoked_at = utcnow()
+        _revoke(actor, token)
     logger.info("revoked %s API token(s) of %s", len(tokens), user.email)
     return len(tokens)
 
@@ -348,5 +387,7 @@ def set_password_from_link(token: str, password: str) -> User:
     user = user_for_password_link(token)
     _check_password(password)
     user.password_hash = _hasher.hash(password)
+    audit.record(user, AuditKind.STAFF, user.email, {"password": "(old)"}, {"password": "(new)"},
+                 action="password_set_from_link")
     end_all_sessions(user)
     return user

@@ -48,11 +48,12 @@ from typing import overload
 from markupsafe import escape
 from sqlalchemy.exc import IntegrityError
 
+from .. import audit
 from ..clock import utcnow
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..outbox.channels import RenderedMessage
-from ..vocabulary import Locale
+from ..vocabulary import AuditKind, Locale
 from .gsm import sms_info
 from .layouts import SUBJECT_MAX, email_message, slack_message
 from .models import KINDS, MessageTemplate
@@ -329,6 +330,7 @@ def save_template(kind: str, channel: str, locale: str, subject: str, body: str,
     subject = (subject or "").strip() if channel in WITH_SUBJECT else ""
     validate_template(kind, channel, locale, subject, body)
     row = db.session.scalar(db.select(MessageTemplate).filter_by(kind=kind, channel=channel, locale=locale))
+    before = _audit_view(row)
     if shipped(kind, channel, locale) == (subject, body):
         if row is not None:
             db.session.delete(row)
@@ -338,6 +340,8 @@ def save_template(kind: str, channel: str, locale: str, subject: str, body: str,
             db.session.add(row)
         row.subject, row.body, row.updated_at = subject, body, utcnow()
         row.updated_by_id = getattr(actor, "id", None)
+    audit.record(actor, AuditKind.MESSAGE_TEMPLATE, f"{kind}.{locale}.{channel}", before,
+                 _audit_view(row) if row is not None and row not in db.session.deleted else None)
     _commit()
     logger.info("template %s.%s.%s saved by %s", kind, locale, channel, getattr(actor, "email", actor))
     return get_template(kind, channel, locale)
@@ -347,10 +351,17 @@ def reset_template(kind: str, channel: str, locale: str, actor) -> dict:
     """Drop the staff edit: the shipped wording (or English's) applies again."""
     _check_key(kind, channel)
     locale = normalize_locale(locale)
+    row = db.session.scalar(db.select(MessageTemplate).filter_by(kind=kind, channel=channel, locale=locale))
+    audit.record(actor, AuditKind.MESSAGE_TEMPLATE, f"{kind}.{locale}.{channel}", _audit_view(row), None)
     db.session.execute(db.delete(MessageTemplate).filter_by(kind=kind, channel=channel, locale=locale))
     _commit()
     logger.info("template %s.%s.%s reset by %s", kind, locale, channel, getattr(actor, "email", actor))
     return get_template(kind, channel, locale)
+
+
+def _audit_view(row: MessageTemplate | None) -> dict | None:
+    """What the audit keeps of a staff edit (None: the shipped wording applies)."""
+    return None if row is None else {"subject": row.subject or "", "body": row.body}
 
 
 def _commit() -> None:

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from .. import audit
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..dbutil import dialect
@@ -21,12 +22,15 @@ from ..outbox.channels import RenderedMessage
 from ..outbox.models import Delivery
 from ..roles.service import holders_by_incident
 from ..uow import unit_of_work, use_case
-from ..vocabulary import Channel, DeliveryStatus, PageChannel
+from ..vocabulary import AuditKind, Channel, DeliveryStatus, PageChannel
 from . import call_script, messages
 from . import policy as pure
 from .models import Acknowledgement, EscalationPolicy, EscalationStep, IncidentEscalation, Rotation, RotationOverride
 
 logger = logging.getLogger(__name__)
+POLICY_FIELDS = ("definition", "severities", "services")
+ROTATION_FIELDS = ("users", "shift_hours", "starts_at", "timezone")
+OVERRIDE_FIELDS = ("user", "starts_at", "ends_at")
 
 LOCALE = "X-Tocsin-Locale"   # a call's language, kept with its row for the TwiML
 
@@ -65,12 +69,14 @@ def put_policy(actor: User, name: str, data: dict) -> EscalationPolicy:
         raise _policy_error(error) from None
     _check_people(parsed)
     row = db.session.scalar(select(EscalationPolicy).where(EscalationPolicy.name == name))
+    before = None if row is None else audit.snapshot(row, POLICY_FIELDS)
     if row is None:
         row = EscalationPolicy(name=name)
         db.session.add(row)
     row.definition = parsed.to_dict()
     row.severities, row.services = severities, services
     row.updated_at, row.updated_by = utcnow(), actor.email
+    audit.record(actor, AuditKind.ESCALATION_POLICY, name, before, audit.snapshot(row, POLICY_FIELDS))
     return row
 
 
@@ -99,11 +105,13 @@ def put_rotation(actor: User, name: str, *, users: list[str], shift_hours: float
         raise ValidationFailed("Unknown staff in the rotation.", details={f"users.{users.index(u)}": "unknown staff member"
                                                                          for u in unknown})
     row = db.session.scalar(select(Rotation).where(Rotation.name == name))
+    before = None if row is None else audit.snapshot(row, ROTATION_FIELDS)
     if row is None:
         row = Rotation(name=name)
         db.session.add(row)
     row.users, row.shift_hours, row.starts_at, row.timezone = list(users), shift_hours, starts_at, timezone
     row.updated_at = utcnow()
+    audit.record(actor, AuditKind.ROTATION, name, before, audit.snapshot(row, ROTATION_FIELDS))
     return row
 
 
@@ -124,6 +132,9 @@ def add_override(actor: User, rotation_name: str, *, user: str, starts_at: datet
         raise ValidationFailed("Unknown staff member.", details={"user": "unknown staff member"})
     row = RotationOverride(rotation_id=rotation.id, user=user, starts_at=starts_at, ends_at=ends_at, created_by=actor.email)
     db.session.add(row)
+    db.session.flush()
+    audit.record(actor, AuditKind.ROTATION_OVERRIDE, f"{rotation.name}/override/{row.id}", None,
+                 {"rotation": rotation.name, **audit.snapshot(row, OVERRIDE_FIELDS)})
     return row
 
 

@@ -15,3 +15,7 @@ incident_changed = _signals.signal("incident-changed")
 
 # sent with the incident (and `actor`) when it is resolved, before the commit
 incident_resolved = _signals.signal("incident-resolved")
+
+# sent with the incident, the event's kind, its actor label and data, each time the timeline records
+# an event (timeline.record), in the transaction of the change: outgoing webhooks listen
+timeline_recorded = _signals.signal("timeline-recorded")

@@ -5,6 +5,7 @@ from ..auth.models import User
 from ..clock import utcnow
 from ..extensions import db
 from .models import Incident, TimelineEvent
+from .signals import timeline_recorded
 
 
 def record(incident: Incident, kind: str, actor: User | str | None, data: dict | None = None) -> TimelineEvent:
@@ -16,4 +17,5 @@ def record(incident: Incident, kind: str, actor: User | str | None, data: dict |
     event = TimelineEvent(incident_id=incident.id, at=utcnow(), kind=kind, actor_id=actor_id,
                           actor=label, data=data or {})
     db.session.add(event)
+    timeline_recorded.send(incident, kind=kind, actor=label, data=event.data)
     return event

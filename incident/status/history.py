@@ -21,6 +21,7 @@ from ..incidents.models import Incident, IncidentUpdate
 from ..incidents.visibility import public_incidents
 from . import policy
 from .models import StatusComponent, StatusComponentHistory, StatusIncidentComponent
+from .signals import component_states_changed
 
 
 def record_states(incident_ids: Iterable[int]) -> int:
@@ -43,7 +44,7 @@ def record_states(incident_ids: Iterable[int]) -> int:
     for held in db.session.scalars(select(StatusComponentHistory).where(StatusComponentHistory.incident_id.in_(ids))
                                    .order_by(StatusComponentHistory.since, StatusComponentHistory.id)):
         last[held.incident_id][held.component_id] = held.status
-    written = 0
+    changes: list[tuple[int, int, str]] = []
     for incident in db.session.scalars(select(Incident).options(selectinload(Incident.services))
                                        .where(Incident.id.in_(ids))):
         states = {} if incident.status == "resolved" or incident.private else policy.component_states(
@@ -55,8 +56,10 @@ def record_states(incident_ids: Iterable[int]) -> int:
             if status != before.get(cid, "operational") and cid in known:
                 db.session.add(StatusComponentHistory(incident_id=incident.id, component_id=cid, status=status,
                                                       since=since))
-                written += 1
-    return written
+                changes.append((cid, incident.id, status))
+    if changes:
+        component_states_changed.send(None, changes=changes)
+    return len(changes)
 
 
 def record_open_incidents() -> int:

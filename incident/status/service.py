@@ -9,6 +9,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
+from .. import audit
 from ..auth.models import User
 from ..catalog import ensure_services
 from ..clock import utcnow
@@ -21,12 +22,14 @@ from ..incidents.timeline import record
 from ..outbox.models import Delivery
 from ..uow import use_case
 from ..validation import MAX_KEY
+from ..vocabulary import AuditKind
 from . import i18n, policy
 from .history import record_open_incidents
 from .hooks import bump_version, incident_changed, is_published
 from .models import Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident, StatusIncidentComponent
 
 logger = logging.getLogger(__name__)
+COMPONENT_FIELDS = ("name", "description", "position", "is_group", "group_id", "service_id", "only_show_if_degraded")
 
 
 class ComponentNotFound(NotFound):
@@ -81,6 +84,7 @@ def _group(name: str | None) -> StatusComponent | None:
         group = StatusComponent(name=name, is_group=True, position=_next_position(), created_at=now, updated_at=now)
         db.session.add(group)
         db.session.flush()
+        audit.record(None, AuditKind.STATUS_COMPONENT, f"{group.id} {name}", None, _audit_view(group))
     return group
 
 
@@ -97,7 +101,8 @@ def create_component(actor: User, *, name: str, description: str = "", group: st
                                 service_id=ensure_services([service or _slug(name)])[0].id,
                                 only_show_if_degraded=only_show_if_degraded, created_at=now, updated_at=now)
     db.session.add(component)
-    record_open_incidents()   # an open incident on its service touches it from now on
+    record_open_incidents()   # an open incident on its service touches it from now on (flushes: the id is known)
+    audit.record(actor, AuditKind.STATUS_COMPONENT, f"{component.id} {name}", None, _audit_view(component))
     bump_version()
     logger.info("status component %s added by %s", name, actor.email)
     return component
@@ -107,6 +112,7 @@ def create_component(actor: User, *, name: str, description: str = "", group: st
 def edit_component(actor: User, component_id, changes: dict) -> StatusComponent:
     """Rename, describe, regroup, reorder a component, or point it at another service."""
     component = get_component_or_raise(component_id)
+    before = _audit_view(component)
     for field in ("name", "description", "position", "only_show_if_degraded"):
         if field in changes:
             setattr(component, field, changes[field])
@@ -117,14 +123,20 @@ def edit_component(actor: User, component_id, changes: dict) -> StatusComponent:
         component.service_id = ensure_services([changes["service"]])[0].id
         record_open_incidents()   # open incidents now touch it, or no longer do
     component.updated_at = utcnow()
+    audit.record(actor, AuditKind.STATUS_COMPONENT, f"{component.id} {component.name}", before, _audit_view(component))
     bump_version()
     return component
+
+
+def _audit_view(component: StatusComponent) -> dict:
+    return audit.snapshot(component, COMPONENT_FIELDS)
 
 
 @use_case
 def delete_component(actor: User, component_id) -> None:
     """Take a component off the page (its history goes with it)."""
     component = get_component_or_raise(component_id)
+    audit.record(actor, AuditKind.STATUS_COMPONENT, f"{component.id} {component.name}", _audit_view(component), None)
     db.session.delete(component)
     bump_version()
     logger.info("status component %s removed by %s", component.name, actor.email)

@@ -7,6 +7,7 @@ from ..auth import oidc
 from ..auth.access import current_user, load_session_user
 from ..roles.policy import ROLES
 from . import (  # noqa: F401  (they add their pages)
+    audit,
     broadcasts,
     escalation,
     helpdesk,
@@ -18,6 +19,7 @@ from . import (  # noqa: F401  (they add their pages)
     sso,
     staff,
     tickets,
+    webhooks,
 )
 from .blueprint import bp
 from .filters import age, security_headers, when

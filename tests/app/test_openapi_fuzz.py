@@ -35,6 +35,9 @@ EXAMPLES = int(os.environ.get("TOCSIN_FUZZ_EXAMPLES", "10"))
 COVERAGE = os.environ.get("TOCSIN_FUZZ_COVERAGE", "1") == "1"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 SETUP = (
+    # a webhook first, so every change below queues a message for its delivery log (nothing is sent in-process)
+    ("post", "/api/v1/webhooks", {"url": "https://hooks.example.com/tocsin", "events": [
+        "incident.declared", "incident.status_updated", "escalation.escalated"]}),
     ("put", "/api/v1/rotations/support", {"users": ["amy@example.com"], "shift_hours": 24,
                                           "starts_at": "2026-11-01T00:00:00+00:00"}),
     ("put", "/api/v1/escalation-policies/default", {"levels": [
@@ -75,6 +78,8 @@ def token(app):
     from incident.outbox.channels.sandbox import SandboxChannel
 
     clock.freeze(T0)   # the same answers whatever the day: "already over", "a year ahead", who is on call
+    # webhook URLs the fuzzer makes up are not resolved (no test reaches a DNS server); the checks have their own tests
+    app.config["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = True
     app.extensions["tocsin_channels"] = {name: SandboxChannel(name) for name in ("slack", "sms", "email")}
     with app.app_context():
         create_user("amy@example.com", role="engineer", phone="+393471111111", slack_id="UAMY")
@@ -86,6 +91,7 @@ def token(app):
         assert response.status_code in (200, 201), (path, response.get_json())
     yield token
     app.extensions.pop("tocsin_channels", None)
+    app.config["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = False
     clock.unfreeze()
     truncate(app)
 
