@@ -250,3 +250,28 @@ def test_the_audit_page_is_for_leads(client, make_user):
     logged_in(client, make_user, role="engineer", email="eng@example.com")
     assert client.get("/audit").status_code == 403
     assert client.get("/audit.csv").status_code == 403
+
+
+def test_staff_administration_is_audited_by_the_admin_who_did_it(app, ctx):
+    from incident.auth.service import (
+        change_staff_role,
+        create_token,
+        create_user,
+        deactivate_staff,
+        invite_staff,
+        reactivate_staff,
+    )
+
+    root = create_user("root@example.com", role="admin")
+    invited = invite_staff(root, "eve@example.com", role="engineer", name="Eve").user
+    token = create_token("eve@example.com", actor=root)
+    change_staff_role(root, invited, "lead")
+    deactivate_staff(root, invited)                      # her token goes with her access
+    reactivate_staff(root, invited)
+    staff = [(e.target, e.action, e.actor, e.changes) for e in entries(app, kind="staff", actor="root@example.com")]
+    assert staff[0][:3] == ("eve@example.com", "created", "root@example.com")
+    assert staff[1:] == [("eve@example.com", "updated", "root@example.com", {"role": ["engineer", "lead"]}),
+                     ("eve@example.com", "deactivated", "root@example.com", {"active": [True, False]}),
+                     ("eve@example.com", "reactivated", "root@example.com", {"active": [False, True]})]
+    assert [(e.action, e.target) for e in entries(app, kind="token")] == [("created", token[:12]),
+                                                                         ("revoked", token[:12])]
