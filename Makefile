@@ -24,9 +24,11 @@ install: $(VENV)/.run-deps
 # Web server (gunicorn) and one worker together, on SQLite, with demo data and the sandbox channels.
 # The demo login is printed once the servers' start-up lines are out: the last thing on screen.
 run: $(VENV)/.run-deps
+	rm -rf instance/prometheus && mkdir -p instance/prometheus
 	$(BIN)/flask --app wsgi db upgrade
 	@banner="$$($(BIN)/flask --app wsgi demo seed)" || exit 1; \
 	trap 'kill 0' INT TERM EXIT; \
+	export PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/instance/prometheus"; \
 	$(BIN)/flask --app wsgi worker & \
 	( sleep 2; printf '%s\n  Ctrl-C stops the web server and the worker.\n\n' "$$banner" ) & \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app

@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 # Wiring only: importing a package has no side effect beyond defining its models and views, plus
 # the few registrations named below.
-from . import catalog, cli, errors, health, heartbeat, openapi, security  # noqa: F401  (models register their tables)
+from . import catalog, cli, errors, health, heartbeat, metrics, openapi, security  # noqa: F401  (models register their tables)
 from . import config as config_module
 from .alerts import models as _alert_models  # noqa: F401
 from .alerts import routes as alert_routes
@@ -118,3 +118,4 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (status_api.bp, status_routes.bp, status_web.bp):
         app.register_blueprint(blueprint)
     status_snapshot.init_app(app)  # the public page's refresh storms are answered before Flask
+    metrics.init_app(app)

@@ -168,6 +168,7 @@ class Settings(BaseSettings):
     ZENDESK_URL: Url | None = None                # None: the helpdesk connector is off (sandbox)
     ZENDESK_EMAIL: str | None = None
     ZENDESK_API_TOKEN: SecretStr | None = None
+    METRICS_TOKEN: SecretStr | None = None           # bearer token for /metrics; unset: loopback clients only
     ZENDESK_WEBHOOK_SECRET: SecretStr | None = None
     ZENDESK_REQUESTS_PER_MINUTE: Count = 200       # all calls of all workers together (Zendesk's lowest plan)
     ZENDESK_BRAND_IDS: frozenset[int] = frozenset()  # tickets of other brands are refused; empty: any brand

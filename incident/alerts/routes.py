@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, request, url_for
 
+from .. import metrics
 from ..api import json_body
 from ..auth.access import login_required
 from ..errors import AppError, Conflict, Unauthorized
@@ -25,6 +26,7 @@ def _receive(kind: str):
     if source is None:
         raise Unauthorized("A valid alert source token is required (Authorization: Bearer <token>).")
     notification = parse_notification(kind, json_body())
+    metrics.ALERTS_RECEIVED.labels(kind).inc(len(notification.alerts))
     try:
         outcome = receive_notification(source, notification)
     except Conflict:   # the other Alertmanager of an HA pair sent the same new alert at the same moment

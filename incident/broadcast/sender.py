@@ -251,7 +251,7 @@ class Sender:
                 values.append({"status": DeliveryStatus.QUEUED, "next_attempt_at": now + wait_for, "error": result.error})
             else:
                 values.append(self._failed(job, result, now))
-            values[-1]["row_id"] = job.id
+            values[-1]["row_id"], values[-1]["channel_sent_on"] = job.id, job.channel
         write_outcomes(values, now)
         db.session.commit()
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from flask import Flask, current_app
 from sqlalchemy import bindparam, select, update
 
+from .. import metrics
 from ..clock import utcnow
 from ..dbutil import dialect
 from ..extensions import db
@@ -103,6 +104,7 @@ def write_outcomes(values: list[dict], now) -> None:
     a row cancelled meanwhile keeps its cancellation. No commit."""
     by_shape: dict[tuple, list] = {}
     for row in values:
+        metrics.count_send(row.pop("channel_sent_on", None), row["status"])
         row["updated_at"] = now
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
     table = Delivery.__table__   # Core: an executemany with a WHERE of our own
@@ -131,8 +133,8 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
         with ThreadPoolExecutor(max_workers=min(workers, len(rows))) as pool:
             results = list(pool.map(lambda r: _send(channels[r["channel"]], r), rows))
         now = utcnow()
-        write_outcomes([{"row_id": row["id"], **outcome(row["attempts"], result,
-                                                        getattr(channels[row["channel"]], "sandbox", False), now)}
+        write_outcomes([{"row_id": row["id"], "channel_sent_on": row["channel"],
+                         **outcome(row["attempts"], result, getattr(channels[row["channel"]], "sandbox", False), now)}
                         for row, result in zip(rows, results, strict=True)], now)
         for row, result in zip(rows, results, strict=True):
             special = purpose_for(row["purpose"])

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql
 
+from .. import metrics
 from ..auth.models import User
 from ..clock import utcnow
 from ..customers.service import ensure_requesters
@@ -223,6 +224,8 @@ def ingest_tickets(
     result.ticket_ids = list(ids.values()) + [ticket_id for ticket_id, _ in existing.values()]
     if commit:
         db.session.commit()
+    for outcome in ("created", "updated", "unchanged"):
+        metrics.TICKETS_INGESTED.labels(outcome).inc(getattr(result, outcome))
     logger.info("ingested %s tickets: %s, %s like a known issue", len(rows), result.counts(),
                 len(result.known_issue_matches))
     return result

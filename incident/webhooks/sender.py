@@ -155,7 +155,7 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 8) -> int:
         with ThreadPoolExecutor(max_workers=min(workers, len(rows))) as pool:
             attempts = list(pool.map(attempt, rows))
         now = utcnow()
-        write_outcomes([{"row_id": row["id"], **outcome(row["attempts"], a.result, False, now)}
+        write_outcomes([{"row_id": row["id"], "channel_sent_on": "webhook", **outcome(row["attempts"], a.result, False, now)}
                         for row, a in zip(rows, attempts, strict=True)], now)
         db.session.add_all([WebhookAttempt(message_id=row["message_id"], at=now, ok=a.result.ok,
                                            status_code=a.status_code, duration_ms=a.duration_ms, error=a.result.error)
