@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -122,6 +123,26 @@ def init_app(app: Flask) -> None:
             render_template("error.html", status=error.code, message=error.description),
             error.code,
         )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_away(error: Exception):
+        """The database is unreachable (restarting, connections killed): 503 with a clear answer and
+        a hint when to retry, not a 500 and a stack trace; the pool reconnects by itself afterwards."""
+        logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                       type(getattr(error, "orig", error)).__name__)
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the session is thrown away with the request
+            db.session.remove()
+        message = "The database is unavailable for a moment; nothing was changed. Try again in a few seconds."
+        if _wants_json():
+            response = jsonify(error_body("database_unavailable", message))
+        else:
+            response = Response(f"503 Service Unavailable\n\n{message}\n", mimetype="text/plain")
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
