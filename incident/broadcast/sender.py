@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -20,13 +21,14 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..clock import utcnow
 from ..customers.models import Customer
 from ..extensions import db
 from ..outbox import budget
 from ..outbox.channels import CHANNEL_NAMES, LOOK_FIRST, MARKER, RenderedMessage, SendResult
-from ..outbox.dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, write_outcomes
+from ..outbox.dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, through_blips, write_outcomes
 from ..outbox.models import Delivery
 from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus
 from . import templates
@@ -138,6 +140,7 @@ class Sender:
         self.threads = threads or app.config["DISPATCH_THREADS"]
         self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="tocsin-send")
         self._messages: dict[int, tuple[RenderedMessage, str, str, int]] = {}
+        self._pause: Callable[[float], object] = time.sleep   # between tries when the database is away
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -226,11 +229,16 @@ class Sender:
     # recording -----------------------------------------------------------------------------
 
     def record(self, done: list[tuple[Job, SendResult | None]]) -> None:
-        """Write the results of finished sends in one transaction.
+        """Write the results of finished sends in one transaction — again, on a new connection, when the
+        database dropped the one it was on (dispatch.through_blips): sends already made are recorded when
+        it is back, not left 'sending' for the lease.
 
         Only rows still 'sending' are written (a row released after the lease belongs to whoever
         claimed it next), and a broadcast cancelled meanwhile is neither retried nor moved on.
         """
+        through_blips(lambda: self._record(done), what="recording broadcast messages sent", sleep=self._pause)
+
+    def _record(self, done: list[tuple[Job, SendResult | None]]) -> None:
         now = utcnow()
         sandbox = {name: getattr(channel, "sandbox", False) for name, channel in self.channels.items()}
         cancelled = self._cancelled_sends({job.send_id for job, _ in done})
@@ -287,7 +295,14 @@ class Sender:
                 if time.monotonic() - started < budget:
                     room: dict[str, int] = {name: self._room(name) - held[name] for name in CHANNEL_NAMES}
                     if any(limit > 0 for limit in room.values()):
-                        jobs = self._claim(room)
+                        try:
+                            jobs = self._claim(room)
+                        except (OperationalError, InterfaceError):
+                            db.session.remove()
+                            if not inflight:
+                                raise   # nothing held: the next tick tries again
+                            logger.warning("database unavailable while claiming; finishing the sends in flight")
+                            budget = 0   # claim no more this run: record what is in flight, then stop
                 skipped: list[tuple[Job, SendResult | None]] = [(job, None) for job in jobs if job.skip]
                 if skipped:
                     self.record(skipped)

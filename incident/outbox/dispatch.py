@@ -8,11 +8,15 @@ mark).
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .. import metrics
 from ..clock import utcnow
@@ -26,6 +30,28 @@ from .purposes import own_dispatchers, purpose_for
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BATCH = 200
+T = TypeVar("T")
+
+
+RECONNECT_WAITS = (0.2, 0.5, 1, 2, 4, 8, 15, 30)   # about a minute in all: a database restart, not an outage
+
+
+def through_blips(write: Callable[[], T], *, what: str, sleep: Callable[[float], object] | None = None) -> T:
+    """Run `write` (it ends with its own commit) again after the database connection dropped: the
+    session is thrown away and the next try takes a new connection. A dispatcher holding sends it
+    already made writes their results when the database is back, instead of leaving the rows
+    'sending' until the lease releases them (and customers waiting the lease out)."""
+    for wait_for in (*RECONNECT_WAITS, None):
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as error:
+            db.session.remove()   # rolls back what was begun; the next try checks out a new connection
+            if wait_for is None:
+                raise
+            logger.warning("database unavailable while %s (%s); trying again in %s s", what,
+                           type(getattr(error, "orig", error)).__name__, wait_for)
+            (sleep or time.sleep)(wait_for)
+    raise AssertionError("unreachable")
 
 
 def channels_for(app: Flask) -> dict:
@@ -132,13 +158,18 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
         channels = channels_for(app)
         with ThreadPoolExecutor(max_workers=min(workers, len(rows))) as pool:
             results = list(pool.map(lambda r: _send(channels[r["channel"]], r), rows))
-        now = utcnow()
-        write_outcomes([{"row_id": row["id"], "channel_sent_on": row["channel"],
-                         **outcome(row["attempts"], result, getattr(channels[row["channel"]], "sandbox", False), now)}
-                        for row, result in zip(rows, results, strict=True)], now)
-        for row, result in zip(rows, results, strict=True):
-            special = purpose_for(row["purpose"])
-            if result.ok and special is not None and special.on_sent is not None:
-                special.on_sent(row, result)
-        db.session.commit()
+
+        def write() -> None:
+            now = utcnow()
+            write_outcomes([{"row_id": row["id"], "channel_sent_on": row["channel"],
+                             **outcome(row["attempts"], result, getattr(channels[row["channel"]], "sandbox", False),
+                                       now)}
+                            for row, result in zip(rows, results, strict=True)], now)
+            for row, result in zip(rows, results, strict=True):
+                special = purpose_for(row["purpose"])
+                if result.ok and special is not None and special.on_sent is not None:
+                    special.on_sent(row, result)
+            db.session.commit()
+
+        through_blips(write, what="recording pages sent")
         return len(rows)
