@@ -8,6 +8,7 @@ from ..auth.access import current_user, load_session_user
 from ..roles.policy import ROLES
 from . import (  # noqa: F401  (they add their pages)
     broadcasts,
+    customers,
     escalation,
     helpdesk,
     known_issues,
