@@ -97,3 +97,26 @@ def test_a_viewer_finds_a_customer_masked_and_cannot_edit(page, live_server, mak
     expect(page.locator("#customer-edit")).to_have_count(0)
     expect(page.locator("#csv-import")).to_have_count(0)
     assert console_errors == []
+
+
+def test_a_lead_imports_a_csv_and_sees_how_it_went(app, page, live_server, make_user, customers, tmp_path,
+                                                     console_errors):
+    make_user("sam@example.com", role="lead", password=PASSWORD)
+    crm = tmp_path / "crm.csv"
+    crm.write_text("external_id,name,email,segment\nCRM-1,Brand New Srl,new@example.com,smb\n"
+                   "CRM-2,Acme Srl,ops@acme.example,enterprise\n")
+    log_in(page, live_server, "sam@example.com")
+    page.goto(f"{live_server}/customers")
+    page.locator("#csv-import summary").click()
+    page.locator("#csv-import input[type=file]").set_input_files(str(crm))
+    page.locator("#csv-import").get_by_role("button", name="Import").click()
+    expect(page.locator("h1")).to_have_text("Importing crm.csv")
+    expect(page.locator("#import-result")).to_have_text("Imported 2 rows: 1 created, 1 updated, 0 unchanged.")
+    expect(page.locator("#import-log li:visible")).to_have_count(1)       # only the latest step shows
+    expect(page.locator("#import-log li").last).to_contain_text("Written 2 of 2 rows")
+    page.get_by_role("link", name="Back to the customers").click()
+    page.get_by_label("Search").fill("brand new")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#customer-list tbody tr")).to_have_count(1)
+    expect(page.locator("#customer-list")).to_contain_text("Brand New Srl")
+    assert console_errors == []
