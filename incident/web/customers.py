@@ -49,13 +49,14 @@ def customers_page():
 
 def _detail(customer: Customer, *, values: dict | None = None, errors: dict | None = None, status: int = 200):
     reveal = may_see_contacts(g.user)
-    tickets, ticket_total = customer_tickets(customer.id)
+    tickets, ticket_total, ticket_incidents = customer_tickets(customer.id)
     messages, message_total = customer_messages(customer.id, reveal=reveal)
     stored = {**{f: getattr(customer, f) or "" for f in CONTACT_FIELDS},
               "channels": list(customer.channels or []), "opted_out": list(customer.opted_out or []),
               "services": ", ".join(s.name for s in customer.services)}
     return render_template(
         "customer.html", customer=customer, reveal=reveal, tickets=tickets, ticket_total=ticket_total,
+        ticket_incidents=ticket_incidents,
         incidents=customer_incidents(customer), messages=messages, message_total=message_total,
         email=shown_address("email", customer.email, reveal=reveal),
         phone=shown_address("sms", customer.phone, reveal=reveal),

@@ -294,3 +294,25 @@ def test_an_unknown_customer_is_404(client, make_user):
     logged_in(client, make_user, role="viewer")
     assert client.get("/customers/999999").status_code == 404
 
+
+
+def test_a_private_incident_is_left_out_for_staff_who_may_not_see_it(app, api, make_user, frozen):
+    from incident.outbox.models import Delivery
+
+    ingest(api, {"tickets": [ticket(1, requester={"name": "Ada", "email": "ada@example.com"})]})
+    secret = declare(api, title="Breach of the vault", services=["vault"], private=True)
+    assert api.post(f"/api/v1/incidents/{secret['id']}/tickets", json={"external_ids": ["ZD-1"]}).status_code == 200
+    with app.app_context():
+        customer = db.session.scalar(select(Customer).where(Customer.email == "ada@example.com"))
+        db.session.add(Delivery(purpose="broadcast", dedupe_key="b-1", incident_id=secret["id"], channel="email",
+                                customer_id=customer.id, recipient="ada@example.com", status="sent"))
+        db.session.commit()
+        customer_id = customer.id
+    outsider = logged_in(app.test_client(), make_user, role="lead", email="out@example.com")
+    html = outsider.get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert "Breach of the vault" not in html and f"INC-{secret['id']}" not in html
+    assert '<tr data-ticket="ZD-1">' in html                      # the ticket itself, as on the tickets view
+    assert "Messages received <small>(0" in html
+    admin = logged_in(app.test_client(), make_user, role="admin", email="root@example.com")
+    html = admin.get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert "Breach of the vault" in html and "Messages received <small>(1" in html
