@@ -316,3 +316,18 @@ def test_a_private_incident_is_left_out_for_staff_who_may_not_see_it(app, api, m
     admin = logged_in(app.test_client(), make_user, role="admin", email="root@example.com")
     html = admin.get(f"/customers/{customer_id}").get_data(as_text=True)
     assert "Breach of the vault" in html and "Messages received <small>(1" in html
+
+
+def test_a_file_unreadable_half_way_ends_the_page_with_nothing_written(app, client, make_user, monkeypatch):
+    from incident.customers import csv_import
+
+    real = csv_import.import_steps
+    monkeypatch.setattr("incident.web.customers.import_steps", lambda *a, **kw: real(*a, **kw, chunk_size=2))
+    logged_in(client, make_user, role="lead")
+    good = "email,name\n" + "".join(f"c{n}@example.com,Customer {n}\n" for n in range(1000))   # past the first read
+    data = {"file": (io.BytesIO(good.encode() + b"x@example.com,\xff\xfe\n"), "crm.csv"),
+            "csrf_token": csrf_from(client, "/customers")}
+    html = client.post("/customers/import", data=data, content_type="multipart/form-data").get_data(as_text=True)
+    assert re.search(r'<li data-stage="checked" data-done="2"', html)          # it had started
+    assert 'id="import-result" role="alert">Nothing was imported: The file is not UTF-8 text.' in html
+    assert count_rows(app, "customers")["customers"] == 0
