@@ -101,9 +101,20 @@ def _reason(problems: dict[str, str]) -> str:
     return "; ".join(f"{name}: {message}" for name, message in problems.items())
 
 
-def import_csv(stream, *, on_error: str = "abort", column_map: dict[str, str] | None = None,
-               chunk_size: int = 5000, progress: Callable[[int, int], None] | None = None) -> CsvImportResult:
-    """Import customers from a CSV in one transaction: all rows or none ("abort"), or the good ones ("skip")."""
+@dataclass(frozen=True)
+class Progress:
+    """How far an import has come: `stage` "checked" (rows read and validated so far; total
+    unknown until the file ends) or "written" (`done` of `total` good rows upserted)."""
+
+    stage: str
+    done: int
+    total: int | None = None
+
+
+def import_steps(stream, *, on_error: str = "abort", column_map: dict[str, str] | None = None,
+                 chunk_size: int = 5000) -> Iterator["Progress | CsvImportResult"]:
+    """import_csv one step at a time: Progress as it goes (every `chunk_size` rows read, every chunk
+    written), then the CsvImportResult last. A file-level problem raises at the first step."""
     if on_error not in ("abort", "skip"):
         raise ValueError(f"on_error must be 'abort' or 'skip', not {on_error!r}")
     result = CsvImportResult()
@@ -114,9 +125,13 @@ def import_csv(stream, *, on_error: str = "abort", column_map: dict[str, str] | 
             result.errors.append((line, _reason(problems)))
         else:
             rows.append((line, item))
+        if result.rows % chunk_size == 0:
+            yield Progress("checked", result.rows)
+    yield Progress("checked", result.rows, result.rows)
     if result.errors and on_error == "abort":
         logger.info("customer CSV import stopped: %s bad rows of %s", len(result.errors), result.rows)
-        return result
+        yield result
+        return
     try:
         for start in range(0, len(rows), chunk_size):
             chunk = rows[start:start + chunk_size]
@@ -125,19 +140,30 @@ def import_csv(stream, *, on_error: str = "abort", column_map: dict[str, str] | 
             result.created += done.created
             result.updated += done.updated
             result.unchanged += done.unchanged
-            if progress is not None:
-                progress(min(start + chunk_size, len(rows)), len(rows))
+            yield Progress("written", min(start + chunk_size, len(rows)), len(rows))
         result.errors.sort()
         if result.errors and on_error == "abort":  # conflicts only show against the database
             db.session.rollback()
             result.created = result.updated = result.unchanged = 0
-            return result
+            yield result
+            return
         db.session.commit()
-    except BaseException:
+    except BaseException:  # GeneratorExit too: a reader that stops half way writes nothing
         db.session.rollback()
         raise
     result.skipped = list(result.errors)
     result.written = True
     logger.info("customer CSV import: %s rows, %s created, %s updated, %s unchanged, %s skipped",
                 result.rows, result.created, result.updated, result.unchanged, len(result.skipped))
-    return result
+    yield result
+
+
+def import_csv(stream, *, on_error: str = "abort", column_map: dict[str, str] | None = None,
+               chunk_size: int = 5000, progress: Callable[[int, int], None] | None = None) -> CsvImportResult:
+    """Import customers from a CSV in one transaction: all rows or none ("abort"), or the good ones ("skip")."""
+    for step in import_steps(stream, on_error=on_error, column_map=column_map, chunk_size=chunk_size):
+        if isinstance(step, CsvImportResult):
+            return step
+        if progress is not None and step.stage == "written" and step.total is not None:
+            progress(step.done, step.total)
+    raise AssertionError("import_steps ends with its result")  # pragma: no cover

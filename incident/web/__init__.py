@@ -9,6 +9,7 @@ from ..roles.policy import ROLES
 from . import (  # noqa: F401  (they add their pages)
     audit,
     broadcasts,
+    customers,
     escalation,
     helpdesk,
     known_issues,

@@ -22,6 +22,7 @@ from dataclasses import replace
 from flask import current_app
 
 from ..outbox.channels import RenderedMessage
+from ..validation import mask_phone
 
 MASK = "…"
 CODE_MASK = "••••••"
@@ -82,3 +83,29 @@ def shown_row(delivery, *, reveal: bool) -> dict:
     codes = delivery.purpose in CODE_PURPOSES and delivery.channel == "sms"
     return {"subject": mask_text(delivery.subject or ""), "text": mask_text(delivery.text or "", codes=codes),
             "blocks": mask_blocks(delivery.blocks)}
+
+
+# Customers' contact details ---------------------------------------------------------------------
+# Leads and admins edit customers, so they see phone numbers and emails whole; everyone below
+# lead reads them masked as the logs mask phone numbers (country code and last two digits).
+
+def may_see_contacts(user) -> bool:
+    """Leads and admins see customers' phone numbers and emails whole; everyone else masked."""
+    return user is not None and user.can("lead")
+
+
+def mask_email(address: str | None) -> str:
+    """`ops@acme.example` -> `o…@acme.example`: enough to tell two addresses apart, not to write to one."""
+    if not address:
+        return ""
+    local, at, domain = address.partition("@")
+    return f"{local[:1]}{MASK}{at}{domain}"
+
+
+def shown_address(channel: str, value: str | None, *, reveal: bool) -> str:
+    """A customer's address on a channel as this reader may see it (Slack channels and tickets whole)."""
+    if reveal or not value:
+        return value or ""
+    if channel in ("sms", "phone"):
+        return mask_phone(value)
+    return mask_email(value) if channel == "email" else value
