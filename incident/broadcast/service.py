@@ -471,7 +471,7 @@ def set_opt_out(customer_id: int, channel: str, *, opted_out: bool) -> Customer:
     customer = db.session.get(Customer, customer_id)
     if customer is None or channel not in tuple(Channel):
         raise NotFound("This unsubscribe link is not valid.", code="bad_unsubscribe_link")
-    (customers.opt_out if opted_out else customers.opt_in)(customer.id, channel)
+    (customers.opt_out if opted_out else customers.opt_in)(customer.id, channel, how="unsubscribe_link")
     return db.session.get_one(Customer, customer_id)
 
 

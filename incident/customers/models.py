@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalog import Service
@@ -44,3 +44,19 @@ class Customer(Model):
 
     def address(self, channel: str) -> str | None:
         return {"email": self.email, "sms": self.phone, "slack": self.slack_channel}.get(channel)
+
+
+class OptOutChange(Model):
+    """One opt-out taken or lifted: which channel, how (an SMS keyword, an unsubscribe link, staff, a
+    status-page sign-up) and by whom — the customer's opt-out history, kept as the law asks it to be."""
+
+    __tablename__ = "customer_opt_out_changes"
+    __table_args__ = (Index("ix_customer_opt_out_changes_customer", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10))
+    opted_out: Mapped[bool] = mapped_column(Boolean)          # True: taken off the channel; False: back on
+    how: Mapped[str] = mapped_column(String(20))              # sms_keyword | unsubscribe_link | staff | status_signup
+    by: Mapped[str | None] = mapped_column(String(254), nullable=True)   # the staff member, for staff changes
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

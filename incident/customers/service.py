@@ -16,7 +16,7 @@ from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
 from ..uow import use_case
 from ..validation import normalize_phone
-from .models import CHANNELS, Customer, customer_services
+from .models import CHANNELS, Customer, OptOutChange, customer_services
 from .policy import default_channels, missing_addresses
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,10 @@ def update_customer(actor: User | None, customer_id: int, changes: dict) -> Cust
     customer = get_customer_or_raise(customer_id, lock=True)
     if "opted_out" in changes:
         _check_opt_in_by_staff(actor, customer, changes["opted_out"])
+        before, after = set(customer.opted_out or []), set(changes["opted_out"])
+        record_opt_out_changes([(customer.id, c, True) for c in sorted(after - before)]
+                               + [(customer.id, c, False) for c in sorted(before - after)],
+                               "staff", actor.email if actor else None)
     for name in ("external_id", "email"):
         if name in changes and changes[name] != getattr(customer, name):
             _check_unique(customer, name, changes[name])
@@ -162,8 +166,27 @@ def _customer_ids(who: int | str | Iterable[int]) -> list[int]:
     return [who] if isinstance(who, int) else sorted(set(who))
 
 
+OPT_OUT_HOW = ("sms_keyword", "unsubscribe_link", "staff", "status_signup")
+
+
+def record_opt_out_changes(changes: list[tuple[int, str, bool]], how: str, by: str | None = None) -> None:
+    """The history of opt-outs: (customer id, channel, opted out) taken or lifted just now (no commit)."""
+    assert how in OPT_OUT_HOW
+    if changes:
+        now = utcnow()
+        db.session.execute(insert(OptOutChange), [
+            {"customer_id": cid, "channel": channel, "opted_out": out, "how": how, "by": by, "at": now}
+            for cid, channel, out in changes])
+
+
+def opt_out_history(customer_id: int, limit: int = 100) -> list[OptOutChange]:
+    """The customer's opt-outs taken and lifted, newest first."""
+    return list(db.session.scalars(select(OptOutChange).where(OptOutChange.customer_id == customer_id)
+                                   .order_by(OptOutChange.at.desc(), OptOutChange.id.desc()).limit(limit)))
+
+
 @use_case
-def _set_opt_out(who, channel: str, *, out: bool) -> list[int]:
+def _set_opt_out(who, channel: str, *, out: bool, how: str) -> list[int]:
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}; use {', '.join(CHANNELS)}")
     now, changed = utcnow(), []
@@ -179,18 +202,19 @@ def _set_opt_out(who, channel: str, *, out: bool) -> list[int]:
     if changed:
         db.session.connection().execute(update(Customer).where(Customer.id == bindparam("_id"))
                                         .values(opted_out=bindparam("opted_out"), updated_at=now), changed)
+        record_opt_out_changes([(row["_id"], channel, out) for row in changed], how)
     return [row["_id"] for row in changed]
 
 
-def opt_out(who: int | str | Iterable[int], channel: str) -> list[int]:
+def opt_out(who: int | str | Iterable[int], channel: str, *, how: str) -> list[int]:
     """Take customers (an id, ids, or every customer with a phone number) off a channel; the ids changed."""
-    changed = _set_opt_out(who, channel, out=True)
+    changed = _set_opt_out(who, channel, out=True, how=how)
     logger.info("opted out of %s: %s customers", channel, len(changed))
     return changed
 
 
-def opt_in(who: int | str | Iterable[int], channel: str) -> list[int]:
+def opt_in(who: int | str | Iterable[int], channel: str, *, how: str) -> list[int]:
     """Put customers back on a channel they had opted out of (SMS START); the ids changed."""
-    changed = _set_opt_out(who, channel, out=False)
+    changed = _set_opt_out(who, channel, out=False, how=how)
     logger.info("opted back in to %s: %s customers", channel, len(changed))
     return changed

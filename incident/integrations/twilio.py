@@ -123,9 +123,9 @@ def handle_customer_keyword(from_number: str, keyword: str) -> None:
     """STOP and its synonyms take every customer with this phone off SMS, START puts them back; HELP
     changes nothing. Twilio itself answers these keywords, so Tocsin sends no reply."""
     if keyword in OPT_OUT_KEYWORDS:
-        changed = opt_out(from_number, "sms")
+        changed = opt_out(from_number, "sms", how="sms_keyword")
     elif keyword in OPT_IN_KEYWORDS:
-        changed = opt_in(from_number, "sms")
+        changed = opt_in(from_number, "sms", how="sms_keyword")
     else:
         changed = []
     logger.info("sms keyword %s from %s: %s customers changed", keyword, mask_phone(from_number), len(changed))

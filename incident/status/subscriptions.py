@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from ..clock import utcnow
 from ..customers.models import Customer
+from ..customers.service import record_opt_out_changes
 from ..errors import AppError, ValidationFailed
 from ..extensions import db
 from ..outbox.models import Delivery
@@ -180,6 +181,9 @@ def _activate(sub: StatusSubscription) -> StatusSubscription:
         db.session.add(customer)
     customer.locale = sub.locale
     customer.channels = [sub.channel] + [c for c in (customer.channels or []) if c != sub.channel]
+    if sub.channel in (customer.opted_out or []):   # signing up again on a channel lifts its opt-out
+        db.session.flush()
+        record_opt_out_changes([(customer.id, sub.channel, False)], "status_signup")
     customer.opted_out = [c for c in (customer.opted_out or []) if c != sub.channel]
     customer.services = sorted({**{s.id: s for s in customer.services}, **services}.values(), key=lambda s: s.name)
     customer.updated_at = now

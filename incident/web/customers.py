@@ -61,7 +61,12 @@ def _detail(customer: Customer, *, values: dict | None = None, errors: dict | No
         email=shown_address("email", customer.email, reveal=reveal),
         phone=shown_address("sms", customer.phone, reveal=reveal),
         values=values or stored, errors=errors or {}, channels=CHANNELS,
+        opt_out_history=customers.opt_out_history(customer.id), opt_out_how=OPT_OUT_LABELS,
     ), status
+
+
+OPT_OUT_LABELS = {"sms_keyword": "texted STOP/START", "unsubscribe_link": "an unsubscribe link",
+                  "staff": "staff", "status_signup": "signed up on the status page"}
 
 
 @bp.get("/customers/<int:customer_id>")

@@ -245,13 +245,13 @@ def test_opt_out_and_in_by_id_ids_or_phone(app, agent):
         {"external_id": "C-2", "email": "b@example.com", "phone": "+393471234567"},
         {"external_id": "C-3", "email": "c@example.com"}]})["ids"]
     with app.app_context():
-        assert opt_out(ids[2], "email") == [ids[2]]
-        assert opt_out(ids[2], "email") == []  # already out: nothing changes
-        assert sorted(opt_out("+39 347 123 4567", "sms")) == ids[:2]
-        assert opt_out("not a phone", "sms") == []
-        assert opt_in([ids[0], ids[2]], "sms") == [ids[0]]
+        assert opt_out(ids[2], "email", how="staff") == [ids[2]]
+        assert opt_out(ids[2], "email", how="staff") == []  # already out: nothing changes
+        assert sorted(opt_out("+39 347 123 4567", "sms", how="staff")) == ids[:2]
+        assert opt_out("not a phone", "sms", how="staff") == []
+        assert opt_in([ids[0], ids[2]], "sms", how="staff") == [ids[0]]
         with pytest.raises(ValueError):
-            opt_out(ids[0], "fax")
+            opt_out(ids[0], "fax", how="staff")
     assert [customer(agent, i)["opted_out"] for i in ids] == [[], ["sms"], ["email"]]
 
 

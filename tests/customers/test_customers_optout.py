@@ -105,3 +105,32 @@ def test_staff_record_opt_outs_but_only_the_customer_lifts_one(api_as, hooks, cu
     assert opted_out(agent, ids) == [["sms"], ["sms"], []]
     post(hooks, "/twilio/sms", inbound("START", sender=PHONE))
     assert opted_out(agent, ids) == [[], [], []]
+
+
+def test_the_opt_out_history_says_when_how_and_by_whom(app, hooks, customers, client, make_user, api_as, frozen):
+    """STOP by SMS, an opt-out and its lifting by staff, START by SMS: each on the customer's history,
+    newest first, on the Customers page."""
+    from incident import clock
+    from incident.customers.service import opt_out_history
+
+    from ..helpers import logged_in
+
+    agent, ids = customers
+    post(hooks, "/twilio/sms", inbound("STOP", sender=PHONE))
+    clock.advance(minutes=5)
+    lead = api_as("lead", "lead@example.com")
+    assert lead.patch(f"/api/v1/customers/{ids[0]}", json={"opted_out": ["sms", "email"]}).status_code == 200
+    clock.advance(minutes=5)
+    assert lead.patch(f"/api/v1/customers/{ids[0]}", json={"opted_out": ["sms"]}).status_code == 200
+    clock.advance(minutes=5)
+    post(hooks, "/twilio/sms", inbound("START", sender=PHONE))
+    with app.app_context():
+        history = [(c.channel, c.opted_out, c.how, c.by) for c in opt_out_history(ids[0])]
+        assert history == [("sms", False, "sms_keyword", None), ("email", False, "staff", "lead@example.com"),
+                           ("email", True, "staff", "lead@example.com"), ("sms", True, "sms_keyword", None)]
+        assert [(c.channel, c.opted_out) for c in opt_out_history(ids[1])] == [("sms", False), ("sms", True)]
+        assert opt_out_history(ids[2]) == []
+    logged_in(client, make_user, role="viewer", email="viewer@example.com")
+    page = client.get(f"/customers/{ids[0]}").get_data(as_text=True)
+    assert page.count("texted STOP/START") == 2 and "staff (lead@example.com)" in page
+

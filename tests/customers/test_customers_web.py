@@ -134,7 +134,7 @@ def test_the_detail_shows_tickets_incidents_messages_and_opt_outs(app, client, a
     assert "a…@example.com" in messages[0] and "ada@example.com" not in html   # a viewer: masked
     opt_outs = html.split('id="customer-opt-outs"')[1].split("</section>")[0]
     assert re.search(r'Opted out of <strong class="tag">sms</strong>', opt_outs)
-    assert "not when or how" in opt_outs   # says what it does not know rather than inventing it
+    assert "since Tocsin began keeping the history" in opt_outs   # set before the history: it says so, invents nothing
     assert 'id="customer-edit"' not in html                                  # viewers read only
 
 
