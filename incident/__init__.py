@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 # Wiring only: importing a package has no side effect beyond defining its models and views, plus
 # the few registrations named below.
-from . import catalog, cli, errors, health, heartbeat, openapi, security  # noqa: F401  (models register their tables)
+from . import catalog, cli, errors, health, heartbeat, locales, openapi, security  # noqa: F401  (models register their tables)
 from . import config as config_module
 from .api import refuse_nul_in_url
 from .broadcast import models as _broadcast_models  # noqa: F401
@@ -69,6 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         settings_names = config_module.Settings.model_fields
         app.config.update({key: value for key, value in test_config.items() if key not in settings_names})
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, secrets=settings.secret_values())
+    locales.configure(default=app.config["DEFAULT_LOCALE"], extra_dirs=app.config["LOCALE_DIRS"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from .locales import InvalidLocale, parse_tag
 from .vocabulary import Channel, Severity
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -114,6 +115,9 @@ class Settings(BaseSettings):
     STATUS_SMS_SIGNUPS_PER_DAY: Count = 500        # all SMS sign-ups together
     STATUS_CACHE_CONTROL: str = "public, max-age=10, stale-while-revalidate=30"
 
+    DEFAULT_LOCALE: str = "en"                    # a reader's chain ends here (then English): de-CH -> de -> this
+    LOCALE_DIRS: list[str] = []                   # more language files (<tag>.toml, templates), before the shipped ones
+
     @model_validator(mode="before")
     @classmethod
     def _blanks(cls, data: Any) -> Any:
@@ -145,6 +149,23 @@ class Settings(BaseSettings):
         if not Path(value).is_dir():
             raise ValueError("expected an existing directory")
         return value
+
+    @field_validator("DEFAULT_LOCALE")
+    @classmethod
+    def _default_locale(cls, value: str) -> str:
+        try:
+            return parse_tag(value)
+        except InvalidLocale as error:
+            raise ValueError(f"expected a BCP 47 language tag such as en, it or de-CH ({error})") from None
+
+    @field_validator("LOCALE_DIRS", mode="before")
+    @classmethod
+    def _locale_dirs(cls, value: Any) -> Any:
+        dirs = [d.strip() for d in (value.split(os.pathsep) if isinstance(value, str) else _items(value)) if d.strip()]
+        missing = [d for d in dirs if not Path(d).is_dir()]
+        if missing:
+            raise ValueError(f"expected existing directories separated by {os.pathsep!r}, not {', '.join(missing)}")
+        return dirs
 
     @field_validator("CHANNEL_RATE_LIMITS", mode="before")
     @classmethod

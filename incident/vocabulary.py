@@ -36,11 +36,6 @@ class Channel(StrEnum):
     TICKET = "ticket"      # a public reply on the customer's own helpdesk ticket for the incident
 
 
-class Locale(StrEnum):
-    EN = "en"
-    IT = "it"
-
-
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"

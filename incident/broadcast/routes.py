@@ -6,7 +6,6 @@ from flask import Blueprint, g, jsonify, render_template, request
 from ..api import page_args, paginated, parse
 from ..auth.access import api_auth
 from ..clock import isoformat
-from ..customers.models import LOCALES
 from ..incidents.models import Incident
 from . import service, templates
 from .schemas import BroadcastEdit, BroadcastIn
@@ -61,7 +60,7 @@ def preview(incident_id):
                                       next_update_at=service.preview_promise(data.send_at, promise),
                                       include_workaround=data.include_workaround)
     return jsonify({"audience": service.count_audience(incident.id, data.audience.model_dump()),
-                    "messages": templates.preview(data.kind, data.channels, list(LOCALES), context,
+                    "messages": templates.preview(data.kind, data.channels, list(templates.languages()), context,
                                                   templates.load_overrides())})
 
 

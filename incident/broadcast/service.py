@@ -21,7 +21,7 @@ from sqlalchemy import Select, Text, case, cast, func, literal, select, union, u
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..customers import service as customers
-from ..customers.models import LOCALES, Customer, customer_services
+from ..customers.models import Customer, customer_services
 from ..dbutil import bound_once, dialect, execute_dml, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
@@ -72,7 +72,7 @@ def _check_renders(incident: Incident, kind: str, channels: Sequence[str], messa
     overrides = templates.load_overrides()
     problems = {}
     for channel in channels:
-        for locale in LOCALES:
+        for locale in templates.languages():
             try:
                 context = message_context(incident, kind, message, locale=locale,
                                           next_update_at=_promise_at(utcnow(), promise),
@@ -345,7 +345,12 @@ def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incide
     promise = _promise_at(send.due_at, broadcast.repeat_every_minutes or broadcast.next_update_minutes)
     ids: dict[tuple[str, str], int] = {}
     for channel in broadcast.channels:
-        for locale in LOCALES:
+        for language in templates.languages():
+            # a language without this template reads the one its chain falls back to: one row, in that language
+            locale = templates.resolve(broadcast.kind, channel, language, overrides)[0]
+            if (channel, locale) in ids:
+                ids[(channel, language)] = ids[(channel, locale)]
+                continue
             rendered = templates.render(broadcast.kind, channel, locale,
                                         message_context(incident, broadcast.kind, broadcast.message, locale=locale,
                                                         next_update_at=promise, now=send.due_at,
@@ -355,7 +360,7 @@ def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incide
                                    text=rendered.text, html=rendered.html, blocks=rendered.blocks)
             db.session.add(row)
             db.session.flush()
-            ids[(channel, locale)] = row.id
+            ids[(channel, locale)] = ids[(channel, language)] = row.id
     return ids
 
 
@@ -389,6 +394,7 @@ def prepare_send(send: BroadcastSend) -> int:
     send_id, incident_id, allowed = send.id, incident.id, list(broadcast.channels)
     kind, important, first_channel = broadcast.kind, broadcast.important, broadcast.channels[0]
     parsed: dict = {None: None}
+    languages: dict[str, str] = {}   # a customer's tag -> the language they are written to
     choices: dict = {}   # rules.choose is pure and reads addresses only for whether they are there
     rows, counts = [], {DeliveryStatus.QUEUED: 0, DeliveryStatus.SKIPPED: 0}
     for cid, email, phone, slack, ticket, locale, channels, opted_out in customers:
@@ -402,7 +408,7 @@ def prepare_send(send: BroadcastSend) -> int:
                     parsed[raw] = json.loads(raw)
             choice = choices[key] = rules.choose(parsed[channels], parsed[opted_out], addresses, allowed=allowed,
                                                  kind=kind, important=important)
-        locale = locale if locale in LOCALES else "en"
+        locale = languages.get(locale) or languages.setdefault(locale, templates.normalize_locale(locale))
         channel = choice.channel or first_channel
         rows.append({
             "purpose": "broadcast", "dedupe_key": f"b:{send_id}:{cid}", "incident_id": incident_id,

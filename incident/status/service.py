@@ -268,7 +268,6 @@ def advance_maintenances() -> int:
 def _message_row(m: Maintenance, kind: str, customer_id: int, channel: str, recipient: str, locale: str | None,
                  now: datetime) -> dict:
     """One outbox row telling a subscriber about a window: `notice` (it is coming) or `cancelled`."""
-    locale = locale if locale in i18n.LOCALES else "en"
     when = {"start": i18n.format_when(m.scheduled_for, locale), "end": i18n.format_when(m.scheduled_until, locale)}
     link = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/status"
     if kind == "notice":

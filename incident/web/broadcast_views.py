@@ -22,7 +22,7 @@ from sqlalchemy import select
 from ..broadcast import service as broadcasts
 from ..broadcast import templates
 from ..broadcast.models import BroadcastMessage
-from ..customers.models import LOCALES, Customer
+from ..customers.models import Customer
 from ..extensions import db
 from ..outbox.channels import RenderedMessage
 from .filters import security_headers
@@ -56,7 +56,7 @@ def preview(incident, data) -> dict:
     promise = broadcasts.preview_promise(data.send_at, data.repeat_every_minutes or data.next_update_minutes)
     overrides = templates.load_overrides()
     messages: dict = {}
-    for locale in LOCALES:
+    for locale in templates.languages():
         context = broadcasts.message_context(incident, data.kind, data.message, locale=locale,
                                              next_update_at=promise, include_workaround=data.include_workaround)
         context["customer_name"] = name
@@ -115,7 +115,7 @@ def _layout_hashes() -> frozenset[str]:
     so a sample shows every style a real email can have.
     """
     found: set[str] = set()
-    for locale in LOCALES:
+    for locale in templates.languages():
         context = templates.sample_context(locale, message="See https://status.example.com/ for more.")
         found |= _style_hashes(templates.render("status", "email", locale, context).html)
     return frozenset(found)

@@ -81,6 +81,8 @@ class SmtpEmail:
                 raise ValueError(f"header {key} is the channel's own")
             del email[key]
             email[key] = value
+        if "Content-Language" not in email:   # customers' messages say theirs; staff messages are in English
+            email["Content-Language"] = "en"
         email.set_content(message.text)
         if message.html:
             email.add_alternative(message.html, subtype="html")
