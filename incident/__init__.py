@@ -46,6 +46,7 @@ from .roles import routes as role_routes
 from .status import api as status_api
 from .status import hooks as _status_hooks  # noqa: F401  (the status page listens for incident changes)
 from .status import models as _status_models  # noqa: F401
+from .status import notify as _status_notify  # noqa: F401  (public updates reach the subscribers)
 from .status import routes as status_routes
 from .status import snapshot as status_snapshot
 from .status import web as status_web

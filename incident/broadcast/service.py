@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Select, Text, case, cast, func, literal, select, union, update
 
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..customers import service as customers
+from ..customers.links import read_unsubscribe_token, unsubscribe_token, unsubscribe_url  # noqa: F401  (re-exported)
 from ..customers.models import Customer, customer_services
 from ..dbutil import bound_once, dialect, execute_dml, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
@@ -443,27 +443,6 @@ def prepare_send(send: BroadcastSend) -> int:
 
 
 # Unsubscribing ---------------------------------------------------------------------------------
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="tocsin-unsubscribe")
-
-
-def unsubscribe_token(customer_id: int, channel: str) -> str:
-    return _serializer().dumps([customer_id, channel])
-
-
-def unsubscribe_url(customer_id: int, channel: str) -> str:
-    return f"{current_app.config['PUBLIC_BASE_URL']}/unsubscribe/{unsubscribe_token(customer_id, channel)}"
-
-
-def read_unsubscribe_token(token: str) -> tuple[int, str]:
-    """(customer id, channel) from a link's token; NotFound for a forged or mangled one."""
-    try:
-        customer_id, channel = _serializer().loads(token)
-        return int(customer_id), str(channel)
-    except (BadSignature, TypeError, ValueError):
-        raise NotFound("This unsubscribe link is not valid.", code="bad_unsubscribe_link") from None
-
 
 def customer_locale(customer_id: int) -> str:
     customer = db.session.get(Customer, customer_id)

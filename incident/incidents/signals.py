@@ -15,3 +15,7 @@ incident_changed = _signals.signal("incident-changed")
 
 # sent with the incident (and `actor`) when it is resolved, before the commit
 incident_resolved = _signals.signal("incident-resolved")
+
+# sent with the update (and `incident`, `previous_status`) when a public update should reach the
+# subscribers of what the incident affects (its `notify_subscribers`), after the update is flushed
+subscribers_to_notify = _signals.signal("subscribers-to-notify")

@@ -25,7 +25,7 @@ def t(locale: str, key: str, **values) -> str:
     return locales.t(locale, key, **values)
 
 
-def format_when(value: datetime | None, locale: str) -> str:
+def format_when(value: datetime | None, locale: str | None) -> str:
     """'22 Nov 2026 09:30 UTC' (in the reader's language)."""
     return locales.format_when(value, locale)
 

@@ -90,8 +90,9 @@ def _components(ids: list) -> list[int]:
 
 def _outbox(sub: StatusSubscription, *, subject: str, text: str) -> None:
     now = utcnow()
+    headers = {"Content-Language": sub.locale} if sub.channel == "email" else None
     db.session.add(Delivery(purpose="status_confirm", dedupe_key=f"status-confirm:{sub.id}", channel=sub.channel,
-                            recipient=sub.address, subject=subject, text=text, status="queued",
+                            recipient=sub.address, subject=subject, text=text, headers=headers, status="queued",
                             next_attempt_at=now, created_at=now, updated_at=now))
 
 
