@@ -246,3 +246,22 @@ def test_the_unsubscribe_page_speaks_the_customers_language_and_links_to_the_man
     html = client.get(f"/unsubscribe/{token}").get_data(as_text=True)
     assert '<html lang="es">' in html and "¿Dejar de recibir actualizaciones" in html
     assert re.search(r'href="http://tocsin\.test/status/subscription/[\w.-]+" id="manage-link"', html)
+
+
+def test_the_update_form_ticks_notify_subscribers_for_major_incidents(app, api, client, make_user, frozen):
+    from ..helpers import logged_in
+    from ..web_helpers import post_form
+
+    page(api)
+    add_customer(app, services=["login"], email="a@example.com")
+    sev2 = incident(api, "Login down", "SEV2", ["login"])
+    sev4 = incident(api, "Login slow", "SEV4", ["login"])
+    logged_in(client, make_user)
+    box = re.compile(r'<input type="checkbox" name="notify_subscribers" id="notify-subscribers" ?(checked)?>')
+    assert box.search(client.get(f"/incidents/{sev2}").get_data(as_text=True)).group(1) == "checked"
+    assert box.search(client.get(f"/incidents/{sev4}").get_data(as_text=True)).group(1) is None
+    form = {"status": "investigating", "message": "Looking", "public": "on"}
+    post_form(client, f"/incidents/{sev2}/updates", form, page=f"/incidents/{sev2}")   # unticked by the lead
+    assert notices(app) == []
+    post_form(client, f"/incidents/{sev4}/updates", {**form, "notify_subscribers": "on"}, page=f"/incidents/{sev4}")
+    assert [r.recipient for r in notices(app)] == ["a@example.com"]
