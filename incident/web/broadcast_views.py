@@ -19,6 +19,7 @@ from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
+from .. import locales
 from ..broadcast import service as broadcasts
 from ..broadcast import templates
 from ..broadcast.models import BroadcastMessage
@@ -29,7 +30,14 @@ from .filters import security_headers
 from .masking import MASK, mask_message, mask_text
 
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "slack": "Slack", "ticket": "Helpdesk ticket reply"}
-LOCALE_NAMES = {"en": "English", "it": "Italiano"}
+class _LocaleNames(dict):
+    """Each language as it names itself ("Français"), from its own strings file."""
+
+    def get(self, tag, default=None):
+        return locales.t(tag, "lang_name") if tag in locales.available() else default
+
+
+LOCALE_NAMES = _LocaleNames()
 _STYLE_ATTR = re.compile(r"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _SLACK_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>|<([^<>|]+)>")
 _SLACK_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
