@@ -14,6 +14,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
+from .. import locales
 from ..clock import utcnow
 from ..customers.models import Customer
 from ..errors import AppError, ValidationFailed
@@ -179,7 +180,8 @@ def _activate(sub: StatusSubscription) -> StatusSubscription:
         customer = Customer(name="", locale=sub.locale, channels=[], opted_out=[], created_at=now,
                             **{"email" if sub.channel == "email" else "phone": sub.address})
         db.session.add(customer)
-    customer.locale = sub.locale
+    if locales.language_for(customer.locale) != sub.locale:   # a CRM's "de-CH" stays when they signed up in German
+        customer.locale = sub.locale
     customer.channels = [sub.channel] + [c for c in (customer.channels or []) if c != sub.channel]
     customer.opted_out = [c for c in (customer.opted_out or []) if c != sub.channel]
     customer.services = sorted({**{s.id: s for s in customer.services}, **services}.values(), key=lambda s: s.name)

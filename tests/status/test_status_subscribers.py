@@ -265,3 +265,16 @@ def test_the_update_form_ticks_notify_subscribers_for_major_incidents(app, api, 
     assert notices(app) == []
     post_form(client, f"/incidents/{sev4}/updates", {**form, "notify_subscribers": "on"}, page=f"/incidents/{sev4}")
     assert [r.recipient for r in notices(app)] == ["a@example.com"]
+
+
+def test_staff_see_the_subscription_link_masked_in_the_outbox(app, api, client, make_user, frozen, channels):
+    from ..helpers import logged_in
+
+    page(api)
+    add_customer(app, services=["login"], email="a@example.com")
+    path = _manage_path(app, api, "a@example.com")
+    dispatch_due(app)
+    logged_in(client, make_user, role="lead", email="reader@example.com")
+    outbox = client.get("/outbox").get_data(as_text=True)
+    assert "/status/subscription/…" in outbox and path not in outbox
+    assert client.get("/status/subscription/…").status_code == 404
