@@ -62,10 +62,7 @@ def sentence(value) -> str:
 
 def join_list(items, locale: str = "en") -> str:
     """"a", "a and b", "a, b and c" (Italian: "a, b e c"), in the reader's language."""
-    items = [str(item) for item in items or [] if str(item).strip()]
-    if len(items) < 2:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {locales.t(locale, 'wording.and')} {items[-1]}"
+    return locales.join_list(list(items or []), locale)
 
 
 def _same_day(value: datetime, now: datetime | None) -> bool:

@@ -169,6 +169,14 @@ def t(tag: str | None, key: str, **values) -> str:
     raise KeyError(f"no string {key!r} in any language (English must have it)")
 
 
+def join_list(items: Sequence[str], tag: str | None) -> str:
+    """"a", "a and b", "a, b and c" — with the reader's word for "and"."""
+    items = [str(item) for item in items if str(item).strip()]
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {t(tag, 'wording.and')} {items[-1]}"
+
+
 def has(tag: str, key: str) -> bool:
     """Whether this very language (no fallback) has the string."""
     return key in _strings(tag)

@@ -62,7 +62,7 @@ def _words(update: IncidentUpdate, incident: Incident, names: list[str], tag: st
         intro = "update.new"
     else:
         intro = "update.update"
-    components = join(names, tag)
+    components = locales.join_list(names, tag)
     link = current_app.config["PUBLIC_BASE_URL"] + "/status"
     body = [locales.t(tag, intro, components=components), update.message.strip(),
             locales.t(tag, "update.status", status=status), locales.t(tag, "update.follow", link=link),
@@ -74,23 +74,22 @@ def _words(update: IncidentUpdate, incident: Incident, names: list[str], tag: st
                              reference=incident.reference, status=status, title=incident.title, link=link)}
 
 
-def join(names: list[str], tag: str) -> str:
-    if len(names) < 2:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} {locales.t(tag, 'wording.and')} {names[-1]}"
-
-
 def _row(update: IncidentUpdate, customer, channel: str | None, why: str, words: dict, language: str,
          now: datetime) -> dict:
-    recipient = customer.email if channel == "email" else customer.phone if channel == "sms" else None
-    manage = locales.t(language, "footer.manage", link=manage_url(customer.id, channel or "email"))
-    text = f"{words['email']}\n\n--\n{manage}" if channel == "email" else f"{words['sms']} {manage}"
-    return {"purpose": PURPOSE, "dedupe_key": f"status-update:{update.id}:customer:{customer.id}",
-            "incident_id": update.incident_id, "customer_id": customer.id, "channel": channel or "email",
-            "recipient": recipient or "", "subject": words["subject"] if channel == "email" else "",
-            "text": text if channel else "", "headers": email_headers(customer.id, language) if channel == "email" else None,
-            "status": DeliveryStatus.QUEUED if channel else DeliveryStatus.SKIPPED, "error": why or None,
-            "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now, "sandbox": False}
+    """The customer's outbox row for this update: queued on `channel`, or skipped (channel None) with `why`."""
+    shown = channel or next((c for c in customer.channels or [] if c in policy.SUBSCRIBER_CHANNELS), "email")
+    row = {"purpose": PURPOSE, "dedupe_key": f"status-update:{update.id}:customer:{customer.id}",
+           "incident_id": update.incident_id, "customer_id": customer.id, "channel": shown,
+           "recipient": customer.address(shown) or "", "subject": "", "text": "", "headers": None,
+           "status": DeliveryStatus.SKIPPED, "error": why or None, "attempts": 0, "next_attempt_at": now,
+           "created_at": now, "updated_at": now, "sandbox": False}
+    if channel is None:
+        return row
+    manage = locales.t(language, "footer.manage", link=manage_url(customer.id, channel))
+    if channel == "email":
+        return {**row, "status": DeliveryStatus.QUEUED, "subject": words["subject"],
+                "text": f"{words['email']}\n\n--\n{manage}", "headers": email_headers(customer.id, language)}
+    return {**row, "status": DeliveryStatus.QUEUED, "text": f"{words['sms']} {manage}"}
 
 
 def queue_update_notices(update: IncidentUpdate, incident: Incident, previous_status: str) -> int:
