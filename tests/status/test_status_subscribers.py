@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from email import message_from_bytes, policy
+from email import message_from_bytes
+from email import policy as email_policy
 
+import pytest
 from sqlalchemy import select
 
 from incident import clock
@@ -16,6 +18,7 @@ from incident.outbox.channels.email import SmtpEmail
 from incident.outbox.channels.sandbox import SandboxChannel
 from incident.outbox.dispatch import dispatch_due
 from incident.outbox.models import Delivery
+from incident.status import policy
 from incident.status.jobs import status_page
 
 from ..conftest import T0
@@ -144,7 +147,7 @@ def test_every_email_says_its_language_on_the_wire(app, api, frozen, smtp_server
         dispatch_due(app)
     finally:
         app.extensions.pop("tocsin_channels", None)
-    received = {mail.rcpt_tos[0]: message_from_bytes(mail.content, policy=policy.default)
+    received = {mail.rcpt_tos[0]: message_from_bytes(mail.content, policy=email_policy.default)
                 for mail in smtp_server.received}
     assert {to: m["Content-Language"] for to, m in received.items()} == {
         "claire@example.fr": "fr", "ana@example.es": "es", "ned@example.nl": "en"}
@@ -278,3 +281,20 @@ def test_staff_see_the_subscription_link_masked_in_the_outbox(app, api, client, 
     outbox = client.get("/outbox").get_data(as_text=True)
     assert "/status/subscription/…" in outbox and path not in outbox
     assert client.get("/status/subscription/…").status_code == 404
+
+
+@pytest.mark.parametrize("first, status, previous, milestone", [
+    (True, "investigating", "investigating", True), (False, "identified", "investigating", False),
+    (False, "monitoring", "monitoring", False), (False, "resolved", "monitoring", True),
+    (False, "investigating", "resolved", True), (False, "resolved", "resolved", False)])
+def test_milestones(first, status, previous, milestone):
+    assert policy.is_milestone(first_public=first, status=status, previous_status=previous) is milestone
+
+
+def test_the_channel_a_subscriber_is_told_on():
+    both = {"email": "a@example.com", "sms": "+393471234567"}
+    assert policy.subscriber_channel(["slack", "sms", "email"], [], both, sms_allowed=True) == ("sms", "")
+    assert policy.subscriber_channel(["sms", "email"], [], both, sms_allowed=False) == ("email", "")
+    assert policy.subscriber_channel(["sms"], [], both, sms_allowed=False)[0] is None
+    assert policy.subscriber_channel(["email"], ["email"], both, sms_allowed=True)[0] is None
+    assert policy.subscriber_channel(["email", "sms"], [], {"sms": "+393471234567"}, sms_allowed=True) == ("sms", "")
