@@ -94,6 +94,8 @@ def _row(update: IncidentUpdate, customer, channel: str | None, why: str, words:
 
 def queue_update_notices(update: IncidentUpdate, incident: Incident, previous_status: str) -> int:
     """One outbox row per follower of what the update's incident affects (no commit); how many were queued."""
+    if getattr(incident, "private", False):   # a private incident is off the page: its followers hear nothing
+        return 0
     components, service_ids = affected(incident)
     if not service_ids:
         return 0
