@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 # Wiring only: importing a package has no side effect beyond defining its models and views, plus
 # the few registrations named below.
-from . import catalog, cli, errors, health, heartbeat, metrics, openapi, security  # noqa: F401  (models register their tables)
+from . import catalog, cli, errors, health, heartbeat, locales, metrics, openapi, security  # noqa: F401  (models register their tables)
 from . import config as config_module
 from .alerts import models as _alert_models  # noqa: F401
 from .alerts import routes as alert_routes
@@ -51,6 +51,7 @@ from .roles import routes as role_routes
 from .status import api as status_api
 from .status import hooks as _status_hooks  # noqa: F401  (the status page listens for incident changes)
 from .status import models as _status_models  # noqa: F401
+from .status import notify as _status_notify  # noqa: F401  (public updates reach the subscribers)
 from .status import routes as status_routes
 from .status import snapshot as status_snapshot
 from .status import web as status_web
@@ -77,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         settings_names = config_module.Settings.model_fields
         app.config.update({key: value for key, value in test_config.items() if key not in settings_names})
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, secrets=settings.secret_values())
+    locales.configure(default=app.config["DEFAULT_LOCALE"], extra_dirs=app.config["LOCALE_DIRS"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)

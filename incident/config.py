@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from .auth.policy import PERMISSION_ROLES
+from .locales import InvalidLocale, parse_tag
 from .vocabulary import Channel, Severity
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -205,6 +206,8 @@ class Settings(BaseSettings):
     ALERT_SERVICE_LABEL: str = Field("service", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # the label naming the service
     ALERT_RULES: tuple[AlertRule, ...] = ()       # e.g. severity=critical:SEV2:engineering; first match wins
     MAX_ALERT_BODY_BYTES: Count = 2 * 1024 * 1024  # one Alertmanager or Grafana notification
+    DEFAULT_LOCALE: str = "en"                    # a reader's chain ends here (then English): de-CH -> de -> this
+    LOCALE_DIRS: list[str] = []                   # more language files (<tag>.toml, templates), before the shipped ones
 
     @model_validator(mode="before")
     @classmethod
@@ -237,6 +240,23 @@ class Settings(BaseSettings):
         if not Path(value).is_dir():
             raise ValueError("expected an existing directory")
         return value
+
+    @field_validator("DEFAULT_LOCALE")
+    @classmethod
+    def _default_locale(cls, value: str) -> str:
+        try:
+            return parse_tag(value)
+        except InvalidLocale as error:
+            raise ValueError(f"expected a BCP 47 language tag such as en, it or de-CH ({error})") from None
+
+    @field_validator("LOCALE_DIRS", mode="before")
+    @classmethod
+    def _locale_dirs(cls, value: Any) -> Any:
+        dirs = [d.strip() for d in (value.split(os.pathsep) if isinstance(value, str) else _items(value)) if d.strip()]
+        missing = [d for d in dirs if not Path(d).is_dir()]
+        if missing:
+            raise ValueError(f"expected existing directories separated by {os.pathsep!r}, not {', '.join(missing)}")
+        return dirs
 
     @field_validator("CHANNEL_RATE_LIMITS", mode="before")
     @classmethod

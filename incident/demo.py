@@ -163,6 +163,10 @@ def _broadcasts(ana: User) -> None:
          "channels": ["email"], "services": ["login", "payments"]},
         {"external_id": "C-79", "name": "Giulia Bianchi", "phone": "+393471234567", "locale": "it",
          "channels": ["sms"], "services": ["login"]},
+        {"external_id": "C-80", "name": "Lumière SARL", "email": "support@lumiere.example", "locale": "fr-FR",
+         "channels": ["email"], "services": ["login"]},
+        {"external_id": "C-81", "name": "Bergbahn AG", "email": "it@bergbahn.example", "locale": "de-CH",
+         "channels": ["email"], "services": ["login"]},
     )])
     login = db.session.scalar(select(Incident).where(Incident.title.like("Login failing%")))
     assert login is not None  # declared by _incidents

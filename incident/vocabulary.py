@@ -45,11 +45,6 @@ class PageChannel(StrEnum):
     VOICE = "voice"        # a phone call (Twilio): press 1 to acknowledge
 
 
-class Locale(StrEnum):
-    EN = "en"
-    IT = "it"
-
-
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
     SENDING = "sending"

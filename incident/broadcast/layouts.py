@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import locales
 from ..outbox.channels import RenderedMessage
 from .template_render import render_source
 from .wording import html_env, slack_escape, text_env, text_to_html, tidy
@@ -13,14 +14,12 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 SLACK_HEADER_MAX, SLACK_SECTION_MAX, SLACK_SECTIONS_MAX = 150, 3000, 45
 SUBJECT_MAX = 300
 
-LAYOUT_STRINGS = {
-    "en": {"why": "You are receiving this because you use a service affected by this incident.",
-           "unsubscribe": "Unsubscribe from incident messages", "status_page": "Status page",
-           "incident": "Incident"},
-    "it": {"why": "Ricevete questo messaggio perché utilizzate un servizio coinvolto in questo disservizio.",
-           "unsubscribe": "Non ricevere più messaggi sui disservizi", "status_page": "Pagina di stato",
-           "incident": "Disservizio"},
-}
+LAYOUT_KEYS = ("why", "unsubscribe", "status_page", "incident")
+
+
+def layout_strings(locale: str) -> dict[str, str]:
+    """The frame's own words (footer, button, label) in the message's language."""
+    return {key: locales.t(locale, f"layout.{key}") for key in LAYOUT_KEYS}
 
 
 @lru_cache(maxsize=None)
@@ -30,21 +29,21 @@ def _layout(name: str) -> str:
 
 def email_message(subject: str, body: str, values: dict) -> RenderedMessage:
     """The email: the body as its text part and, escaped into paragraphs, in the HTML layout."""
-    strings = LAYOUT_STRINGS.get(values["locale"], LAYOUT_STRINGS["en"])
+    strings = layout_strings(values["locale"])
     layout = {**values, "subject": subject, "t": strings}
     html = render_source(html_env, _layout("_layout.email.html"), {**layout, "body": text_to_html(body)},
                          "layout")
     text = render_source(text_env, _layout("_layout.email.txt"), {**layout, "body": body}, "layout")
-    headers = {}
+    headers = {"Content-Language": values["locale"]}
     if values["unsubscribe_url"]:
-        headers = {"List-Unsubscribe": f"<{values['unsubscribe_url']}>",
+        headers |= {"List-Unsubscribe": f"<{values['unsubscribe_url']}>",
                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     return RenderedMessage(text=tidy(text), subject=subject[:SUBJECT_MAX], html=html, headers=headers)
 
 
 def slack_message(header: str, body: str, values: dict) -> RenderedMessage:
     """Block Kit: header, a section per paragraph, the status page button, a context line."""
-    strings = LAYOUT_STRINGS.get(values["locale"], LAYOUT_STRINGS["en"])
+    strings = layout_strings(values["locale"])
     blocks: list[dict[str, Any]] = []
     if header:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": header[:SLACK_HEADER_MAX],

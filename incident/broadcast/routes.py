@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request
 
+from .. import locales
 from ..api import page_args, paginated, parse
 from ..auth.access import api_auth
 from ..clock import isoformat
-from ..customers.models import LOCALES
+from ..customers.links import manage_url
 from ..incidents.models import Incident
 from . import service, templates
 from .schemas import BroadcastEdit, BroadcastIn
@@ -61,7 +62,7 @@ def preview(incident_id):
                                       next_update_at=service.preview_promise(data.send_at, promise),
                                       include_workaround=data.include_workaround)
     return jsonify({"audience": service.count_audience(incident.id, data.audience.model_dump()),
-                    "messages": templates.preview(data.kind, data.channels, list(LOCALES), context,
+                    "messages": templates.preview(data.kind, data.channels, list(templates.languages()), context,
                                                   templates.load_overrides())})
 
 
@@ -101,7 +102,7 @@ def deliveries(broadcast_id):
 def unsubscribe_page(token):
     """Ask before acting: mail scanners follow links, and must not unsubscribe anybody."""
     customer_id, channel = service.read_unsubscribe_token(token)
-    return render_template("unsubscribe.html", channel=channel, locale=service.customer_locale(customer_id), done=None)
+    return _unsubscribe_page(customer_id, channel, service.customer_locale(customer_id), None)
 
 
 @public.post("/unsubscribe/<token>")
@@ -110,5 +111,13 @@ def unsubscribe(token):
     customer_id, channel = service.read_unsubscribe_token(token)
     resume = request.form.get("action") == "resume"
     customer = service.set_opt_out(customer_id, channel, opted_out=not resume)
-    return render_template("unsubscribe.html", channel=channel, locale=customer.locale,
-                           done="resumed" if resume else "stopped")
+    return _unsubscribe_page(customer_id, channel, customer.locale, "resumed" if resume else "stopped")
+
+
+def _unsubscribe_page(customer_id: int, channel: str, locale: str, done: str | None):
+    language = locales.language_for(locale)
+    names = {"email": locales.t(language, "channel.email"), "sms": locales.t(language, "channel.sms"),
+             "slack": locales.t(language, "channel.slack")}
+    return render_template("unsubscribe.html", locale=language, t=lambda key, **v: locales.t(language, key, **v),
+                           channel_name=names.get(channel, channel), done=done,
+                           manage_link=manage_url(customer_id, channel) if channel in ("email", "sms") else None)

@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from .. import locales
 from ..clock import utcnow
 from ..customers.models import Customer
 from ..extensions import db
@@ -72,8 +73,9 @@ def fall_back(left: str, fallback: list[str], addresses: dict, send_id: int, loc
         address = addresses.get(channel)
         if not address:
             continue
-        message_id = db.session.scalar(select(BroadcastMessage.id).where(
-            BroadcastMessage.send_id == send_id, BroadcastMessage.channel == channel, BroadcastMessage.locale == locale))
+        rendered = dict(db.session.execute(select(BroadcastMessage.locale, BroadcastMessage.id).where(
+            BroadcastMessage.send_id == send_id, BroadcastMessage.channel == channel)).tuples().all())
+        message_id = next((rendered[tag] for tag in locales.chain(locale) if tag in rendered), None)
         if message_id is not None:
             return {"status": DeliveryStatus.QUEUED, "channel": channel, "recipient": address, "message_id": message_id,
                     "headers": {"fallback": remaining} if remaining else None, "attempts": 0,
@@ -150,8 +152,10 @@ class Sender:
     def _message(self, message_id: int) -> tuple[RenderedMessage, str, str, int]:
         if message_id not in self._messages:
             row = db.session.get_one(BroadcastMessage, message_id)
+            headers = {"Content-Language": row.locale} if row.channel == Channel.EMAIL else {}
             self._messages[message_id] = (RenderedMessage(text=row.text, subject=row.subject, html=row.html,
-                                                          blocks=row.blocks), row.channel, row.locale, row.send_id)
+                                                          blocks=row.blocks, headers=headers),
+                                          row.channel, row.locale, row.send_id)
         return self._messages[message_id]
 
     def _claim(self, room: dict[str, int]) -> list[Job]:

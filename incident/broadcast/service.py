@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Select, Text, case, cast, func, literal, select, union, update
 
 from ..auth.models import User
 from ..clock import isoformat, utcnow
 from ..customers import service as customers
-from ..customers.models import LOCALES, Customer, customer_services
+from ..customers.links import read_unsubscribe_token, unsubscribe_token, unsubscribe_url  # noqa: F401  (re-exported)
+from ..customers.models import Customer, customer_services
 from ..dbutil import bound_once, dialect, execute_dml, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
@@ -72,7 +72,7 @@ def _check_renders(incident: Incident, kind: str, channels: Sequence[str], messa
     overrides = templates.load_overrides()
     problems = {}
     for channel in channels:
-        for locale in LOCALES:
+        for locale in templates.languages():
             try:
                 context = message_context(incident, kind, message, locale=locale,
                                           next_update_at=_promise_at(utcnow(), promise),
@@ -345,7 +345,12 @@ def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incide
     promise = _promise_at(send.due_at, broadcast.repeat_every_minutes or broadcast.next_update_minutes)
     ids: dict[tuple[str, str], int] = {}
     for channel in broadcast.channels:
-        for locale in LOCALES:
+        for language in templates.languages():
+            # a language without this template reads the one its chain falls back to: one row, in that language
+            locale = templates.resolve(broadcast.kind, channel, language, overrides)[0]
+            if (channel, locale) in ids:
+                ids[(channel, language)] = ids[(channel, locale)]
+                continue
             rendered = templates.render(broadcast.kind, channel, locale,
                                         message_context(incident, broadcast.kind, broadcast.message, locale=locale,
                                                         next_update_at=promise, now=send.due_at,
@@ -355,7 +360,7 @@ def _render_messages(send: BroadcastSend, broadcast: Broadcast, incident: Incide
                                    text=rendered.text, html=rendered.html, blocks=rendered.blocks)
             db.session.add(row)
             db.session.flush()
-            ids[(channel, locale)] = row.id
+            ids[(channel, locale)] = ids[(channel, language)] = row.id
     return ids
 
 
@@ -389,6 +394,7 @@ def prepare_send(send: BroadcastSend) -> int:
     send_id, incident_id, allowed = send.id, incident.id, list(broadcast.channels)
     kind, important, first_channel = broadcast.kind, broadcast.important, broadcast.channels[0]
     parsed: dict = {None: None}
+    languages: dict[str, str] = {}   # a customer's tag -> the language they are written to
     choices: dict = {}   # rules.choose is pure and reads addresses only for whether they are there
     rows, counts = [], {DeliveryStatus.QUEUED: 0, DeliveryStatus.SKIPPED: 0}
     for cid, email, phone, slack, ticket, locale, channels, opted_out in customers:
@@ -402,7 +408,7 @@ def prepare_send(send: BroadcastSend) -> int:
                     parsed[raw] = json.loads(raw)
             choice = choices[key] = rules.choose(parsed[channels], parsed[opted_out], addresses, allowed=allowed,
                                                  kind=kind, important=important)
-        locale = locale if locale in LOCALES else "en"
+        locale = languages.get(locale) or languages.setdefault(locale, templates.normalize_locale(locale))
         channel = choice.channel or first_channel
         rows.append({
             "purpose": "broadcast", "dedupe_key": f"b:{send_id}:{cid}", "incident_id": incident_id,
@@ -437,27 +443,6 @@ def prepare_send(send: BroadcastSend) -> int:
 
 
 # Unsubscribing ---------------------------------------------------------------------------------
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="tocsin-unsubscribe")
-
-
-def unsubscribe_token(customer_id: int, channel: str) -> str:
-    return _serializer().dumps([customer_id, channel])
-
-
-def unsubscribe_url(customer_id: int, channel: str) -> str:
-    return f"{current_app.config['PUBLIC_BASE_URL']}/unsubscribe/{unsubscribe_token(customer_id, channel)}"
-
-
-def read_unsubscribe_token(token: str) -> tuple[int, str]:
-    """(customer id, channel) from a link's token; NotFound for a forged or mangled one."""
-    try:
-        customer_id, channel = _serializer().loads(token)
-        return int(customer_id), str(channel)
-    except (BadSignature, TypeError, ValueError):
-        raise NotFound("This unsubscribe link is not valid.", code="bad_unsubscribe_link") from None
-
 
 def customer_locale(customer_id: int) -> str:
     customer = db.session.get(Customer, customer_id)

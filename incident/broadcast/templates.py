@@ -1,9 +1,10 @@
 """Customer message templates: the shipped wording, staff edits, rendering and preview.
 
 Every (kind, channel, locale) has a subject (email and Slack) and a body. The shipped ones
-are files in `templates/` (`apology.it.email.txt`, `apology.it.email.subject.txt`, …); a
-staff edit is a `MessageTemplate` row that takes their place. A locale without a template
-falls back to English. Templates run in a sandbox (see `wording`).
+are files in `templates/` (`apology.it.email.txt`, `apology.it.email.subject.txt`, …), and in
+the `LOCALE_DIRS` before it; a staff edit is a `MessageTemplate` row that takes their place. A
+language without a template falls back along its chain (`de-CH` → `de` → DEFAULT_LOCALE → `en`:
+see `incident.locales`). Templates run in a sandbox (see `wording`).
 
 The email body is written as plain text. It becomes the text part as it is, and the HTML
 part escaped whole, paragraph by paragraph with its web addresses made links, inside a
@@ -48,24 +49,22 @@ from typing import overload
 from markupsafe import escape
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit
+from .. import audit, locales
 from ..clock import utcnow
 from ..errors import Conflict, ValidationFailed
 from ..extensions import db
 from ..outbox.channels import RenderedMessage
-from ..vocabulary import AuditKind, Locale
+from ..vocabulary import AuditKind
 from .gsm import sms_info
 from .layouts import SUBJECT_MAX, email_message, slack_message
 from .models import KINDS, MessageTemplate
 from .template_render import TemplateFailed, render_source
-from .wording import STATUS_LABELS, format_when, join_list, next_update_phrase, slack_env, slack_escape, text_env, tidy
+from .wording import format_when, join_list, next_update_phrase, slack_env, slack_escape, status_label, text_env, tidy
 
 logger = logging.getLogger(__name__)
 
 CHANNELS = ("email", "sms", "slack")          # each with templates of its own (and the editor's)
 SEND_CHANNELS = (*CHANNELS, "ticket")          # ticket: the email's words, as a reply on the customer's own ticket
-LOCALES = tuple(Locale)
-DEFAULT_LOCALE = "en"
 WITH_SUBJECT = frozenset({"email", "slack"})
 MAX_SOURCE = 20_000                # characters in an edited body
 TEMPLATE_DIR = Path(__file__).with_name("templates")
@@ -75,14 +74,20 @@ UNSUBSCRIBE_SENTINEL = "\ue000unsubscribe\ue001"
 _PRIVATE = re.compile("[\ue000\ue001]")
 _NAME = re.compile(r"[ \t]?" + re.escape(NAME_SENTINEL), re.IGNORECASE)
 
-__all__ = ["KINDS", "CHANNELS", "SEND_CHANNELS", "LOCALES", "NAME_SENTINEL", "UNSUBSCRIBE_SENTINEL", "render",
+__all__ = ["KINDS", "CHANNELS", "SEND_CHANNELS", "languages", "NAME_SENTINEL", "UNSUBSCRIBE_SENTINEL", "render",
            "personalize", "preview", "sms_info", "shipped", "sample_context", "validate_template",
            "load_overrides", "save_template", "reset_template", "get_template", "ticket_reply"]
 
 
+def languages() -> tuple[str, ...]:
+    """The languages messages are rendered in: those Tocsin speaks (see `incident.locales`)."""
+    return locales.available()
+
+
 def normalize_locale(locale: str | None) -> str:
-    """"it-IT", "it_IT", "IT" → "it"; nothing → English."""
-    return (locale or DEFAULT_LOCALE).strip().replace("_", "-").split("-")[0].lower() or DEFAULT_LOCALE
+    """The language a reader with this tag is written to: "de-CH" → "de" when only German ships,
+    "it_IT" → "it"; nothing (or nonsense) → the default."""
+    return locales.language_for(locale)
 
 
 def _check_key(kind: str, channel: str) -> None:
@@ -92,10 +97,18 @@ def _check_key(kind: str, channel: str) -> None:
         raise ValidationFailed(f"Unknown channel {channel!r}; one of {', '.join(SEND_CHANNELS)}.")
 
 
-@lru_cache(maxsize=None)
 def _read(name: str) -> str | None:
-    path = TEMPLATE_DIR / name
-    return path.read_text(encoding="utf-8") if path.is_file() else None
+    return _read_in(locales.extra_dirs(), name)
+
+
+@lru_cache(maxsize=None)
+def _read_in(directories: tuple[Path, ...], name: str) -> str | None:
+    """The first file of that name in LOCALE_DIRS, else the shipped one."""
+    for directory in (*directories, TEMPLATE_DIR):
+        path = directory / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return None
 
 
 def shipped(kind: str, channel: str, locale: str) -> tuple[str, str] | None:
@@ -108,12 +121,12 @@ def shipped(kind: str, channel: str, locale: str) -> tuple[str, str] | None:
 
 
 def resolve(kind: str, channel: str, locale: str, overrides: dict | None = None) -> tuple[str, str, str]:
-    """(locale used, subject, body): the edit, else the shipped one, else English's (a ticket reply: the email's)."""
+    """(locale used, subject, body): along the language chain, the first edit or shipped template
+    (a ticket reply: the email's)."""
     _check_key(kind, channel)
     channel = "email" if channel == "ticket" else channel
     overrides = overrides or {}
-    locale = normalize_locale(locale)
-    for candidate in dict.fromkeys((locale, DEFAULT_LOCALE)):
+    for candidate in locales.chain(locale):
         found = overrides.get((kind, channel, candidate)) or shipped(kind, channel, candidate)
         if found:
             return candidate, found[0], found[1]
@@ -152,8 +165,7 @@ def _values(context: dict, locale: str) -> dict:
     values["next_update_by"] = next_update_phrase(when, locale, now=now)
     values["services"] = join_list(incident["services"], locale)
     values["service_count"] = len(incident["services"])
-    labels = STATUS_LABELS.get(locale, STATUS_LABELS["en"])
-    values["status_label"] = labels.get(incident["status"], incident["status"])
+    values["status_label"] = status_label(incident["status"], locale) if incident["status"] else ""
     return values
 
 
@@ -323,9 +335,11 @@ def get_template(kind: str, channel: str, locale: str) -> dict:
 def save_template(kind: str, channel: str, locale: str, subject: str, body: str, actor) -> dict:
     """Store a staff edit after trying it; saving the shipped wording removes the edit."""
     _check_key(kind, channel)
-    if not re.fullmatch(r"[a-z]{2}", normalize_locale(locale)):
-        raise ValidationFailed(f"Unknown locale {locale!r}.", details={"locale": "two letters, e.g. it"})
-    locale = normalize_locale(locale)
+    spoken = locales.spoken_language(locale)
+    if spoken is None:
+        raise ValidationFailed(f"Unknown locale {locale!r}.",
+                               details={"locale": f"one of {', '.join(languages())}"})
+    locale = spoken
     body = (body or "").replace("\r\n", "\n")
     subject = (subject or "").strip() if channel in WITH_SUBJECT else ""
     validate_template(kind, channel, locale, subject, body)

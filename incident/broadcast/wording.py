@@ -20,20 +20,17 @@ from datetime import datetime, timezone
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 
+from .. import locales
 from .template_sandbox import LimitedSandbox
 
-MONTHS = {
-    "en": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(),
-    "it": ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
-           "settembre", "ottobre", "novembre", "dicembre"],
-}
-STATUS_LABELS = {
-    "en": {"investigating": "investigating", "identified": "cause identified",
-           "monitoring": "fix applied, monitoring", "resolved": "resolved"},
-    "it": {"investigating": "analisi in corso", "identified": "causa individuata",
-           "monitoring": "correzione applicata, monitoraggio in corso", "resolved": "risolto"},
-}
-AND = {"en": "and", "it": "e"}
+
+def status_label(status: str, locale: str) -> str:
+    """The incident's status in words, in the reader's language ("cause identified")."""
+    key = f"wording.status.{status}"
+    try:
+        return locales.t(locale, key)
+    except KeyError:
+        return status
 
 
 class SlackSafe(str):
@@ -64,11 +61,8 @@ def sentence(value) -> str:
 
 
 def join_list(items, locale: str = "en") -> str:
-    """"a", "a and b", "a, b and c" (Italian: "a, b e c")."""
-    items = [str(item) for item in items or [] if str(item).strip()]
-    if len(items) < 2:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {AND.get(locale, 'and')} {items[-1]}"
+    """"a", "a and b", "a, b and c" (Italian: "a, b e c"), in the reader's language."""
+    return locales.join_list(list(items or []), locale)
 
 
 def _same_day(value: datetime, now: datetime | None) -> bool:
@@ -83,7 +77,7 @@ def format_when(value: datetime | None, locale: str = "en", *, now: datetime | N
     clock = value.strftime("%H:%M") + " UTC"
     if _same_day(value, now):
         return clock
-    return f"{value.day} {MONTHS.get(locale, MONTHS['en'])[value.month - 1]} {clock}"
+    return f"{locales.format_day(value, locale, 'format.short_day')} {clock}"
 
 
 def next_update_phrase(value: datetime | None, locale: str = "en", *, now: datetime | None = None) -> str:
@@ -91,12 +85,10 @@ def next_update_phrase(value: datetime | None, locale: str = "en", *, now: datet
     if value is None:
         return ""
     value = value.astimezone(timezone.utc)
-    if locale != "it":
-        return "by " + format_when(value, "en", now=now)
     clock = value.strftime("%H:%M") + " UTC"
     if _same_day(value, now):
-        return f"entro le {clock}"
-    return f"entro le {clock} del {value.day} {MONTHS['it'][value.month - 1]}"
+        return locales.t(locale, "wording.by", time=clock)
+    return locales.t(locale, "wording.by_day", time=clock, day=locales.format_day(value, locale, "format.short_day"))
 
 
 def _finalize_text(value):

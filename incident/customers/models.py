@@ -10,9 +10,7 @@ from ..catalog import Service
 from ..clock import utcnow
 from ..extensions import Model, db
 from ..types import UTCDateTime
-from ..vocabulary import Locale
 
-LOCALES = tuple(Locale)
 CHANNELS = ("slack", "sms", "email", "ticket")   # ticket: a reply on their own helpdesk ticket
 
 # The services a customer subscribes to: a broadcast to "subscribers of the affected services" reaches them.
@@ -32,7 +30,7 @@ class Customer(Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(254), unique=True, nullable=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True, nullable=True)
-    locale: Mapped[str] = mapped_column(String(10), default="en")
+    locale: Mapped[str] = mapped_column(String(35), default="en")   # any BCP 47 tag, canonical
     segment: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     slack_channel: Mapped[str | None] = mapped_column(String(40), nullable=True)
     channels: Mapped[list] = mapped_column(JSON, default=list)      # preference, first = most wanted
@@ -57,6 +55,6 @@ class OptOutChange(Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(10))
     opted_out: Mapped[bool] = mapped_column(Boolean)          # True: taken off the channel; False: back on
-    how: Mapped[str] = mapped_column(String(20))              # sms_keyword | unsubscribe_link | staff | status_signup
+    how: Mapped[str] = mapped_column(String(20))   # sms_keyword|unsubscribe_link|subscription_page|staff|status_signup
     by: Mapped[str | None] = mapped_column(String(254), nullable=True)   # the staff member, for staff changes
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,8 @@
 """Customer rules: pure functions, no database."""
 from __future__ import annotations
 
-from .models import CHANNELS, LOCALES
+from .. import locales
+from .models import CHANNELS
 
 ADDRESS = {"email": "email", "sms": "phone", "slack": "slack_channel"}  # channel -> the field it needs
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -9,15 +10,14 @@ OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
 
 
 def normalize_locale(raw: str) -> str:
-    """"it-IT", "it_it", "IT" -> "it"; a language Tocsin has no messages in is a ValueError.
+    """Any BCP 47 tag, in its canonical spelling: "it_it" -> "it-IT", "PT-br" -> "pt-BR".
 
-    Unknown languages are refused rather than quietly sent English: whoever sends "fr" expects
-    French, and should hear at once that there is none.
+    A tag that is not BCP 47, or names a language or region that does not exist, is a ValueError
+    saying why. A real language Tocsin has no messages in is kept: its readers are written to in
+    the next language of their chain (`de-CH` -> `de` -> DEFAULT_LOCALE), and get their own as
+    soon as its files are added.
     """
-    primary = raw.strip().replace("_", "-").split("-")[0].lower()
-    if primary not in LOCALES:
-        raise ValueError(f"unsupported locale {raw.strip()!r}; use one of {', '.join(LOCALES)}")
-    return primary
+    return locales.parse_tag(raw)
 
 
 def check_channels(channels: list[str]) -> list[str]:

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from .. import locales
 from ..clock import isoformat
 from ..validation import SLUG_RE, Email, Phone, Slug, schema_rules
-from .models import CHANNELS, LOCALES, Customer
+from .models import CHANNELS, Customer
 from .policy import check_channels, normalize_locale
 
 MAX_BATCH = 10_000
@@ -33,7 +34,10 @@ def _services(names: list[str]) -> list[str]:
 
 
 Locale = Annotated[str, AfterValidator(normalize_locale), WithJsonSchema(
-    {"type": "string", "enum": list(LOCALES), "description": "it-IT and the like read as it"})]
+    {"type": "string", "minLength": 2, "maxLength": locales.MAX_TAG,
+     "pattern": r"^\s*[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*\s*$",
+     "description": "a BCP 47 language tag (en, fr, de-CH, pt-BR); stored canonical (it_it reads as it-IT). "
+                    "Messages fall back along de-CH -> de -> DEFAULT_LOCALE."})]
 Channels = Annotated[list[str], Field(max_length=4), AfterValidator(check_channels), WithJsonSchema(
     {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}, "maxItems": 4, "uniqueItems": True})]
 SlackChannel = Annotated[str, AfterValidator(_slack_channel),
@@ -53,7 +57,7 @@ class CustomerFields(BaseModel):
     email: Email | None = None
     phone: Phone | None = None
     slack_channel: SlackChannel | None = None
-    locale: Locale = "en"
+    locale: Locale = Field(default_factory=locales.default_locale)
     segment: Segment | None = None
     channels: Channels | None = None
     services: Services | None = None
@@ -61,7 +65,7 @@ class CustomerFields(BaseModel):
     def changes(self) -> dict:
         """The fields the caller sent, normalised ("name": null reads as "")."""
         values = self.model_dump(include=self.model_fields_set)
-        for name, empty in (("name", ""), ("locale", "en"), ("channels", None), ("services", []),
+        for name, empty in (("name", ""), ("locale", locales.default_locale()), ("channels", None), ("services", []),
                             ("opted_out", [])):
             if name in values and values[name] is None:
                 values[name] = empty

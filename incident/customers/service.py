@@ -8,6 +8,7 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
+from .. import locales
 from ..auth.models import User
 from ..catalog import Service, ensure_services
 from ..clock import utcnow
@@ -48,7 +49,7 @@ def ensure_requesters(requesters: list[tuple[str, str | None, str | None]]) -> l
             continue
         seen.add(key)
         # a requester is answered on their own helpdesk ticket where a broadcast allows it, else by email or SMS
-        new_rows.append({"name": name or "", "email": email, "phone": phone, "locale": "en",
+        new_rows.append({"name": name or "", "email": email, "phone": phone, "locale": locales.default_locale(),
                          "channels": ["ticket", "email"] if email else ["ticket", "sms"], "opted_out": [],
                          "created_at": now, "updated_at": now})
     # Core, not ORM bulk inserts: the ORM leaves None out of each row and so splits a batch into
@@ -166,7 +167,7 @@ def _customer_ids(who: int | str | Iterable[int]) -> list[int]:
     return [who] if isinstance(who, int) else sorted(set(who))
 
 
-OPT_OUT_HOW = ("sms_keyword", "unsubscribe_link", "staff", "status_signup")
+OPT_OUT_HOW = ("sms_keyword", "unsubscribe_link", "subscription_page", "staff", "status_signup")
 
 
 def record_opt_out_changes(changes: list[tuple[int, str, bool]], how: str, by: str | None = None) -> None:

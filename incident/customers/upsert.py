@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .. import locales
 from ..catalog import Service, ensure_services
 from ..clock import utcnow
 from ..errors import Conflict, ValidationFailed
@@ -74,7 +75,7 @@ class _Plan:
             key = candidate
         if key is None:
             key = ("new", index)
-            self.records[key] = dict(NEW, services=None)
+            self.records[key] = dict(NEW, locale=locales.default_locale(), services=None)
         return key
 
     def apply(self, index: int, change: dict) -> None:

@@ -14,11 +14,11 @@ from flask import Flask, current_app
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
-from ..broadcast.templates import normalize_locale
 from ..clock import utcnow
-from ..customers.models import LOCALES, Customer
+from ..customers.models import Customer
 from ..errors import ValidationFailed
 from ..extensions import db
+from ..locales import is_valid, parse_tag
 from ..outbox import budget
 from ..tickets.ingest import IngestResult, ingest_tickets
 from ..tickets.models import Ticket
@@ -74,9 +74,8 @@ def ingest_remote(tickets: list[RemoteTicket], *, skip_invalid: bool = False) ->
                 raise
             logger.warning("helpdesk ticket skipped: %s", error)
             continue
-        locale = normalize_locale(ticket.requester.locale) if ticket.requester.locale else None
-        if locale in LOCALES:
-            locales[ticket.id] = locale
+        if ticket.requester.locale and is_valid(ticket.requester.locale):
+            locales[ticket.id] = parse_tag(ticket.requester.locale)
     result = ingest_tickets(None, items, commit=False) if items else IngestResult()
     for locale in set(locales.values()):
         ids = [i for i, loc in locales.items() if loc == locale]

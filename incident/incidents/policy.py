@@ -11,6 +11,16 @@ OPEN_STATUSES = STATUSES[:-1]
 MODES = tuple(Mode)
 
 
+NOTIFY_BY_DEFAULT = frozenset({Severity.SEV1, Severity.SEV2})   # a public update tells subscribers unless unticked
+
+
+def notifies_subscribers(severity: str, public: bool, asked: bool | None) -> bool:
+    """Whether a status update goes to the subscribers: only a public one; as asked, else by severity."""
+    if not public:
+        return False
+    return severity in NOTIFY_BY_DEFAULT if asked is None else asked
+
+
 class TransitionRefused(ValueError):
     """A status change that the lifecycle does not allow."""
 

@@ -55,6 +55,9 @@ class PostUpdate(Strict):
     status: Status | None = None
     message: str = Field("", max_length=5_000)
     public: bool = True
+    notify_subscribers: bool | None = Field(
+        None, description="tell the subscribers of what the incident affects (public updates only); "
+                          "default: true for SEV1 and SEV2, false otherwise")
 
     @model_validator(mode="after")
     def _something(self):
@@ -69,7 +72,8 @@ class Note(Strict):
 
 def update_to_dict(update: IncidentUpdate) -> dict:
     return {"id": update.id, "status": update.status, "message": update.message,
-            "public": update.public, "created_at": isoformat(update.created_at),
+            "public": update.public, "notify_subscribers": update.notify_subscribers,
+            "created_at": isoformat(update.created_at),
             "author": update.author.email if update.author else None}
 
 

@@ -16,8 +16,8 @@ from ..uow import unit_of_work, use_case
 from ..vocabulary import IncidentStatus, Mode
 from . import slack_rooms
 from .models import Incident, IncidentMember, IncidentUpdate, TimelineEvent
-from .policy import OPEN_STATUSES, TransitionRefused, check_transition
-from .signals import incident_changed, incident_resolved
+from .policy import OPEN_STATUSES, TransitionRefused, check_transition, notifies_subscribers
+from .signals import incident_changed, incident_resolved, subscribers_to_notify
 from .timeline import record
 from .visibility import add_members, visible
 
@@ -120,16 +120,17 @@ def remove_member(actor: User, incident_id, email: str) -> None:
 
 
 def post_update(actor: User, incident_id: int, *, status: str | None, message: str,
-                public: bool = True) -> IncidentUpdate:
-    """Post a status update, moving the status along (or reopening); it goes on the timeline."""
+                public: bool = True, notify_subscribers: bool | None = None) -> IncidentUpdate:
+    """Post a status update, moving the status along (or reopening); it goes on the timeline. A public
+    one reaches the subscribers of what it affects when `notify_subscribers` (None: SEV1 and SEV2 do)."""
     with unit_of_work():
         update = _post_update(actor, Incident.get_or_raise(incident_id), status=status, message=message,
-                              public=public)
+                              public=public, notify_subscribers=notify_subscribers)
     return update
 
 
 def _post_update(actor: User, incident: Incident, *, status: str | None, message: str,
-                 public: bool) -> IncidentUpdate:
+                 public: bool, notify_subscribers: bool | None = None) -> IncidentUpdate:
     new = status or incident.status
     try:
         how = check_transition(incident.status, new)
@@ -138,10 +139,11 @@ def _post_update(actor: User, incident: Incident, *, status: str | None, message
                                details={"status": str(error), "current": incident.status}) from None
     now = utcnow()
     old = incident.status
+    notify = notifies_subscribers(incident.severity, public, notify_subscribers)
     if how != "same":
         incident.status = new
         record(incident, "status_changed", actor,
-               {"from": old, "to": new, "message": message, "public": public,
+               {"from": old, "to": new, "message": message, "public": public, "notify_subscribers": notify,
                 "reopened": how == "reopened"})
         if how == IncidentStatus.RESOLVED:
             incident.resolved_at = now
@@ -149,12 +151,15 @@ def _post_update(actor: User, incident: Incident, *, status: str | None, message
         elif how == "reopened":
             incident.resolved_at = None
     else:
-        record(incident, "update_posted", actor, {"status": new, "message": message, "public": public})
+        record(incident, "update_posted", actor, {"status": new, "message": message, "public": public,
+                                                  "notify_subscribers": notify})
     update = IncidentUpdate(incident_id=incident.id, status=new, message=message, public=public,
-                            created_at=now, author_id=actor.id)
+                            notify_subscribers=notify, created_at=now, author_id=actor.id)
     db.session.add(update)
     incident.updated_at = now
     db.session.flush()
+    if notify:
+        subscribers_to_notify.send(update, incident=incident, previous_status=old)
     if public or how != "same":
         incident_changed.send(incident.id)
     slack_rooms.post_to_room(incident, f"update:{update.id}", f"*{incident.reference} is {new}*"

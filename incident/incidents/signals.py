@@ -19,3 +19,7 @@ incident_resolved = _signals.signal("incident-resolved")
 # sent with the incident, the event's kind, its actor label and data, each time the timeline records
 # an event (timeline.record), in the transaction of the change: outgoing webhooks listen
 timeline_recorded = _signals.signal("timeline-recorded")
+
+# sent with the update (and `incident`, `previous_status`) when a public update should reach the
+# subscribers of what the incident affects (its `notify_subscribers`), after the update is flushed
+subscribers_to_notify = _signals.signal("subscribers-to-notify")

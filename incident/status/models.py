@@ -137,7 +137,7 @@ class StatusSubscription(Model):
     channel: Mapped[str] = mapped_column(String(10))            # email | sms
     address: Mapped[str] = mapped_column(String(254))           # normalised email or E.164 number
     components: Mapped[list] = mapped_column(JSON, default=list)  # component ids; empty = all
-    locale: Mapped[str] = mapped_column(String(10), default="en")
+    locale: Mapped[str] = mapped_column(String(35), default="en")
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)  # email link
     handle: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)      # sms code page
     code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -99,3 +99,26 @@ def maintenance_state(status: str, scheduled_for: datetime, scheduled_until: dat
 def notice_due(scheduled_for: datetime, scheduled_until: datetime, minutes_before: int, now: datetime) -> bool:
     """Whether subscribers should be told about a window now (once, before it starts)."""
     return scheduled_for - timedelta(minutes=minutes_before) <= now < scheduled_until
+
+
+SUBSCRIBER_CHANNELS = ("email", "sms")   # status messages go by email or SMS, never Slack
+
+
+def is_milestone(*, first_public: bool, status: str, previous_status: str) -> bool:
+    """A status update worth a text message: the incident's first public word, its resolution, a reopening."""
+    resolved = status == "resolved" and previous_status != "resolved"
+    reopened = previous_status == "resolved" and status != "resolved"
+    return first_public or resolved or reopened
+
+
+def subscriber_channel(channels, opted_out, addresses: dict, *, sms_allowed: bool) -> tuple[str | None, str]:
+    """(channel, "") for a subscriber's status message: their first preferred channel among email and
+    SMS that has an address and no opt-out, SMS only when allowed; else (None, why not)."""
+    usable = [c for c in (channels or []) if c in SUBSCRIBER_CHANNELS and c not in (opted_out or [])
+              and addresses.get(c)]
+    if not usable:
+        return None, "no email or SMS to reach them on"
+    chosen = next((c for c in usable if c != "sms" or sms_allowed), None)
+    if chosen is None:
+        return None, "SMS carries only the first update, the resolution and a reopening"
+    return chosen, ""

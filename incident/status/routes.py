@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
 
+from .. import locales
 from ..errors import AppError
-from . import i18n, subscriptions
+from . import i18n, manage, subscriptions
 from .service import list_components
 from .snapshot import snapshot_for
 from .statuspage import NAMES
@@ -117,3 +118,30 @@ def verify(handle):
                        error=i18n.t(sub.locale, "sub.bad_code") if error.code == "wrong_code"
                        else i18n.t(sub.locale, "sub.invalid"))
     return _render("status/done.html", locale=sub.locale, message=i18n.t(sub.locale, "sub.done"))
+
+
+@bp.route("/status/subscription/<token>", methods=["GET", "POST"])
+def manage_subscription(token):
+    """A subscriber's own page (the signed link in every status message): change components, or leave."""
+    try:
+        customer, channel = manage.subscriber(token)
+    except AppError as error:
+        return _render("status/subscription.html", status=error.status, invalid=True)
+    locale = locales.language_for(customer.locale)
+    status, done, error_text = 200, None, None
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        try:
+            if action == "leave":
+                customer, _ = manage.leave(token)
+                done = "left"
+            else:
+                customer = manage.choose_components(token, request.form.getlist("components")[:500])
+                done = "saved"
+        except AppError as error:
+            status = error.status
+            error_text = i18n.t(locale, "manage.none_ticked" if error.code == "no_components" else "sub.bad_component")
+    channel_name = i18n.t(locale, f"channel.{channel}")
+    return _render("status/subscription.html", status=status, locale=locale, invalid=False, done=done,
+                   error=error_text, channel=channel_name, address=customer.address(channel) or "",
+                   components=manage.components(), followed=manage.followed(customer))

@@ -9,10 +9,11 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from .. import audit
+from .. import audit, locales
 from ..auth.models import User
 from ..catalog import ensure_services
 from ..clock import utcnow
+from ..customers.links import manage_url
 from ..customers.models import Customer, customer_services
 from ..dbutil import execute_dml, insert_ignoring_conflicts
 from ..errors import NotFound, ValidationFailed
@@ -27,6 +28,7 @@ from . import i18n, policy
 from .history import record_open_incidents
 from .hooks import bump_version, incident_changed, is_published
 from .models import Maintenance, MaintenanceUpdate, StatusComponent, StatusIncident, StatusIncidentComponent
+from .notify import email_headers
 
 logger = logging.getLogger(__name__)
 COMPONENT_FIELDS = ("name", "description", "position", "is_group", "group_id", "service_id", "only_show_if_degraded")
@@ -279,9 +281,10 @@ def advance_maintenances() -> int:
 
 def _message_row(m: Maintenance, kind: str, customer_id: int, channel: str, recipient: str, locale: str | None,
                  now: datetime) -> dict:
-    """One outbox row telling a subscriber about a window: `notice` (it is coming) or `cancelled`."""
-    locale = locale if locale in i18n.LOCALES else "en"
-    when = {"start": i18n.format_when(m.scheduled_for, locale), "end": i18n.format_when(m.scheduled_until, locale)}
+    """One outbox row telling a subscriber about a window: `notice` (it is coming) or `cancelled`, in their
+    language, with the link to their own page (change components, or leave)."""
+    tag, locale = locale, locales.language_for(locale)
+    when = {"start": i18n.format_when(m.scheduled_for, tag), "end": i18n.format_when(m.scheduled_until, tag)}
     link = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + "/status"
     if kind == "notice":
         names = ", ".join(c.name for c in m.components)
@@ -292,6 +295,8 @@ def _message_row(m: Maintenance, kind: str, customer_id: int, channel: str, reci
     else:
         text = i18n.t(locale, "cancelled.text", name=m.name, **when, link=link)
         key = f"maintenance:{m.id}:cancelled:{customer_id}"
+    manage = i18n.t(locale, "footer.manage", link=manage_url(customer_id, channel))
+    text = f"{text}\n\n--\n{manage}" if channel == "email" else f"{text} {manage}"
     return {
         "purpose": "maintenance",
         "dedupe_key": key,
@@ -300,6 +305,7 @@ def _message_row(m: Maintenance, kind: str, customer_id: int, channel: str, reci
         "recipient": recipient,
         "subject": i18n.t(locale, f"{kind}.subject", name=m.name)[:300],
         "text": text,
+        "headers": email_headers(customer_id, locale) if channel == "email" else None,
         "status": "queued",
         "attempts": 0,
         "next_attempt_at": now,

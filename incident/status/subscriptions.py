@@ -14,6 +14,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
+from .. import locales
 from ..clock import utcnow
 from ..customers.models import Customer
 from ..customers.service import record_opt_out_changes
@@ -91,8 +92,9 @@ def _components(ids: list) -> list[int]:
 
 def _outbox(sub: StatusSubscription, *, subject: str, text: str) -> None:
     now = utcnow()
+    headers = {"Content-Language": sub.locale} if sub.channel == "email" else None
     db.session.add(Delivery(purpose="status_confirm", dedupe_key=f"status-confirm:{sub.id}", channel=sub.channel,
-                            recipient=sub.address, subject=subject, text=text, status="queued",
+                            recipient=sub.address, subject=subject, text=text, headers=headers, status="queued",
                             next_attempt_at=now, created_at=now, updated_at=now))
 
 
@@ -179,7 +181,8 @@ def _activate(sub: StatusSubscription) -> StatusSubscription:
         customer = Customer(name="", locale=sub.locale, channels=[], opted_out=[], created_at=now,
                             **{"email" if sub.channel == "email" else "phone": sub.address})
         db.session.add(customer)
-    customer.locale = sub.locale
+    if locales.language_for(customer.locale) != sub.locale:   # a CRM's "de-CH" stays when they signed up in German
+        customer.locale = sub.locale
     customer.channels = [sub.channel] + [c for c in (customer.channels or []) if c != sub.channel]
     if sub.channel in (customer.opted_out or []):   # signing up again on a channel lifts its opt-out
         db.session.flush()

@@ -55,4 +55,5 @@ def page_view(page: PublicPage, locale: str, config: dict) -> dict:
                     for m in [*page.active, *reversed(page.upcoming)]]
     return {"locale": locale, "t": tr, "page_name": config["name"], "indicator": page.indicator,
             "indicator_text": tr("indicator." + page.indicator), "groups": groups, "incidents": incidents,
-            "maintenances": maintenances, "other_locale": tr("switch_lang"), "updated": when(page.updated_at)}
+            "maintenances": maintenances, "updated": when(page.updated_at),
+            "languages": [(tag, i18n.t(tag, "lang_name")) for tag in i18n.available() if tag != locale]}

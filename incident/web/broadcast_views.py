@@ -19,17 +19,25 @@ from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
+from .. import locales
 from ..broadcast import service as broadcasts
 from ..broadcast import templates
 from ..broadcast.models import BroadcastMessage
-from ..customers.models import LOCALES, Customer
+from ..customers.models import Customer
 from ..extensions import db
 from ..outbox.channels import RenderedMessage
 from .filters import security_headers
 from .masking import MASK, mask_message, mask_text
 
 CHANNEL_LABELS = {"email": "Email", "sms": "SMS", "slack": "Slack", "ticket": "Helpdesk ticket reply"}
-LOCALE_NAMES = {"en": "English", "it": "Italiano"}
+class _LocaleNames(dict):
+    """Each language as it names itself ("Français"), from its own strings file."""
+
+    def get(self, tag, default=None):
+        return locales.t(tag, "lang_name") if tag in locales.available() else default
+
+
+LOCALE_NAMES = _LocaleNames()
 _STYLE_ATTR = re.compile(r"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _SLACK_LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>|<([^<>|]+)>")
 _SLACK_BOLD = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])")
@@ -56,7 +64,7 @@ def preview(incident, data) -> dict:
     promise = broadcasts.preview_promise(data.send_at, data.repeat_every_minutes or data.next_update_minutes)
     overrides = templates.load_overrides()
     messages: dict = {}
-    for locale in LOCALES:
+    for locale in templates.languages():
         context = broadcasts.message_context(incident, data.kind, data.message, locale=locale,
                                              next_update_at=promise, include_workaround=data.include_workaround)
         context["customer_name"] = name
@@ -115,7 +123,7 @@ def _layout_hashes() -> frozenset[str]:
     so a sample shows every style a real email can have.
     """
     found: set[str] = set()
-    for locale in LOCALES:
+    for locale in templates.languages():
         context = templates.sample_context(locale, message="See https://status.example.com/ for more.")
         found |= _style_hashes(templates.render("status", "email", locale, context).html)
     return frozenset(found)

@@ -66,6 +66,7 @@ def _detail(customer: Customer, *, values: dict | None = None, errors: dict | No
 
 
 OPT_OUT_LABELS = {"sms_keyword": "texted STOP/START", "unsubscribe_link": "an unsubscribe link",
+                  "subscription_page": "their subscription page",
                   "staff": "staff", "status_signup": "signed up on the status page"}
 
 

@@ -28,7 +28,8 @@ MASK = "…"
 CODE_MASK = "••••••"
 # Routes whose <token> is all it takes to act for the recipient: the unsubscribe page and its
 # one-click POST, and the status sign-up confirmation.
-TOKEN_ENDPOINTS = ("unsubscribe.unsubscribe_page", "unsubscribe.unsubscribe", "status.confirm")
+TOKEN_ENDPOINTS = ("unsubscribe.unsubscribe_page", "unsubscribe.unsubscribe", "status.confirm",
+                   "status.manage_subscription")
 CODE_PURPOSES = frozenset({"status_confirm"})   # SMS rows whose digits are a one-time code
 _TOKEN = r"[\w.~%-]+"                            # URL-safe base64, itsdangerous' dots, percent escapes
 _CODE = re.compile(r"(?<!\d)\d{4,8}(?!\d)")

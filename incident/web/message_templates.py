@@ -1,8 +1,6 @@
 """Staff pages for the customer message templates: list, edit with a live preview, reset."""
 from __future__ import annotations
 
-import re
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from ..auth.access import login_required
@@ -13,7 +11,7 @@ from .forms import flash_error
 
 
 def _key_or_404(kind: str, channel: str, locale: str) -> str:
-    if kind not in templates.KINDS or channel not in templates.CHANNELS or not re.fullmatch(r"[a-z]{2}", locale):
+    if kind not in templates.KINDS or channel not in templates.CHANNELS or locale not in templates.languages():
         abort(404)
     return locale
 
@@ -23,7 +21,7 @@ def _key_or_404(kind: str, channel: str, locale: str) -> str:
 def templates_index():
     edited = templates.load_overrides()
     return render_template("message_templates.html", kinds=templates.KINDS, channels=templates.CHANNELS,
-                           locales=templates.LOCALES, edited=edited)
+                           locales=templates.languages(), edited=edited)
 
 
 @bp.route("/templates/<kind>/<channel>/<locale>", methods=["GET", "POST"])

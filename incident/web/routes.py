@@ -183,7 +183,8 @@ def _act(incident_id: int, action, success: str):
 @login_required("lead")
 def post_update(incident_id):
     form = request.form
-    data = {"status": form.get("status") or None, "message": form.get("message", ""), "public": form.get("public") == "on"}
+    data = {"status": form.get("status") or None, "message": form.get("message", ""), "public": form.get("public") == "on",
+            "notify_subscribers": form.get("notify_subscribers") == "on"}
     return _act(
         incident_id,
         lambda: service.post_update(g.user, incident_id, **parse_form(PostUpdate, data).model_dump()),

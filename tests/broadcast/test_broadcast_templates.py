@@ -56,7 +56,7 @@ VARIANTS = {
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("channel", T.CHANNELS)
-@pytest.mark.parametrize("locale", T.LOCALES)
+@pytest.mark.parametrize("locale", T.languages())
 @pytest.mark.parametrize("kind", T.KINDS)
 def test_every_shipped_template_renders(kind, locale, channel, variant):
     assert T.shipped(kind, channel, locale) is not None
@@ -87,7 +87,7 @@ def test_every_shipped_template_renders(kind, locale, channel, variant):
         assert sms_info(message.text)["encoding"] == "GSM-7", non_gsm7(message.text)
 
 
-@pytest.mark.parametrize("locale", T.LOCALES)
+@pytest.mark.parametrize("locale", T.languages())
 @pytest.mark.parametrize("kind", T.KINDS)
 def test_typical_sms_fits_one_gsm7_segment(kind, locale):
     message = T.render(kind, "sms", locale, context(locale, kind=kind))
@@ -149,7 +149,7 @@ def test_personalize_escapes_per_part_and_sets_unsubscribe_headers():
     raw = T.render("status", "email", "en", context())
     assert raw.headers["List-Unsubscribe"] == f"<{T.UNSUBSCRIBE_SENTINEL}>"
     mine = T.personalize(raw, name="Rossi & Figli", unsubscribe_url=UNSUB)
-    assert mine.headers == {"List-Unsubscribe": f"<{UNSUB}>",
+    assert mine.headers == {"Content-Language": "en", "List-Unsubscribe": f"<{UNSUB}>",
                             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     assert "Hello Rossi & Figli," in mine.text and "Hello Rossi &amp; Figli," in mine.html
     assert f'href="{UNSUB.replace("&", "&amp;")}"' in mine.html
@@ -283,30 +283,36 @@ def test_sms_info(text, encoding, units, segments):
 # --- locales, overrides, preview ----------------------------------------------------------
 
 
-def test_missing_locale_falls_back_to_english_and_regions_are_ignored():
+def test_a_language_without_templates_falls_back_along_its_chain():
     english = T.render("apology", "email", "en", context())
-    assert T.render("apology", "email", "fr", context("fr")) == english
+    assert T.render("apology", "email", "nl", context("nl")) == english          # no Dutch: English
+    assert T.render("apology", "email", "pt-BR", context("pt-BR")) == english
     assert T.render("apology", "email", "it-IT", context()).subject.startswith("Vi chiediamo scusa")
-    assert T.resolve("status", "slack", "de_DE")[0] == "en"
+    assert T.resolve("status", "slack", "de_CH")[0] == "de"                    # de-CH -> de
+    assert T.resolve("status", "slack", "fr-CA")[0] == "fr"
+    assert T.resolve("status", "slack", "not a tag")[0] == "en"
+    french = T.render("apology", "email", "fr-BE", context("fr-BE"))
+    assert french.subject.startswith("Toutes nos excuses") and french.headers["Content-Language"] == "fr"
+    assert 'lang="fr"' in french.html and "Vous recevez ce message" in french.text
 
 
 def test_overrides_replace_the_shipped_wording_per_locale():
     overrides = {("status", "sms", "fr"): ("", "Mise à jour {{ incident.reference }}: {{ status_label }}")}
-    assert T.render("status", "sms", "fr", context("fr"), overrides=overrides).text == "Mise à jour INC-42: investigating"
+    assert T.render("status", "sms", "fr", context("fr"), overrides=overrides).text == "Mise à jour INC-42: analyse en cours"
     assert T.render("status", "sms", "it", context(), overrides=overrides).text.startswith("Aggiornamento")
 
 
 def test_preview_shows_each_channel_and_locale_as_the_customer_gets_it():
     overrides = {("apology", "slack", "it"): ("x", "{{ broken")}
     ctx = context(customer_name="Acme Srl", unsubscribe_url=UNSUB)
-    result = T.preview("apology", ["email", "sms", "slack"], ["en", "it", "fr"], ctx, overrides)
-    assert set(result) == {"email", "sms", "slack"} and set(result["sms"]) == {"en", "it", "fr"}
+    result = T.preview("apology", ["email", "sms", "slack"], ["en", "it", "nl"], ctx, overrides)
+    assert set(result) == {"email", "sms", "slack"} and set(result["sms"]) == {"en", "it", "nl"}
     email = result["email"]["it"]
     assert email["error"] is None and email["subject"].startswith("Vi chiediamo scusa")
     assert "Buongiorno Acme Srl," in email["text"] and "<p" in email["html"]
     assert email["headers"]["List-Unsubscribe"] == f"<{UNSUB}>"
     assert result["sms"]["en"]["sms"]["segments"] == 1
-    assert result["sms"]["fr"]["locale_used"] == "en"
+    assert result["sms"]["nl"]["locale_used"] == "en"
     assert result["slack"]["en"]["blocks"][0]["type"] == "header"
     broken = result["slack"]["it"]
     assert broken["error"].startswith("The template apology.it.slack body, line 1") and "blocks" not in broken

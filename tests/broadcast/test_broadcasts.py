@@ -295,7 +295,7 @@ def test_preview_shows_every_channel_in_every_locale(app, api, crowd):
     assert body["audience"] == 5
     messages = body["messages"]
     assert set(messages) == {"email", "sms", "slack"}
-    assert set(messages["sms"]) == {"en", "it"}
+    assert set(messages["sms"]) == {"en", "it", "fr", "de", "es"}
     assert messages["sms"]["en"]["sms"]["segments"] >= 1
     assert messages["email"]["it"]["subject"] != messages["email"]["en"]["subject"]
     for locale in ("en", "it"):   # the incident's own facts are in every message

@@ -37,7 +37,7 @@ def test_one_customer_is_created_normalised(agent):
     body = customer(agent, result["ids"][0])
     assert body["external_id"] == "C-77" and body["name"] == "Acme Srl"
     assert (body["email"], body["phone"], body["locale"], body["segment"]) == (
-        "ops@acme.example", "+390612345678", "it", "enterprise")
+        "ops@acme.example", "+390612345678", "it-IT", "enterprise")
     assert body["channels"] == ["slack", "email"] and body["services"] == ["api", "login"]
     assert body["opted_out"] == []
 
@@ -53,7 +53,7 @@ def test_sending_the_same_customer_again_changes_nothing_and_a_change_updates(ag
     assert body["segment"] == "smb"
     # fields left out keep their stored value
     assert (body["email"], body["locale"], body["channels"], body["services"]) == (
-        "ops@acme.example", "it", ["slack", "email"], ["api", "login"])
+        "ops@acme.example", "it-IT", ["slack", "email"], ["api", "login"])
     assert body["updated_at"] >= before
 
 
@@ -85,7 +85,7 @@ def test_default_channels_are_the_addresses_given(agent):
 @pytest.mark.parametrize("bad, field", [
     ({"email": "not-an-email"}, "email"),
     ({"external_id": "C-1", "phone": "12"}, "phone"),
-    ({"external_id": "C-1", "locale": "fr"}, "locale"),
+    ({"external_id": "C-1", "locale": "xx"}, "locale"),
     ({"external_id": "C-1", "email": "a@example.com", "channels": ["email", "email"]}, "channels"),
     ({"external_id": "C-1", "email": "a@example.com", "channels": ["fax"]}, "channels"),
     ({"external_id": "C-1", "slack_channel": "not a channel"}, "slack_channel"),
@@ -213,7 +213,7 @@ def test_patch_preferences_opt_outs_and_details(agent):
     assert response.status_code == 200
     body = response.get_json()
     assert (body["channels"], body["opted_out"], body["locale"], body["services"]) == (
-        ["sms", "email"], ["email"], "it", ["login"])
+        ["sms", "email"], ["email"], "it-IT", ["login"])
     assert customer(agent, customer_id)["opted_out"] == ["email"]
     # an upsert never touches opt-outs
     upsert(agent, {"external_id": "C-1", "channels": ["email", "sms"]})
@@ -255,12 +255,14 @@ def test_opt_out_and_in_by_id_ids_or_phone(app, agent):
     assert [customer(agent, i)["opted_out"] for i in ids] == [[], ["sms"], ["email"]]
 
 
-@pytest.mark.parametrize("raw, expected", [("it-IT", "it"), ("IT", "it"), ("en_GB", "en"), (" en ", "en")])
+@pytest.mark.parametrize("raw, expected", [("it-IT", "it-IT"), ("IT", "it"), ("en_GB", "en-GB"), (" en ", "en"),
+                                           ("fr", "fr"), ("de-ch", "de-CH"), ("pt_BR", "pt-BR"),
+                                           ("zh-hant-tw", "zh-Hant-TW"), ("es-419", "es-419")])
 def test_locales_normalise(raw, expected):
     assert normalize_locale(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["fr", "", "de-DE", "english"])
+@pytest.mark.parametrize("raw", ["xx", "", "english", "de-XY", "en-ZZ", "en-US-x-private", "fr_FR!", "a" * 40])
 def test_unknown_locales_are_refused(raw):
     with pytest.raises(ValueError):
         normalize_locale(raw)

@@ -27,7 +27,7 @@ ITALIAN_COLUMNS = {"external_id": "Codice cliente", "name": "Ragione sociale", "
 BAD = """external_id,email,phone,locale,channels
 B-1,b1@example.com,,,
 B-2,not-an-email,,,
-B-3,b3@example.com,,fr,
+B-3,b3@example.com,,xx,
 B-4,b4@example.com,,,sms
 
 B-5,b5@example.com,+393471234567,,sms
@@ -56,7 +56,7 @@ def test_a_crm_export_reads_with_the_default_names():
     assert all(not problems for _, _, problems in rows)
     first = rows[0][1]
     assert (first.phone, first.locale, first.channels, first.services) == (
-        "+390612345678", "it", ["email", "sms"], ["api", "login"])
+        "+390612345678", "it-IT", ["email", "sms"], ["api", "login"])
     assert rows[1][1].name == "Bolt, Inc."
     assert rows[2][1].model_fields_set == {"external_id", "name", "email"}  # empty cells are left out
 
@@ -73,7 +73,7 @@ def test_italian_headers_semicolons_a_bom_and_crlf(api, ctx):
     assert (result.written, result.created) == (True, 2)
     customers = listed(api)
     assert (customers["IT-1"]["name"], customers["IT-1"]["phone"], customers["IT-2"]["locale"]) == (
-        "Rossi SpA", "+393471234567", "it")
+        "Rossi SpA", "+393471234567", "it-IT")
 
 
 def test_a_file_without_external_id_or_email_column_is_refused():
@@ -118,7 +118,7 @@ def test_importing_the_same_file_again_changes_nothing_and_empty_cells_keep_valu
     import_csv(stream("email,segment\nops@acme.example,smb\n"))
     acme = listed(api)["C-1"]
     assert (acme["segment"], acme["locale"], acme["channels"], acme["services"]) == (
-        "smb", "it", ["email", "sms"], ["api", "login"])
+        "smb", "it-IT", ["email", "sms"], ["api", "login"])
 
 
 def test_progress_after_each_chunk_and_rows_of_one_customer_across_chunks(api, ctx):

@@ -76,14 +76,15 @@ class SmtpEmail:
         email["To"] = to
         email["Date"] = format_datetime(datetime.now(timezone.utc))
         email["Message-ID"] = make_msgid(domain=self.domain)
-        for key, value in message.headers.items():
+        headers = {"Content-Language": "en", **message.headers}   # customers' messages say theirs; staff's are English
+        email.set_content(message.text)
+        if message.html:
+            email.add_alternative(message.html, subtype="html")
+        for key, value in headers.items():   # after the content: setting it clears every Content-* header
             if key.lower() in OWN_HEADERS:
                 raise ValueError(f"header {key} is the channel's own")
             del email[key]
             email[key] = value
-        email.set_content(message.text)
-        if message.html:
-            email.add_alternative(message.html, subtype="html")
         return email
 
     def send(self, to: str, message: RenderedMessage) -> SendResult:
