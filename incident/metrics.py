@@ -31,7 +31,10 @@ from sqlalchemy import func, select
 
 from .clock import utcnow
 from .errors import NotAllowed, Unauthorized
+from .escalation.models import IncidentEscalation
 from .extensions import db
+from .heartbeat import WorkerHeartbeat
+from .outbox.models import Delivery
 from .vocabulary import DeliveryStatus
 
 bp = Blueprint("metrics", __name__)
@@ -59,10 +62,6 @@ class DatabaseCollector(Collector):
     """The figures read from the database at scrape time (inside the request's app context)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from .escalation.models import IncidentEscalation  # here: the dispatchers import this module
-        from .heartbeat import WorkerHeartbeat
-        from .outbox.models import Delivery
-
         now = utcnow()
         depth = GaugeMetricFamily("tocsin_outbox_depth", "Messages waiting to go (queued or being sent)",
                                   labels=["channel", "purpose"])

@@ -6,43 +6,24 @@ not exist (404, left out of every list, report, export and search). It never rea
 status page or subscribers (status/ asks `public_incidents()`), unless a lead deliberately makes
 it public again.
 
-Who is asking: the staff member behind the request (`g.user`, set by the API token or the web
-session). Work without a staff member behind it — the worker, webhooks answered for a provider —
-is Tocsin itself and sees everything; what it sends out is already decided by the rules above.
+Who is asking (models.py: `viewer`, and `may_see`, which `Incident.get_or_raise` uses): the staff
+member behind the request (`g.user`, set by the API token or the web session). Work without a
+staff member behind it — the worker, webhooks answered for a provider — is Tocsin itself and sees
+everything; what it sends out is already decided by the rules above.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import g, has_request_context
 from sqlalchemy import ColumnElement, or_, select, true
 
 from ..auth.models import User
 from ..clock import utcnow
 from ..dbutil import insert_ignoring_conflicts
 from ..extensions import db
-from .models import Incident, IncidentMember
+from .models import Incident, IncidentMember, sees_everything, viewer
 
 MEMBER_HOW = ("declared", "role", "paged", "added")
-
-
-def viewer() -> User | None:
-    """The staff member behind this request, or None (no request, or nobody logged in)."""
-    return g.get("user") if has_request_context() else None
-
-
-def sees_everything(user: User | None) -> bool:
-    return user is None or user.can("admin")
-
-
-def is_member(incident_id: int, user_id: int) -> bool:
-    return db.session.get(IncidentMember, (incident_id, user_id)) is not None
-
-
-def may_see(incident: Incident, user: User | None = None) -> bool:
-    """Whether `user` (default: the one behind this request) may see the incident."""
-    user = user if user is not None else viewer()
-    return not incident.private or sees_everything(user) or is_member(incident.id, user.id)  # type: ignore[union-attr]
 
 
 def visible(user: User | None = None) -> ColumnElement[bool]:
