@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Annotated
 
@@ -114,3 +114,39 @@ def schema_rules(*, not_null: tuple[str, ...] = (), **rules):
         schema.update(rules)
 
     return apply
+
+
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_instant(raw: list[str], name: str, problems: dict[str, str], *, end_of_day: bool) -> datetime | None:
+    """A period's bound from a query parameter (its values): a day (UTC; `end_of_day` takes the next
+    midnight, so the day is included) or an ISO 8601 time with an offset, between 1970 and 2999;
+    None with the reason in `problems[name]` otherwise (or None when not given)."""
+    if not raw:
+        return None
+    if len(raw) > 1:
+        problems[name] = "give it once"
+        return None
+    text = raw[0]
+    try:
+        if DATE_ONLY.match(text):
+            day = date.fromisoformat(text)
+            value = datetime.combine(day, time(0), tzinfo=timezone.utc) + (timedelta(days=1) if end_of_day else
+                                                                          timedelta(0))
+        else:
+            value = datetime.fromisoformat(text.replace(" ", "T", 1) if " " in text else text)
+    except (ValueError, OverflowError):
+        problems[name] = f"not a date or an ISO 8601 time: {text[:40]!r} (e.g. 2026-11-01 or 2026-11-01T09:00:00+00:00)"
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        problems[name] = f"{text[:40]!r} needs an offset, e.g. +00:00 (or give a date alone)"
+        return None
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:
+        value = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= value < LATEST:
+        problems[name] = "must be between 1970 and 2999"
+        return None
+    return value

@@ -1,17 +1,14 @@
 """The audit list's filters, read from query parameters: pure, no database."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime
 
+from ..validation import parse_instant
 from ..vocabulary import AuditKind
 
 KINDS = tuple(AuditKind)
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_ACTOR = 254
 
 
@@ -42,8 +39,8 @@ def parse_filter(args: Mapping[str, str | Iterable[str]]) -> AuditFilter:
     values = {key: [v.strip() for v in ([vals] if isinstance(vals, str) else vals) if v.strip()]
               for key, vals in args.items()}
     problems: dict[str, str] = {}
-    since = _instant(values.get("since", []), "since", problems, end_of_day=False)
-    until = _instant(values.get("until", []), "until", problems, end_of_day=True)
+    since = parse_instant(values.get("since", []), "since", problems, end_of_day=False)
+    until = parse_instant(values.get("until", []), "until", problems, end_of_day=True)
     if since and until and until <= since:
         problems["until"] = "must be after since"
     actor = None
@@ -60,35 +57,6 @@ def parse_filter(args: Mapping[str, str | Iterable[str]]) -> AuditFilter:
     if problems:
         raise AuditParamsInvalid(problems)
     return AuditFilter(since=since, until=until, actor=actor, kinds=kinds)
-
-
-def _instant(raw: list[str], name: str, problems: dict[str, str], *, end_of_day: bool) -> datetime | None:
-    if not raw:
-        return None
-    if len(raw) > 1:
-        problems[name] = "give it once"
-        return None
-    text = raw[0]
-    try:
-        if _DATE_ONLY.match(text):
-            value = datetime.combine(date.fromisoformat(text), time(0), tzinfo=timezone.utc)
-            value += timedelta(days=1) if end_of_day else timedelta(0)
-        else:
-            value = datetime.fromisoformat(text.replace(" ", "T", 1))
-    except (ValueError, OverflowError):
-        problems[name] = f"not a date or an ISO 8601 time: {text[:40]!r} (e.g. 2026-11-01 or 2026-11-01T09:00:00+00:00)"
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        problems[name] = f"{text[:40]!r} needs an offset, e.g. +00:00 (or give a date alone)"
-        return None
-    try:
-        value = value.astimezone(timezone.utc)
-    except OverflowError:
-        value = EARLIEST - timedelta(days=1)
-    if not EARLIEST <= value < LATEST:
-        problems[name] = "must be between 1970 and 2999"
-        return None
-    return value
 
 
 def diff(before: dict | None, after: dict | None) -> dict[str, list]:

@@ -5,14 +5,13 @@ by severity, service and tag; README ("Reports") defines every figure in words.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from ..tickets.policy import normalize_tag
-from ..validation import EARLIEST, LATEST, normalize_slug
+from ..validation import normalize_slug, parse_instant
 from ..vocabulary import Severity
 
 DEFAULT_DAYS = 90
@@ -20,7 +19,6 @@ MAX_DAYS = 731           # two years (one of them may be a leap year); a longer 
 PERCENTILES = (50, 90)   # the median and p90 of every duration
 TOP = 10                 # top tags and services shown
 SEVERITIES = tuple(Severity)
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ReportParamsInvalid(ValueError):
@@ -90,8 +88,8 @@ def parse_filter(args: Mapping[str, str | Iterable[str]], *, now: datetime) -> R
     values = {key: [v.strip() for v in ([vals] if isinstance(vals, str) else vals) if v.strip()]
               for key, vals in args.items()}
     problems: dict[str, str] = {}
-    since = _instant(values.get("since", []), "since", problems, end_of_day=False)
-    until = _instant(values.get("until", []), "until", problems, end_of_day=True)
+    since = parse_instant(values.get("since", []), "since", problems, end_of_day=False)
+    until = parse_instant(values.get("until", []), "until", problems, end_of_day=True)
     severities = _severities(values.get("severity", []), problems)
     service = _one(values.get("service", []), "service", normalize_slug, problems)
     tag = _one(values.get("tag", []), "tag", normalize_tag, problems)
@@ -110,36 +108,6 @@ def parse_filter(args: Mapping[str, str | Iterable[str]], *, now: datetime) -> R
                 if key in ("since", "until", "severity", "service", "tag") and vals}
     return ReportFilter(since=since, until=until, severities=severities, service=service, tag=tag,
                         explicit=explicit)
-
-
-def _instant(raw: list[str], name: str, problems: dict[str, str], *, end_of_day: bool) -> datetime | None:
-    if not raw:
-        return None
-    if len(raw) > 1:
-        problems[name] = "give it once"
-        return None
-    text = raw[0]
-    try:
-        if _DATE_ONLY.match(text):
-            day = date.fromisoformat(text)
-            value = datetime.combine(day, time(0), tzinfo=timezone.utc) + (timedelta(days=1) if end_of_day else
-                                                                          timedelta(0))
-        else:
-            value = datetime.fromisoformat(text.replace(" ", "T", 1) if " " in text else text)
-    except (ValueError, OverflowError):
-        problems[name] = f"not a date or an ISO 8601 time: {text[:40]!r} (e.g. 2026-11-01 or 2026-11-01T09:00:00+00:00)"
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        problems[name] = f"{text[:40]!r} needs an offset, e.g. +00:00 (or give a date alone)"
-        return None
-    try:
-        value = value.astimezone(timezone.utc)
-    except OverflowError:
-        value = EARLIEST - timedelta(days=1)
-    if not EARLIEST <= value < LATEST:
-        problems[name] = "must be between 1970 and 2999"
-        return None
-    return value
 
 
 def _severities(raw: list[str], problems: dict[str, str]) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -43,6 +45,28 @@ def result_from_twilio_error(err: TwilioException) -> SendResult:
     return SendResult(ok=False, error=error)
 
 
+def twilio_request(create: Callable[[], Any], *, what: str, to: str) -> SendResult:
+    """One Twilio REST call that creates a message or a call: its SID, or the error as a SendResult
+    (retryable when the network failed). The number is masked in the log; never the exception text,
+    which repeats the full number."""
+    try:
+        created = create()
+    except TwilioException as err:
+        result = result_from_twilio_error(err)
+    except requests.Timeout:
+        result = SendResult(ok=False, error="timeout", retryable=True)
+    except (requests.ConnectionError, OSError):
+        result = SendResult(ok=False, error="connection_error", retryable=True)
+    except requests.RequestException:
+        result = SendResult(ok=False, error="http_error", retryable=True)
+    else:
+        logger.info("%s to %s accepted: %s", what, mask_phone(to), created.sid)
+        return SendResult(ok=True, provider_id=created.sid)
+    logger.warning("%s to %s failed: %s%s", what, mask_phone(to), result.error,
+                   " (will retry)" if result.retryable else "")
+    return result
+
+
 class TwilioSms:
     """Sends text messages from a number or a messaging service; never raises for a Twilio error."""
 
@@ -71,20 +95,5 @@ class TwilioSms:
         """Messages.create with the text; provider_id is the Message SID (SM…)."""
         sender = ({"messaging_service_sid": self.messaging_service_sid}
                   if self.messaging_service_sid else {"from_": self.from_number})
-        try:
-            created = self.client.messages.create(to=to, body=message.text, **sender)
-        except TwilioException as err:
-            result = result_from_twilio_error(err)
-        except requests.Timeout:
-            result = SendResult(ok=False, error="timeout", retryable=True)
-        except (requests.ConnectionError, OSError):
-            result = SendResult(ok=False, error="connection_error", retryable=True)
-        except requests.RequestException:
-            result = SendResult(ok=False, error="http_error", retryable=True)
-        else:
-            logger.info("sms to %s accepted: %s", mask_phone(to), created.sid)
-            return SendResult(ok=True, provider_id=created.sid)
-        # Never the exception text: Twilio repeats the full number in it.
-        logger.warning("sms to %s failed: %s%s", mask_phone(to), result.error,
-                       " (will retry)" if result.retryable else "")
-        return result
+        return twilio_request(lambda: self.client.messages.create(to=to, body=message.text, **sender),
+                              what="sms", to=to)

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import logging
 
-import requests
-from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ...validation import mask_phone
 from .base import RenderedMessage, SendResult
-from .sms import DEFAULT_BASE_URL, result_from_twilio_error
+from .sms import DEFAULT_BASE_URL, twilio_request
 
 logger = logging.getLogger(__name__)
 
@@ -51,21 +48,6 @@ class TwilioVoice:
         if not answer_url:
             return SendResult(ok=False, error="no_answer_url")
         extra = {"status_callback": callback, "status_callback_method": "POST"} if callback else {}
-        try:
-            call = self.client.calls.create(to=to, from_=self.from_number, url=answer_url, method="POST",
-                                            timeout=self.ring_seconds, **extra)
-        except TwilioException as err:
-            result = result_from_twilio_error(err)
-        except requests.Timeout:
-            result = SendResult(ok=False, error="timeout", retryable=True)
-        except (requests.ConnectionError, OSError):
-            result = SendResult(ok=False, error="connection_error", retryable=True)
-        except requests.RequestException:
-            result = SendResult(ok=False, error="http_error", retryable=True)
-        else:
-            logger.info("call to %s placed: %s", mask_phone(to), call.sid)
-            return SendResult(ok=True, provider_id=call.sid)
-        # Never the exception text: Twilio repeats the full number in it.
-        logger.warning("call to %s failed: %s%s", mask_phone(to), result.error,
-                       " (will retry)" if result.retryable else "")
-        return result
+        return twilio_request(lambda: self.client.calls.create(to=to, from_=self.from_number, url=answer_url,
+                                                               method="POST", timeout=self.ring_seconds, **extra),
+                              what="call", to=to)
