@@ -147,7 +147,7 @@ def test_a_lead_edits_preferences_and_contact_fields(app, client, make_user, peo
     after = stored(app, people[0])
     assert {k: after[k] for k in ("name", "email", "phone", "locale", "segment", "channels", "opted_out",
                                   "services", "external_id")} == {
-        "name": "Ada L.", "email": "ada@example.com", "phone": "+393471000009", "locale": "it",
+        "name": "Ada L.", "email": "ada@example.com", "phone": "+393471000009", "locale": "it-IT",
         "segment": "enterprise", "channels": ["sms", "email"], "opted_out": ["slack"], "services": ["billing", "login"],
         "external_id": "C-1"}
     page = client.get(f"/customers/{people[0]}").get_data(as_text=True)
