@@ -351,10 +351,8 @@ def test_slash_declare_needs_a_lead(app, hooks, setup):
 
 
 @pytest.mark.parametrize("text, first_line", [
-    ("help", "*Tocsin* — `/incident` commands:"),
-    ("", "*Tocsin* — `/incident` commands:"),
+    ("help", "*Tocsin* — `/incident` commands (in an incident's channel, leave out `INC-42`):"),
     ("reboot the world", "Tocsin did not understand that."),
-    ("ack", "Which incident? For example `ack INC-42`."),
     ("declare SEV1", "Give the incident a title, e.g. `declare SEV1 Login failing in the EU`."),
 ])
 def test_slash_help_and_usage(app, hooks, frozen, text, first_line):
@@ -363,6 +361,12 @@ def test_slash_help_and_usage(app, hooks, frozen, text, first_line):
     assert body["text"].splitlines()[0] == first_line
     assert "`/incident declare [SEV1-SEV4] <title>`" in body["text"]
     assert count_rows(app, "slack_events")["slack_events"] == 0
+
+
+def test_slash_ack_without_an_incident_outside_its_channel(app, hooks, setup):
+    body = slash(hooks, "ack", user="UAMY").get_json()
+    assert body["text"].startswith("Which incident? Name it (`ack INC-42`)")
+    assert count_rows(app, "slack_events", "acknowledgements") == {"slack_events": 0, "acknowledgements": 0}
 
 
 # Parsing (pure) ------------------------------------------------------------------------------
@@ -383,14 +387,15 @@ def test_parse_incident_ref(text, expected):
     ("declare SEV9 Login failing", Command("declare", title="SEV9 Login failing", severity="SEV2")),
     ("declare a &lt;b&gt; &amp;amp; c", Command("declare", title="a <b> &amp; c")),
     ("help", Command("help")),
-    ("", Command("help")),
+    ("", Command("declare", modal=True)),
+    ("status", Command("status")),
 ])
 def test_parse_command(text, expected):
     assert parse_command(text) == expected
 
 
 def test_parse_command_problems():
-    assert parse_command("status").problem.startswith("Which incident?")
+    assert parse_command("status x").problem.startswith("Which incident?")
     assert parse_command("declare " + "x" * 201).problem == "Keep the title to 200 characters."
     assert parse_command("dance").verb == "help"
 
