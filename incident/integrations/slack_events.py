@@ -36,17 +36,21 @@ NOTE_MAX = 5000
 UNKNOWN_TEXT = "(a pinned Slack message whose text Tocsin could not read)"
 
 
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def handle_event(payload: dict) -> None:
     """An `event_callback`: pins and :pushpin: reactions in incident channels; anything else is ignored."""
-    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    event = _dict(payload.get("event"))
     event_id = payload.get("event_id")
     key = f"event:{event_id}"[:200] if isinstance(event_id, str) and event_id else None
     if not SEEN.claim(key):
         logger.info("slack event %s already handled (a retry)", event_id)
         return
-    item = event.get("item") if isinstance(event.get("item"), dict) else {}
+    item = _dict(event.get("item"))
     if event.get("type") == "pin_added" and item.get("type") in ("message", None):
-        message = item.get("message") if isinstance(item.get("message"), dict) else {}
+        message = _dict(item.get("message"))
         _pinned(str(event.get("channel_id") or item.get("channel") or ""), str(message.get("ts") or item.get("ts") or ""),
                 pinned_by=str(event.get("user") or ""), author=str(message.get("user") or ""),
                 text=message.get("text") if isinstance(message.get("text"), str) else None, via="pin")
@@ -116,7 +120,7 @@ register_purpose("slack_pin", Purpose(send=_fetch, on_sent=_note_fetched))
 
 def tick_from_slack(payload: dict, action: dict) -> None:
     """A tick box in a role holder's checklist message: tick (or untick) the item in Tocsin, as they."""
-    user_info = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    user_info = _dict(payload.get("user"))
     slack_user = str(user_info.get("id") or "")
     found = parse_item_block_id(str(action.get("block_id") or ""))
     if found is None:
@@ -142,7 +146,7 @@ def tick_from_slack(payload: dict, action: dict) -> None:
 
 def _refresh(payload: dict, incident_id: int, runbook: str, key: str, note: str) -> None:
     """Redraw the message as Tocsin has it, so a refused tick does not look done."""
-    container = payload.get("container") if isinstance(payload.get("container"), dict) else {}
+    container = _dict(payload.get("container"))
     channel, ts = container.get("channel_id"), container.get("message_ts")
     incident = db.session.get(Incident, incident_id)
     book = next((b for b in rb.get_runbooks() if b.slug == runbook), None)

@@ -80,7 +80,7 @@ def _url(incident_id: int) -> str:
 
 
 def _target(target: str) -> User | None:
-    return staff_by_slack_id(target) if not ("@" in target) else get_user_by_email(target)
+    return staff_by_slack_id(target) if "@" not in target else get_user_by_email(target)
 
 
 def _who(target: str) -> str:
@@ -139,8 +139,8 @@ def _declare(user: User, command: say.Command, origin: Origin) -> Reply | None:
 
 def _update(user: User, incident: Incident, command: say.Command) -> Reply:
     update = post_update(user, incident.id, status=command.status, message=command.message, public=command.public)
-    seen = "public" if update.public else "internal"
-    return Reply(f"Posted a {seen} update on {incident.reference}: status {update.status}"
+    seen = "a public" if update.public else "an internal"
+    return Reply(f"Posted {seen} update on {incident.reference}: status {update.status}"
                  + (f" — {say.slack_escape(update.message)}" if update.message else "") + ".")
 
 

@@ -11,6 +11,10 @@ DECLARE, UPDATE = "tocsin_declare", "tocsin_update"
 SUMMARY_MAX = 3000   # Slack's limit for a text input
 
 
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: str) -> dict:
     return {"type": "plain_text", "text": value}
 
@@ -78,7 +82,7 @@ def _escape(text: str) -> str:
 def submitted_values(view: dict) -> dict[str, str | None]:
     """{block id: the value typed or chosen} from a view_submission's `view.state.values`."""
     values: dict[str, str | None] = {}
-    state = view.get("state") if isinstance(view.get("state"), dict) else {}
+    state = _dict(view.get("state"))
     for block_id, actions in (state.get("values") or {}).items():
         action = actions.get("value") if isinstance(actions, dict) else None
         if not isinstance(action, dict):

@@ -45,8 +45,9 @@ def checklist_blocks(*, incident_id: int, reference: str, url: str, role_label: 
                      note: str | None = None) -> list[dict]:
     """A runbook's checklist (as `roles.service.checklists` gives it) in Block Kit, one tick box an item."""
     done = {"text": {"type": "mrkdwn", "text": "Done"}, "value": DONE}
+    header = _cut(f"{reference} · {role_label}: {book['title']}", 150)
     blocks: list[dict] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(f"{reference} · {role_label}: {book['title']}", 150)}},
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(
             f"{_escape(book['summary'])} <{url}|Open {reference}>", 3000)}]}]
     if note:

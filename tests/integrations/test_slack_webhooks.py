@@ -6,7 +6,6 @@ import threading
 from urllib.parse import urlencode
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
 from incident import clock, worker
@@ -23,63 +22,14 @@ from incident.integrations.slack import (
 )
 
 from ..conftest import count_rows
-from ..helpers import PUBLIC, SECRET, TWILIO_TOKEN, declare, deliveries, escalation, timeline
+from ..helpers import PUBLIC, TWILIO_TOKEN, declare, deliveries, escalation, timeline
+from .slack_helpers import block_actions, click, slack_headers, slash
 
 TABLES = ("acknowledgements", "timeline_events", "slack_events", "incidents", "deliveries")
 
 
 
 
-
-
-def slack_headers(body: str, *, timestamp: int | None = None, secret: str = SECRET, retry: int | None = None) -> dict:
-    """Slack's headers for `body`: v0 signature over v0:<timestamp>:<body>, as slack_sdk computes it."""
-    stamp = str(timestamp if timestamp is not None else int(clock.utcnow().timestamp()))
-    headers = {"X-Slack-Request-Timestamp": stamp, "Content-Type": "application/x-www-form-urlencoded",
-               "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)}
-    if retry:
-        headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
-    return headers
-
-
-def block_actions(action: dict, *, user: str = "UAMY", trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
-                  blocks: list | None = None) -> dict:
-    """A block_actions payload as Slack documents it, for a click on a page in a DM."""
-    return {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0TOCSIN"},
-        "api_app_id": "A0TOCSIN",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": "1795000000.000001", "channel_id": "D0AMY",
-                      "is_ephemeral": False},
-        "trigger_id": trigger_id,
-        "team": {"id": "T0TOCSIN", "domain": "tocsin-test"},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "channel": {"id": "D0AMY", "name": "directmessage"},
-        "message": {"type": "message", "subtype": "bot_message", "text": "Page", "ts": "1795000000.000001",
-                    "bot_id": "B0TOCSIN", "blocks": blocks or []},
-        "state": {"values": {}},
-        "response_url": "https://hooks.slack.com/actions/T0TOCSIN/1234567890/abcdefABCDEF",
-        "actions": [{**action, "action_ts": "1795000012.345678"}],
-    }
-
-
-def click(hooks, payload: dict, **signing):
-    body = urlencode({"payload": json.dumps(payload)})
-    return hooks.post("/slack/interactions", data=body, headers=slack_headers(body, **signing))
-
-
-def slash(hooks, text: str, *, user: str = "UAMY", trigger_id: str = "1234567890.0987654321.abcdef01234567",
-          **signing):
-    """A slash command request with the fields Slack sends."""
-    body = urlencode({
-        "token": "legacy-verification-token", "team_id": "T0TOCSIN", "team_domain": "tocsin-test",
-        "channel_id": "C0INCIDENTS", "channel_name": "incidents", "user_id": user, "user_name": user.lower(),
-        "command": "/incident", "text": text, "api_app_id": "A0TOCSIN", "is_enterprise_install": "false",
-        "response_url": "https://hooks.slack.com/commands/T0TOCSIN/1234567890/abcdefABCDEF",
-        "trigger_id": trigger_id})
-    return hooks.post("/slack/commands", data=body, headers=slack_headers(body, **signing))
 
 
 def ack_button(incident_id: int) -> dict:

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Callable, Iterable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
-
-from dataclasses import dataclass
 
 from .base import RenderedMessage, SendResult
 
