@@ -9,6 +9,7 @@ the note then. Each event is handled once, by Slack's `event_id`: retries change
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -40,46 +41,65 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+@dataclass(frozen=True)
+class Pin:
+    """A message someone marked for the record: pinned, or with a :pushpin: reaction."""
+
+    channel: str
+    ts: str
+    pinned_by: str
+    author: str
+    text: str | None      # a pin carries the message; a reaction does not
+    via: str              # pin | reaction
+
+
+def parse_pin(event: dict) -> Pin | None:
+    """The pinned message an event is about; None for every other event."""
+    item = _dict(event.get("item"))
+    if event.get("type") == "pin_added" and item.get("type") in ("message", None):
+        message = _dict(item.get("message"))
+        text = message.get("text")
+        return Pin(str(event.get("channel_id") or item.get("channel") or ""), str(message.get("ts") or item.get("ts") or ""),
+                   str(event.get("user") or ""), str(message.get("user") or ""),
+                   text if isinstance(text, str) else None, "pin")
+    if event.get("type") == "reaction_added" and event.get("reaction") == PIN_REACTION and item.get("type") == "message":
+        return Pin(str(item.get("channel") or ""), str(item.get("ts") or ""), str(event.get("user") or ""),
+                   str(event.get("item_user") or ""), None, "reaction")
+    return None
+
+
 def handle_event(payload: dict) -> None:
     """An `event_callback`: pins and :pushpin: reactions in incident channels; anything else is ignored."""
-    event = _dict(payload.get("event"))
+    pin = parse_pin(_dict(payload.get("event")))
+    incident = incident_for_channel(pin.channel) if pin is not None else None
+    if pin is None or incident is None or not pin.ts:
+        return
     event_id = payload.get("event_id")
     key = f"event:{event_id}"[:200] if isinstance(event_id, str) and event_id else None
     if not SEEN.claim(key):
         logger.info("slack event %s already handled (a retry)", event_id)
         return
-    item = _dict(event.get("item"))
-    if event.get("type") == "pin_added" and item.get("type") in ("message", None):
-        message = _dict(item.get("message"))
-        _pinned(str(event.get("channel_id") or item.get("channel") or ""), str(message.get("ts") or item.get("ts") or ""),
-                pinned_by=str(event.get("user") or ""), author=str(message.get("user") or ""),
-                text=message.get("text") if isinstance(message.get("text"), str) else None, via="pin")
-    elif event.get("type") == "reaction_added" and event.get("reaction") == PIN_REACTION and item.get("type") == "message":
-        _pinned(str(item.get("channel") or ""), str(item.get("ts") or ""), pinned_by=str(event.get("user") or ""),
-                author=str(event.get("item_user") or ""), text=None, via="reaction")
+    _pinned(incident, pin)
     SEEN.settle(key)
 
 
-def _pinned(channel: str, ts: str, *, pinned_by: str, author: str, text: str | None, via: str) -> None:
-    incident = incident_for_channel(channel)
-    if incident is None or not ts:
-        return
-    pinner = staff_by_slack_id(pinned_by)
+def _pinned(incident: Incident, pin: Pin) -> None:
+    pinner = staff_by_slack_id(pin.pinned_by)
     if pinner is None or not pinner.can("agent"):  # notes need the agent permission, as in the API
-        logger.warning("slack %s in %s by %s not noted: %s", via, incident.reference, pinned_by,
+        logger.warning("slack %s in %s by %s not noted: %s", pin.via, incident.reference, pin.pinned_by,
                        "not on staff" if pinner is None else f"{pinner.role} cannot add notes")
         return
-    if not SEEN.claim(f"pin:{channel}:{ts}"):  # pinned and marked, or pinned twice: one note
+    if not SEEN.claim(f"pin:{pin.channel}:{pin.ts}"):  # pinned and marked, or pinned twice: one note
         return
-    source = {"source": "slack", "via": via, "channel": channel, "ts": ts, "pinned_by": pinner.email}
-    if text is not None:
-        actor, source["author"] = _author(author, pinner)
-        add_note(actor, incident.id, _note_text(text), source=source)
+    source = {"source": "slack", "via": pin.via, "channel": pin.channel, "ts": pin.ts, "pinned_by": pinner.email}
+    if pin.text is not None:
+        actor, source["author"] = _author(pin.author, pinner)
+        add_note(actor, incident.id, _note_text(pin.text), source=source)
         return
     now = utcnow()
-    db.session.add(Delivery(purpose="slack_pin", dedupe_key=f"slack-pin:{channel}:{ts}", incident_id=incident.id,
-                            channel=Channel.SLACK, recipient=channel, text=f"Read the message pinned at {ts}",
-                            headers={**source, "author_id": author}, status=DeliveryStatus.QUEUED,
+    db.session.add(Delivery(purpose="slack_pin", dedupe_key=f"slack-pin:{pin.channel}:{pin.ts}", incident_id=incident.id,
+                            channel=Channel.SLACK, recipient=pin.channel, text=f"Read the message pinned at {pin.ts}",
+                            headers={**source, "author_id": pin.author}, status=DeliveryStatus.QUEUED,
                             next_attempt_at=now, created_at=now, updated_at=now))
 
 

@@ -241,11 +241,13 @@ def incident_status(incident: Incident) -> dict:
 
 def queue_view(origin: Origin, view: dict) -> None:
     """Queue views.open for this trigger; the worker opens the form (Slack gives it three seconds)."""
+    if not SEEN.claim(origin.key):  # Slack's retry of the same command: the form is on its way already
+        return
     now = utcnow()
     db.session.add(Delivery(purpose="slack_view", dedupe_key=f"slack-view:{origin.trigger_id}"[:200],
                             channel=Channel.SLACK, recipient=origin.trigger_id or "", headers={"view": view},
                             status=DeliveryStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now))
-    db.session.commit()
+    SEEN.settle(origin.key)
 
 
 def _errors(error: ValidationError) -> dict[str, str]:

@@ -125,8 +125,11 @@ def test_what_does_not_become_a_note(app, api, hooks, room, what, caplog):
              "by a stranger": pin_added(channel, by="USTRANGER"), "by a viewer": pin_added(channel, by="UVIC"),
              "a file": {**pin_added(channel), "item": {"type": "file", "channel": channel, "file": {"id": "F1"}}}}[what]
     caplog.set_level(logging.WARNING, "incident.integrations")
+    before = count_rows(app, *TABLES)
     assert event(hooks, event_callback(inner)).status_code == 200
     assert notes(api, incident_id) == [] and deliveries(app, purpose="slack_pin") == []
+    if what in ("elsewhere", "other reaction", "a file"):   # not even remembered: Tocsin keeps nothing of them
+        assert count_rows(app, *TABLES) == before
     if what in ("by a stranger", "by a viewer"):
         assert any("not noted" in r.getMessage() for r in caplog.records)
 
