@@ -32,7 +32,8 @@ from .slack_commands import (  # noqa: F401  (the names the tests and other modu
     slack_unescape,
 )
 from .slack_events import handle_event, tick_from_slack
-from .slack_service import Origin, acknowledge_from_slack, run_command, staff_by_slack_id, submit_view
+from .slack_forms import submit_view
+from .slack_service import Origin, acknowledge_from_slack, run_command, staff_by_slack_id
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from ..auth.models import User
@@ -22,11 +21,8 @@ from ..escalation.service import escalate, escalation_view, frozen_policy, page_
 from ..extensions import db
 from ..flows import declare_incident
 from ..incidents.models import Incident
-from ..incidents.schemas import DeclareIncident, PostUpdate
 from ..incidents.service import add_note, post_update
-from ..outbox.channels import RenderedMessage, SendResult
 from ..outbox.models import Delivery
-from ..outbox.purposes import Purpose, register_purpose
 from ..roles.policy import ROLES
 from ..roles.service import assign_role, holders_by_incident
 from ..vocabulary import Channel, DeliveryStatus
@@ -137,7 +133,8 @@ def _declare(user: User, command: say.Command, origin: Origin) -> Reply | None:
     return Reply(say.declared_text(facts), in_channel=True) if facts else Reply(say.ALREADY_HANDLED)
 
 
-def _update(user: User, incident: Incident, command: say.Command) -> Reply:
+def update_reply(user: User, incident: Incident, command: say.Command) -> Reply:
+    """Post the update a command or form asks for, and say what was posted."""
     update = post_update(user, incident.id, status=command.status, message=command.message, public=command.public)
     seen = "a public" if update.public else "an internal"
     return Reply(f"Posted {seen} update on {incident.reference}: status {update.status}"
@@ -203,7 +200,7 @@ def _page(user: User, incident: Incident, command: say.Command) -> Reply:
     return Reply(f"Paging {person.label} for {incident.reference} ({pages} page{'s' if pages != 1 else ''}).")
 
 
-_CHANGES = {"update": _update, "resolve": _resolve, "role": _role, "note": _note, "escalate": _escalate,
+_CHANGES = {"update": update_reply, "resolve": _resolve, "role": _role, "note": _note, "escalate": _escalate,
             "page": _page}
 
 
@@ -248,61 +245,3 @@ def queue_view(origin: Origin, view: dict) -> None:
                             channel=Channel.SLACK, recipient=origin.trigger_id or "", headers={"view": view},
                             status=DeliveryStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now))
     SEEN.settle(origin.key)
-
-
-def _errors(error: ValidationError) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for problem in error.errors(include_url=False):
-        field = str(problem["loc"][0]) if problem["loc"] else "title"
-        found.setdefault(views.FIELD_BLOCKS.get(field, "title"), problem["msg"].removeprefix("Value error, "))
-    return found
-
-
-def submit_view(view: dict, origin: Origin) -> dict | None:
-    """A submitted form: the answer Slack shows in it (errors by field, or what was done)."""
-    user = staff_by_slack_id(origin.slack_user)
-    verb = {views.DECLARE: "declare", views.UPDATE: "update"}.get(str(view.get("callback_id")))
-    if verb is None:
-        return None
-    if user is None or not user.can(say.NEEDS[verb]):
-        text = say.NOT_STAFF if user is None else say.needs_text(verb, user.role)
-        return {"response_action": "update", "view": views.done_view("Not allowed", refused(origin, verb, text, text).text)}
-    values = views.submitted_values(view)
-    try:
-        body = (DeclareIncident if verb == "declare" else PostUpdate).model_validate(
-            views.declare_input(values) if verb == "declare" else views.update_input(values))
-    except ValidationError as error:
-        return {"response_action": "errors", "errors": _errors(error)}
-    if verb == "declare":
-        assert isinstance(body, DeclareIncident)
-        facts = declare_from_slack(user, title=body.title, severity=body.severity, summary=body.summary,
-                                   services=body.services, key=origin.key)
-        text = say.declared_text(facts) if facts else say.ALREADY_HANDLED
-        return {"response_action": "update", "view": views.done_view("Declared", text)}
-    return _submit_update(user, view, body, origin)
-
-
-def _submit_update(user: User, view: dict, body, origin: Origin) -> dict:
-    incident = db.session.get(Incident, views.metadata(view).get("incident") or 0)
-    if incident is None:
-        return {"response_action": "errors", "errors": {"status": "That incident is gone."}}
-    command = say.Command("update", incident.id, status=body.status, message=body.message, public=body.public)
-    if not SEEN.claim(origin.key):
-        return {"response_action": "update", "view": views.done_view("Update", say.ALREADY_HANDLED)}
-    try:
-        text = _update(user, incident, command).text
-    except AppError as error:
-        db.session.rollback()
-        return {"response_action": "errors", "errors": {"status": error.message}}
-    SEEN.settle(origin.key)
-    return {"response_action": "update", "view": views.done_view("Update posted", text)}
-
-
-def _open_view(channel, row: dict, _message: RenderedMessage) -> SendResult:
-    """views.open with the row's trigger id (a trigger is good for three seconds: no retry helps later)."""
-    if not row["recipient"]:
-        return SendResult(ok=False, error="no_trigger_id")
-    return channel.open_view(row["recipient"], (row["headers"] or {}).get("view") or {})
-
-
-register_purpose("slack_view", Purpose(send=_open_view))
