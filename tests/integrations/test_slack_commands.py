@@ -9,6 +9,7 @@ import pytest
 from incident import worker
 from incident.extensions import db
 from incident.incidents.models import Incident
+from incident.integrations.slack_commands import parse_command
 
 from ..conftest import count_rows
 from ..helpers import PUBLIC, declare, deliveries, escalation, timeline
@@ -269,3 +270,40 @@ def test_help_lists_every_command(hooks, frozen):
     text = slash(hooks, "help", user="USTRANGER").get_json()["text"]
     for verb in ("declare", "update", "role", "resolve", "note", "escalate", "page", "ack", "status", "help"):
         assert f"/incident {verb}" in text
+
+
+# Parsing (pure) ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("update INC-7 internal identified Bad deploy", dict(verb="update", incident_id=7, status="identified",
+                                                         message="Bad deploy", public=False)),
+    ("update #7 Monitoring all green --internal", dict(verb="update", incident_id=7, status="monitoring",
+                                                       message="all green", public=False)),
+    ("update", dict(verb="update", modal=True)),
+    ("role INC-3 sme Alice@Example.com", dict(verb="role", incident_id=3, role="subject_matter_expert",
+                                              target="alice@example.com")),
+    ("role comms <@U0ALICE|alice>", dict(verb="role", role="communications", target="U0ALICE")),
+    ("resolve", dict(verb="resolve", message="")),
+    ("note 42 servers are down", dict(verb="note", incident_id=None, message="42 servers are down")),
+    ("note inc42 a &lt;b&gt;", dict(verb="note", incident_id=42, message="a <b>")),
+    ("escalate INC-2 next db down", dict(verb="escalate", incident_id=2, level=None, message="db down")),
+    ("escalate swarm", dict(verb="escalate", level="swarm", message="")),
+    ("escalate engineering db down", dict(verb="escalate", level="engineering", message="engineering db down")),
+    ("page <@UDAN> wake up", dict(verb="page", target="UDAN", message="wake up")),
+])
+def test_parse_the_new_commands(text, expected):
+    command = parse_command(text)
+    assert {key: getattr(command, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("update fixed it", "Which status?"),
+    ("role boss <@UBOB>", "Which role?"),
+    ("role scribe bob", "Whom?"),
+    ("note", "What should the note say?"),
+    ("page bob", "Whom should Tocsin page?"),
+    ("note " + "x" * 5001, "Keep the text to 5000 characters."),
+])
+def test_parse_problems(text, problem):
+    command = parse_command(text)
+    assert command.verb == "help" and command.problem.startswith(problem)
