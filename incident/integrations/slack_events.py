@@ -20,6 +20,7 @@ from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.service import add_note
 from ..incidents.timeline import record
+from ..incidents.visibility import may_see
 from ..outbox.channels import RenderedMessage, SendResult
 from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose
@@ -29,7 +30,7 @@ from ..roles.service import checklists, set_checklist_item
 from ..roles.slack_checklist import parse_item_block_id, queue_checklist_refresh
 from ..vocabulary import Channel, DeliveryStatus
 from .slack_commands import slack_unescape
-from .slack_service import SEEN, incident_for_channel, staff_by_slack_id
+from .slack_service import SEEN, hidden_from, incident_for_channel, staff_by_slack_id
 
 logger = logging.getLogger(__name__)
 PIN_REACTION = "pushpin"
@@ -85,9 +86,9 @@ def handle_event(payload: dict) -> None:
 
 def _pinned(incident: Incident, pin: Pin) -> None:
     pinner = staff_by_slack_id(pin.pinned_by)
-    if pinner is None or not pinner.can("agent"):  # notes need the agent permission, as in the API
+    if pinner is None or not pinner.can("agent") or not may_see(incident, pinner):  # as the API would
         logger.warning("slack %s in %s by %s not noted: %s", pin.via, incident.reference, pin.pinned_by,
-                       "not on staff" if pinner is None else f"{pinner.role} cannot add notes")
+                       "not on staff" if pinner is None else f"{pinner.email} ({pinner.role}) may not add a note")
         return
     if not SEEN.claim(f"pin:{pin.channel}:{pin.ts}"):  # pinned and marked, or pinned twice: one note
         return
@@ -155,6 +156,8 @@ def tick_from_slack(payload: dict, action: dict) -> None:
     try:
         if user is None:
             raise AppError("You are not on Tocsin's staff, so Tocsin cannot tick this for you.")
+        if hidden_from(incident_id, user):
+            raise AppError(f"Tocsin has no incident INC-{incident_id}.")
         set_checklist_item(user, incident_id, runbook=runbook, item=item, checked=checked)
     except AppError as error:
         db.session.rollback()

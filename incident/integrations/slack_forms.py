@@ -12,6 +12,7 @@ from ..errors import AppError
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.schemas import DeclareIncident, PostUpdate
+from ..incidents.visibility import may_see
 from ..outbox.channels import RenderedMessage, SendResult
 from ..outbox.purposes import Purpose, register_purpose
 from . import slack_commands as say
@@ -53,7 +54,7 @@ def submit_view(view: dict, origin: Origin) -> dict | None:
 
 def _submit_update(user: User, view: dict, body, origin: Origin) -> dict:
     incident = db.session.get(Incident, views.metadata(view).get("incident") or 0)
-    if incident is None:
+    if incident is None or not may_see(incident, user):
         return {"response_action": "errors", "errors": {"status": "That incident is gone."}}
     command = say.Command("update", incident.id, status=body.status, message=body.message, public=body.public)
     if not SEEN.claim(origin.key):

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..flows import declare_incident
 from ..incidents.models import Incident
 from ..incidents.service import add_note, post_update
+from ..incidents.visibility import may_see
 from ..outbox.models import Delivery
 from ..roles.policy import ROLES
 from ..roles.service import assign_role, holders_by_incident
@@ -65,6 +66,12 @@ def incident_for_channel(channel_id: str) -> Incident | None:
     return db.session.scalar(select(Incident).where(Incident.slack_channel_id == channel_id).limit(1))
 
 
+def hidden_from(incident_id: int, user: User) -> bool:
+    """True for a private incident this staff member may not see (visibility.py, as in the API)."""
+    incident = db.session.get(Incident, incident_id)
+    return incident is not None and not may_see(incident, user)
+
+
 def refused(origin: Origin, verb: str, reason: str, text: str) -> Reply:
     """Say no politely, and record it (the log is the record: no Slack user id is staff data)."""
     logger.warning("slack /incident %s refused for %s in %s: %s", verb, origin.slack_user, origin.channel_id, reason)
@@ -95,6 +102,8 @@ def run_command(command: say.Command, origin: Origin, *, name: str = "/incident"
     if command.verb == "ack":
         if incident_id is None:
             return Reply(say.WHICH_INCIDENT.format(verb="ack"))
+        if user is not None and hidden_from(incident_id, user):
+            return Reply(f"Tocsin has no incident INC-{incident_id}.")
         result = acknowledge_from_slack(user, origin.slack_user, incident_id, key=origin.key)
         return Reply(say.ack_text(result) if result else say.ALREADY_HANDLED)
     if user is None or not user.can("viewer"):
@@ -106,7 +115,7 @@ def run_command(command: say.Command, origin: Origin, *, name: str = "/incident"
     if incident_id is None:
         return Reply(say.WHICH_INCIDENT.format(verb=command.verb))
     incident = db.session.get(Incident, incident_id)
-    if incident is None:
+    if incident is None or not may_see(incident, user):   # a private incident does not exist for others
         return Reply(f"Tocsin has no incident INC-{incident_id}.")
     if command.verb == "status":
         return Reply(say.status_text(incident_status(incident)))

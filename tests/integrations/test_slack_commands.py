@@ -307,3 +307,19 @@ def test_parse_the_new_commands(text, expected):
 def test_parse_problems(text, problem):
     command = parse_command(text)
     assert command.verb == "help" and command.problem.startswith(problem)
+
+
+def test_a_private_incident_does_not_exist_for_staff_who_may_not_see_it(app, api, hooks, staff, slack):
+    incident_id = declare(api, title="Credentials leaked", private=True)["id"]
+    worker.tick(app)
+    with app.app_context():
+        channel = db.session.get(Incident, incident_id).slack_channel_id
+    before = count_rows(app, *TABLES)
+    for text, where in [("status", channel), (f"note INC-{incident_id} hello", "C0ELSEWHERE"),
+                        ("update identified found it", channel), ("ack", channel)]:
+        reply = slash(hooks, text, user="ULENA", channel=where, trigger_id=f"t.{text[:4]}").get_json()
+        assert reply["text"] == f"Tocsin has no incident INC-{incident_id}.", text
+    assert count_rows(app, *TABLES) == before
+    assert api.put(f"/api/v1/incidents/{incident_id}/roles/scribe", json={"user": "lena@example.com"}).status_code == 200
+    assert slash(hooks, "note seen now", user="ULENA", channel=channel, trigger_id="t.member").get_json()["text"] == (
+        f"Noted on INC-{incident_id}'s timeline.")

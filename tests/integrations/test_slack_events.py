@@ -261,3 +261,16 @@ def test_a_bad_archive_setting_stops_the_start():
 def test_interaction_form_is_still_checked_first(app, hooks, room):
     body = urlencode({"payload": json.dumps({"type": "view_submission", "view": {}})})
     assert hooks.post("/slack/interactions", data=body, headers=slack_headers(body, secret="nope")).status_code == 401
+
+
+def test_a_pin_in_a_private_incidents_channel_needs_a_member(app, api, hooks, make_user, setup, slack):
+    make_user("lena@example.com", role="lead", slack_id="ULENA")
+    incident_id = declare(api, title="Credentials leaked", private=True)["id"]
+    worker.tick(app)
+    with app.app_context():
+        channel = db.session.get(Incident, incident_id).slack_channel_id
+    event(hooks, event_callback(pin_added(channel)))
+    assert notes(api, incident_id) == []
+    api.put(f"/api/v1/incidents/{incident_id}/roles/scribe", json={"user": "lena@example.com"})
+    event(hooks, event_callback(pin_added(channel), event_id="Ev0PIN0009"))
+    assert [n[1] for n in notes(api, incident_id)] == ["Root cause: expired cert"]
