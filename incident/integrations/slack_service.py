@@ -252,5 +252,6 @@ def queue_view(origin: Origin, view: dict) -> None:
     now = utcnow()
     db.session.add(Delivery(purpose="slack_view", dedupe_key=f"slack-view:{origin.trigger_id}"[:200],
                             channel=Channel.SLACK, recipient=origin.trigger_id or "", headers={"view": view},
+                            text=f"Opens the form “{view['title']['text']}” for {origin.slack_user}",
                             status=DeliveryStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now))
     SEEN.settle(origin.key)
