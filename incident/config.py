@@ -179,6 +179,7 @@ class Settings(BaseSettings):
     DISPATCH_THREADS: Count = 32
     DISPATCH_LEASE_SECONDS: Seconds = 300.0
     SLACK_INCIDENT_CHANNELS: frozenset[str] = frozenset({"SEV1", "SEV2"})
+    SLACK_ARCHIVE_AFTER_HOURS: SecondsOrZero = 24.0  # an incident's channel is archived this long after resolving; 0: never
     ESCALATION_TRIGGER_WORDS: list[str] = ["data loss", "security breach", "data breach"]
     PRIVATE_TRIGGER_WORDS: list[str] = ["security breach", "data breach"]  # of those, the ones that make it private
     REVIEW_SEVERITIES: frozenset[str] = frozenset({"SEV1", "SEV2"})  # resolving one of these opens a review
@@ -270,6 +271,11 @@ class Settings(BaseSettings):
         if names - set(SEVERITIES):
             raise ValueError(f"expected severities among {', '.join(SEVERITIES)} separated by commas, or none")
         return frozenset(names)
+
+    @field_validator("SLACK_ARCHIVE_AFTER_HOURS", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        return 0 if isinstance(value, str) and value.strip().lower() in ("off", "none", "never") else value
 
     @field_validator("ESCALATION_TRIGGER_WORDS", "PRIVATE_TRIGGER_WORDS", mode="before")
     @classmethod

@@ -58,6 +58,8 @@ class SlackStandIn:
         self.token = token
         self.requests: list[SlackRequest] = []
         self.channels: dict[str, str] = {}          # name -> id, as conversations.create made them
+        self.archived: set[str] = set()             # channel ids conversations.archive archived
+        self.messages: dict[tuple[str, str], dict] = {}  # (channel, ts) -> message, for conversations.history
         self._scripted: dict[str, deque[_Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._counter = itertools.count(1)
@@ -125,6 +127,22 @@ class SlackStandIn:
             return {"ok": True, "channels": found, "response_metadata": {"next_cursor": ""}}
         if method in ("conversations.invite", "conversations.setTopic"):
             return {"ok": True, "channel": {"id": channel, "topic": {"value": params.get("topic")}}}
+        if method == "views.open":
+            if not params.get("trigger_id"):
+                return {"ok": False, "error": "invalid_trigger_id"}
+            view = params.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            return {"ok": True, "view": {"id": f"V{n:08d}", **(view or {})}}
+        if method == "conversations.archive":
+            with self._lock:
+                if channel in self.archived:
+                    return {"ok": False, "error": "already_archived"}
+                self.archived.add(channel)
+            return {"ok": True}
+        if method in ("conversations.history", "conversations.replies"):
+            with self._lock:
+                found = self.messages.get((channel, params.get("latest") or params.get("ts") or ""))
+            return {"ok": True, "messages": [found] if found else [], "has_more": False}
         return {"ok": False, "error": "unknown_method"}
 
 

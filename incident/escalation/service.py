@@ -22,7 +22,7 @@ from ..outbox.channels import RenderedMessage
 from ..outbox.models import Delivery
 from ..roles.service import holders_by_incident
 from ..uow import unit_of_work, use_case
-from ..vocabulary import AuditKind, Channel, DeliveryStatus, PageChannel
+from ..vocabulary import AuditKind, Channel, DeliveryStatus, Mode, PageChannel
 from . import call_script, messages
 from . import policy as pure
 from .models import Acknowledgement, EscalationPolicy, EscalationStep, IncidentEscalation, Rotation, RotationOverride
@@ -376,13 +376,44 @@ def _start_steps(incident: Incident, esc: IncidentEscalation, steps: list[pure.S
 
 
 @use_case
-def escalate(actor: User | None, incident_id, *, level: str | None = None, reason: str = "") -> IncidentEscalation:
-    """Escalate to the next level (or the named one), freezing the policy on first use; swarm pages all."""
+def escalate(actor: User | None, incident_id, *, level: str | None = None, reason: str = "",
+             swarm: bool = False) -> IncidentEscalation:
+    """Escalate to the next level (or the named one), freezing the policy on first use; swarm pages all
+    (`swarm=True` turns a tiered escalation into a swarm from now on)."""
     incident = Incident.get_or_raise(incident_id)
     if not incident.is_open:
         raise Conflict(f"{incident.reference} is resolved.", code="incident_resolved")
+    if swarm:
+        _frozen_or_new(incident, utcnow()).mode = Mode.SWARM
     esc = _escalate(actor, incident, level=level, reason=reason)
     return esc
+
+
+@use_case
+def page_user(actor: User, incident_id, *, user: User, reason: str = "") -> int:
+    """Page one staff member on the incident, outside the policy (Slack and SMS where they have them);
+    the page carries the Acknowledge button like any other. Returns how many pages were queued."""
+    incident = Incident.get_or_raise(incident_id)
+    if not incident.is_open:
+        raise Conflict(f"{incident.reference} is resolved.", code="incident_resolved")
+    if not user.active:
+        raise ValidationFailed(f"{user.email} is not active staff.", code="inactive_user")
+    now, facts = utcnow(), _facts(incident, "direct")
+    addresses = {Channel.SLACK: user.slack_id, Channel.SMS: user.phone}
+    channels = [channel for channel, address in addresses.items() if address]
+    if not channels:
+        channels, addresses = [Channel.EMAIL], {Channel.EMAIL: user.email}
+    for channel in channels:
+        message = messages.page_message(facts, channel)
+        key = f"page:direct:{incident.id}:{user.id}:{channel}:{now.timestamp()}"
+        db.session.add(Delivery(purpose="page", dedupe_key=key, incident_id=incident.id, user_id=user.id, channel=channel,
+                                recipient=addresses[channel], subject=message.subject, text=message.text,
+                                html=message.html, blocks=message.blocks, status=DeliveryStatus.QUEUED,
+                                next_attempt_at=now, created_at=now, updated_at=now))
+    add_members(incident.id, [user], "paged")   # they see what they were paged for, private or not
+    record(incident, "paged", actor, {"level": "direct", "round": 0, "pages": len(channels), "recipients": [user.email],
+                                      "channels": [str(c) for c in channels], "deadline": None, "reason": reason})
+    return len(channels)
 
 
 def _frozen_or_new(incident: Incident, now: datetime) -> IncidentEscalation:

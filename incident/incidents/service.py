@@ -168,10 +168,10 @@ def _post_update(actor: User, incident: Incident, *, status: str | None, message
     return update
 
 
-def add_note(actor: User, incident_id: int, text: str) -> TimelineEvent:
-    """A note on the timeline (the scribe's pen)."""
+def add_note(actor: User, incident_id: int, text: str, *, source: dict | None = None) -> TimelineEvent:
+    """A note on the timeline (the scribe's pen); `source` says where it came from (a pinned Slack message)."""
     with unit_of_work():
-        event = record(Incident.get_or_raise(incident_id), "note", actor, {"text": text})
+        event = record(Incident.get_or_raise(incident_id), "note", actor, {"text": text, **(source or {})})
     return event
 
 

@@ -6,8 +6,10 @@ known, recording the id Slack gave it).
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from ..clock import utcnow
 from ..extensions import db
@@ -15,7 +17,10 @@ from ..outbox.channels import Channel, RenderedMessage, SendResult
 from ..outbox.channels.slack import channel_name
 from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose
+from ..vocabulary import DeliveryStatus
 from .models import Incident
+from .signals import incident_changed, incident_resolved
+from .timeline import record
 
 ROOM = "#incident-room"   # recipient of a post until the dispatcher knows the channel id
 
@@ -25,10 +30,10 @@ def room_severities() -> set[str]:
     return set(current_app.config["SLACK_INCIDENT_CHANNELS"])
 
 
-def _queue(incident: Incident, purpose: str, key: str, **values) -> None:
+def _queue(incident: Incident, purpose: str, key: str, *, at: datetime | None = None, **values) -> None:
     now = utcnow()
     db.session.add(Delivery(purpose=purpose, dedupe_key=key, incident_id=incident.id, channel="slack",
-                            status="queued", next_attempt_at=now, created_at=now, updated_at=now, **values))
+                            status="queued", next_attempt_at=at or now, created_at=now, updated_at=now, **values))
 
 
 def topic(incident: Incident, commander: str | None) -> str:
@@ -69,6 +74,45 @@ def invite_to_room(incident: Incident, key: str, slack_id: str | None) -> None:
                text="", headers={"invite": [slack_id]})
 
 
+# Archiving the channel after the incident is resolved.
+
+ARCHIVE_AFTER_LAST_MESSAGE = timedelta(minutes=1)   # the last message goes first
+
+
+def archive_text(incident: Incident) -> str:
+    """The channel's last message: the incident is over, the review is where the work goes on."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    return (f"*{incident.reference}* was resolved; this channel is now archived. "
+            f"The post-incident review: <{base}/incidents/{incident.id}/review|{incident.reference} review>")
+
+
+@incident_resolved.connect
+def _schedule_archive(incident: Incident, **_) -> None:
+    """SLACK_ARCHIVE_AFTER_HOURS after resolving: queue the last message and the archiving (0: never)."""
+    hours = current_app.config["SLACK_ARCHIVE_AFTER_HOURS"]
+    if not hours or not _has_room(incident):
+        return
+    at = (incident.resolved_at or utcnow()) + timedelta(hours=hours)
+    stamp, room = int(at.timestamp()), incident.slack_channel_id or ROOM
+    last = f"room-post:archive:{incident.id}:{stamp}"
+    _queue(incident, "slack_post", last, at=at, recipient=room, text=archive_text(incident))
+    _queue(incident, "slack_archive", f"room-archive:{incident.id}:{stamp}", at=at + ARCHIVE_AFTER_LAST_MESSAGE,
+           recipient=room, text="", headers={"after": last})
+
+
+@incident_changed.connect
+def _keep_open_rooms(incident_id: int, **_) -> None:
+    """A reopened incident keeps its channel: the archiving queued on resolving is called off."""
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or not incident.is_open:
+        return
+    db.session.execute(update(Delivery).where(
+        Delivery.incident_id == incident_id, Delivery.status == DeliveryStatus.QUEUED,
+        or_(Delivery.purpose == "slack_archive", Delivery.dedupe_key.like(f"room-post:archive:{incident_id}:%")))
+        .values(status=DeliveryStatus.CANCELLED, error="reopened before archiving", updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+
+
 # How the dispatcher sends these rows.
 
 def _fill_in_rooms(rows: list[dict]) -> None:
@@ -106,6 +150,31 @@ def _post(channel: Channel, row: dict, message: RenderedMessage) -> SendResult:
     return channel.send(to, message)
 
 
+def _fill_in_archives(rows: list[dict]) -> None:
+    """Each archiving row's room, and whether its last message is still to go."""
+    _fill_in_rooms(rows)
+    for row in rows:
+        after = (row["headers"] or {}).get("after")
+        row["waiting"] = after is not None and db.session.scalar(select(Delivery.id).where(
+            Delivery.dedupe_key == after, Delivery.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.SENDING)))) is not None
+
+
+def _archive(channel: Channel, row: dict, _message: RenderedMessage) -> SendResult:
+    """conversations.archive, once the last message has gone."""
+    if row["waiting"]:
+        return SendResult(ok=False, error="last_message_pending", retryable=True)
+    to = row["room"] if row["recipient"] == ROOM else row["recipient"]
+    if not to:
+        return SendResult(ok=False, error="room_not_ready", retryable=True)
+    return channel.archive(to)  # type: ignore[attr-defined]
+
+
+def _record_archive(row: dict, result: SendResult) -> None:
+    incident = db.session.get(Incident, row["incident_id"])
+    if incident is not None:
+        record(incident, "slack_channel_archived", None, {"channel": result.provider_id})
+
+
 def _record_room(row: dict, result: SendResult) -> None:
     db.session.execute(update(Incident).where(Incident.id == row["incident_id"])
                        .values(slack_channel_id=result.provider_id))
@@ -114,3 +183,4 @@ def _record_room(row: dict, result: SendResult) -> None:
 register_purpose("slack_room", Purpose(send=_open, on_sent=_record_room))
 register_purpose("slack_post", Purpose(prepare=_fill_in_rooms, send=_post))
 register_purpose("slack_invite", Purpose(prepare=_fill_in_rooms, send=_post))
+register_purpose("slack_archive", Purpose(prepare=_fill_in_archives, send=_archive, on_sent=_record_archive))

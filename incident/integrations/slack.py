@@ -1,8 +1,9 @@
-"""Slack webhooks: the page's Acknowledge button (/slack/interactions) and /incident (/slack/commands).
+"""Slack webhooks: /incident (/slack/commands), buttons, tick boxes and forms (/slack/interactions)
+and the Events API (/slack/events).
 
 Every request is checked against Slack's signature before anything is read or written. Slack
-wants an answer within three seconds, so nothing here calls Slack: the acknowledgement
-queues the edit of the page through the outbox, and the worker sends it.
+wants an answer within three seconds, so nothing here calls Slack: what must reach Slack (a
+form to open, an edited page, a message) is an outbox row the worker sends.
 """
 from __future__ import annotations
 
@@ -10,199 +11,63 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import cast
 
 from flask import Blueprint, current_app, jsonify, request
 from slack_sdk.signature import Clock, SignatureVerifier
-from sqlalchemy import select
 
-from ..auth.models import User
 from ..clock import utcnow
 from ..errors import BadRequest, Unauthorized
-from ..escalation.models import SlackEvent
-from ..escalation.service import escalation_view
-from ..extensions import db
-from ..flows import declare_incident
-from ..incidents.models import Incident
-from ..incidents.policy import SEVERITIES
-from ..roles.service import holders_by_incident
-from . import AckResult, acknowledge_as, parse_incident_ref
-from .replays import SeenRequests
+from ..roles.slack_checklist import ACTION as CHECKLIST_ACTION
+from . import parse_incident_ref
+from .slack_commands import (  # noqa: F401  (the names the tests and other modules know this module by)
+    ALREADY_HANDLED,
+    NEEDS_LEAD,
+    NOT_STAFF,
+    NOT_STAFF_ACK,
+    Command,
+    ack_text,
+    parse_command,
+    slack_escape,
+    slack_unescape,
+)
+from .slack_events import handle_event, tick_from_slack
+from .slack_forms import submit_view
+from .slack_service import Origin, acknowledge_from_slack, run_command, staff_by_slack_id
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("slack", __name__, url_prefix="/slack")
-_SEEN = SeenRequests(SlackEvent, lambda key: SlackEvent(key=key, received_at=utcnow(), handled=True))
-
-DEFAULT_SEVERITY = "SEV2"
-TITLE_MAX = 200
-NOT_STAFF = "You are not on Tocsin's staff, so Tocsin cannot do that for you."
-NOT_STAFF_ACK = "You are not on Tocsin's on-call staff, so this acknowledgement was not recorded as one."
-NEEDS_LEAD = "Declaring an incident needs the lead permission in Tocsin."
-ALREADY_HANDLED = "Tocsin has already received and handled this request."
-
-
-# Parsing: pure -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Command:
-    """What `/incident <text>` asks for."""
-
-    verb: str                        # ack | status | declare | help
-    incident_id: int | None = None
-    title: str = ""
-    severity: str = DEFAULT_SEVERITY
-    problem: str = ""                # why the text was not understood, shown above the usage
 
 
 @dataclass(frozen=True)
 class Interaction:
-    """The one thing Tocsin does with a button click: acknowledge."""
+    """The one thing Tocsin does with a page's button: acknowledge."""
 
     slack_user: str
     incident_id: int | None
     key: str | None                  # identifies this delivery, so a retry changes nothing
 
 
-def slack_unescape(text: str) -> str:
-    """Undo Slack's escaping of &, < and > in the text it sends."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def _first_action(payload: dict) -> dict:
+    actions = payload.get("actions")
+    return actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
 
 
-def slack_escape(text: str) -> str:
-    """Escape &, < and > so user text shows as typed in Slack mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def parse_command(text: str) -> Command:
-    """`ack INC-42`, `status 42`, `declare [SEV1] <title>`, `help`; anything else is help with a problem."""
-    words = text.strip().split(None, 1)
-    if not words:
-        return Command("help")
-    verb, rest = words[0].lower(), words[1] if len(words) > 1 else ""
-    if verb in ("ack", "acknowledge", "status"):
-        incident_id = parse_incident_ref(rest)
-        if incident_id is None:
-            return Command("help", problem=f"Which incident? For example `{verb} INC-42`.")
-        return Command("ack" if verb != "status" else "status", incident_id)
-    if verb == "declare":
-        return _parse_declare(rest)
-    return Command("help", problem="" if verb == "help" else "Tocsin did not understand that.")
-
-
-def _parse_declare(rest: str) -> Command:
-    words = rest.strip().split(None, 1)
-    severity = DEFAULT_SEVERITY
-    if words and words[0].upper() in SEVERITIES:
-        severity, rest = words[0].upper(), words[1] if len(words) > 1 else ""
-    title = " ".join(slack_unescape(rest).split())
-    if not title:
-        return Command("help", problem="Give the incident a title, e.g. `declare SEV1 Login failing in the EU`.")
-    if len(title) > TITLE_MAX:
-        return Command("help", problem=f"Keep the title to {TITLE_MAX} characters.")
-    return Command("declare", title=title, severity=severity)
+def _slack_user(payload: dict) -> str:
+    user = payload["user"] if isinstance(payload.get("user"), dict) else {}
+    return str(user.get("id") or "")
 
 
 def parse_interaction(payload: dict) -> Interaction | None:
     """The acknowledgement a block_actions payload asks for; None for any other click."""
-    actions = payload.get("actions")
-    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    action = _first_action(payload)
     if payload.get("type") != "block_actions" or action.get("action_id") != "acknowledge":
         return None
-    user = payload["user"] if isinstance(payload.get("user"), dict) else {}
-    slack_user = str(user.get("id") or "")
+    slack_user = _slack_user(payload)
     trigger = payload.get("trigger_id") or (f"{slack_user}:{action['action_ts']}" if action.get("action_ts") else None)
     return Interaction(slack_user, parse_incident_ref(str(action.get("value") or "")),
                        f"interaction:{trigger}"[:200] if trigger else None)
-
-
-# How the replies read: pure ------------------------------------------------------------------
-
-def usage_text(command: str = "/incident", problem: str = "") -> str:
-    lines = [problem] if problem else []
-    lines += [f"*Tocsin* — `{command}` commands:",
-              f"• `{command} ack INC-42` — acknowledge a page",
-              f"• `{command} status INC-42` — where an incident stands",
-              f"• `{command} declare [SEV1-SEV4] <title>` — declare an outage (leads; SEV2 unless you say)",
-              f"• `{command} help` — this list"]
-    return "\n".join(lines)
-
-
-def ack_text(result: AckResult) -> str:
-    return {
-        "first": f"You acknowledged {result.reference}. The escalation has stopped; thank you.",
-        "duplicate": f"{result.reference} was already acknowledged; yours is noted too.",
-        "not_found": f"Tocsin has no incident {result.reference}.",
-        "unknown_sender": NOT_STAFF_ACK,
-        "not_allowed": f"Your Tocsin role ({result.role}) cannot acknowledge pages, "
-                       "so this acknowledgement was not recorded as one.",
-    }[result.outcome]
-
-
-def _slack_time(value: str) -> str:
-    """An ISO time as Slack's <!date> token: local time for the reader, UTC as the fallback."""
-    moment = datetime.fromisoformat(value)
-    return f"<!date^{int(moment.timestamp())}^{{date_short}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
-
-
-def status_text(facts: dict) -> str:
-    """How `/incident status` reads: what, how bad, who commands, where the escalation stands."""
-    if facts["level"] is None:
-        escalation = "not started"
-    elif facts["state"] == "paging":
-        escalation = f"level {facts['level']}, next deadline {_slack_time(facts['next_deadline_at'])}"
-    else:
-        escalation = f"{facts['state']} at level {facts['level']}"
-    return (f"*<{facts['url']}|{facts['reference']}>* {facts['severity']}: {slack_escape(facts['title'])}\n"
-            f"Status: {facts['status']}\nCommander: {facts['commander'] or 'nobody yet'}\n"
-            f"Escalation: {escalation}")
-
-
-def declared_text(facts: dict) -> str:
-    return (f"{facts['severity']} *<{facts['url']}|{facts['reference']}>* declared by "
-            f"{slack_escape(facts['by'])}: {slack_escape(facts['title'])}")
-
-
-# Use cases -----------------------------------------------------------------------------------
-
-def staff_by_slack_id(slack_user: str) -> User | None:
-    """The staff member with this Slack user id, if any."""
-    if not slack_user:
-        return None
-    return db.session.scalar(select(User).where(User.slack_id == slack_user))
-
-
-def acknowledge_from_slack(user: User | None, slack_user: str, incident_id: int, *,
-                           key: str | None) -> AckResult | None:
-    """Acknowledge from a button or `/incident ack`, once per Slack delivery (None for a repeat)."""
-    if not _SEEN.claim(key):
-        return None
-    result = acknowledge_as(user, incident_id, who=slack_user, via="slack")
-    _SEEN.settle(key)
-    logger.info("slack acknowledgement of %s by %s: %s", result.reference, slack_user, result.outcome)
-    return result
-
-
-def declare_from_slack(user: User, *, title: str, severity: str, key: str | None) -> dict | None:
-    """Declare from `/incident declare`, once per Slack delivery (None for a repeat)."""
-    if not _SEEN.claim(key):
-        return None
-    incident = declare_incident(user, title=title, severity=severity)  # commits the key with it
-    return {"reference": incident.reference, "severity": incident.severity, "title": incident.title,
-            "by": user.label, "url": f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}"}
-
-
-def incident_status(incident_id: int) -> dict | None:
-    """What `/incident status` shows, or None when there is no such incident."""
-    incident = db.session.get(Incident, incident_id)
-    if incident is None:
-        return None
-    view = escalation_view(incident)
-    return {"reference": incident.reference, "title": incident.title, "severity": incident.severity,
-            "status": incident.status, "commander": holders_by_incident([incident.id])[incident.id].get("commander"),
-            "level": view["level"], "state": view["state"], "next_deadline_at": view["next_deadline_at"],
-            "url": f"{current_app.config['PUBLIC_BASE_URL']}/incidents/{incident.id}"}
 
 
 # Routes --------------------------------------------------------------------------------------
@@ -233,16 +98,31 @@ def _reply(text: str, *, in_channel: bool = False):
     return jsonify({"response_type": "in_channel" if in_channel else "ephemeral", "text": text})
 
 
+def _json(raw: str | bytes, what: str):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BadRequest(f"The {what} is not JSON.") from None
+    except RecursionError:  # thousands of brackets: json stops at Python's recursion limit
+        raise BadRequest(f"The {what} is nested too deeply.") from None
+
+
 @bp.post("/interactions")
 def interactions():
-    """Block Kit clicks: the page's Acknowledge button acknowledges; other buttons need nothing."""
-    try:
-        payload = json.loads(request.form.get("payload", ""))
-    except ValueError:
-        raise BadRequest("The interaction payload is not JSON.") from None
-    except RecursionError:  # thousands of brackets: json stops at Python's recursion limit
-        raise BadRequest("The interaction payload is nested too deeply.") from None
-    wanted = parse_interaction(payload) if isinstance(payload, dict) else None
+    """Block Kit: the page's Acknowledge button, checklist tick boxes, and submitted forms."""
+    payload = _json(request.form.get("payload", ""), "interaction payload")
+    if not isinstance(payload, dict):
+        return "", 200
+    if payload.get("type") == "view_submission" and isinstance(payload.get("view"), dict):
+        view = payload["view"]
+        key = f"view:{view.get('id')}:{view.get('hash')}"[:200] if view.get("id") else None
+        answer = submit_view(view, Origin(_slack_user(payload), key=key))
+        return (jsonify(answer), 200) if answer else ("", 200)
+    action = _first_action(payload)
+    if payload.get("type") == "block_actions" and action.get("action_id") == CHECKLIST_ACTION:
+        tick_from_slack(payload, action)
+        return "", 200
+    wanted = parse_interaction(payload)
     if wanted is None:
         return "", 200
     if wanted.incident_id is None:
@@ -254,24 +134,26 @@ def interactions():
 
 @bp.post("/commands")
 def commands():
-    """`/incident ack|status|declare|help`; answers are ephemeral except a declaration."""
+    """`/incident …` (see slack_commands.py); answers are ephemeral except a declaration."""
     form = request.form
     if form.get("ssl_check") == "1":
         return "", 200
-    command, slack_user = parse_command(form.get("text", "")), form.get("user_id", "")
     key = f"command:{form['trigger_id']}"[:200] if form.get("trigger_id") else None
-    if command.verb == "help":
-        return _reply(usage_text(form.get("command") or "/incident", command.problem))
-    user = staff_by_slack_id(slack_user)
-    if command.verb == "ack":
-        result = acknowledge_from_slack(user, slack_user, command.incident_id, key=key)
-        return _reply(ack_text(result) if result else ALREADY_HANDLED)
-    if user is None or not user.can("viewer"):
-        return _reply(NOT_STAFF)
-    if command.verb == "status":
-        facts = incident_status(command.incident_id)
-        return _reply(status_text(facts) if facts else f"Tocsin has no incident INC-{command.incident_id}.")
-    if not user.can("lead"):
-        return _reply(NEEDS_LEAD)
-    facts = declare_from_slack(user, title=command.title, severity=command.severity, key=key)
-    return _reply(declared_text(facts), in_channel=True) if facts else _reply(ALREADY_HANDLED)
+    origin = Origin(form.get("user_id", ""), form.get("channel_id", ""), form.get("trigger_id") or None, key)
+    reply = run_command(parse_command(form.get("text", "")), origin, name=form.get("command") or "/incident")
+    if reply is None:  # a form opens: Slack wants an empty 200
+        return "", 200
+    return _reply(reply.text, in_channel=reply.in_channel)
+
+
+@bp.post("/events")
+def events():
+    """The Events API: the URL check, then pins and :pushpin: reactions in incident channels."""
+    payload = _json(request.get_data(), "event")
+    if not isinstance(payload, dict):
+        raise BadRequest("The event is not a JSON object.")
+    if payload.get("type") == "url_verification":
+        return jsonify({"challenge": str(payload.get("challenge") or "")})
+    if payload.get("type") == "event_callback":
+        handle_event(payload)
+    return "", 200

@@ -19,6 +19,7 @@ from ..incidents.timeline import record
 from ..incidents.visibility import add_members
 from ..uow import use_case
 from . import runbooks as rb
+from . import slack_checklist
 from .models import ChecklistTick, RoleAssignment
 from .policy import ROLES, is_multi_holder, missing_roles
 
@@ -85,6 +86,8 @@ def add_role_term(incident: Incident, role: str, user: User, actor: User | None)
     add_members(incident.id, [user], "role", by=actor)
     record(incident, "role_assigned", actor, {"role": role, "user": user.email, "previous": previous})
     slack_rooms.invite_to_room(incident, f"{incident.id}:{term.id}", user.slack_id)
+    if user.slack_id:
+        slack_checklist.queue_checklists(incident, f"{incident.id}:{term.id}", user, checklists(incident, [role])[0])
     return term
 
 

@@ -6,7 +6,6 @@ import threading
 from urllib.parse import urlencode
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
 from incident import clock, worker
@@ -23,63 +22,14 @@ from incident.integrations.slack import (
 )
 
 from ..conftest import count_rows
-from ..helpers import PUBLIC, SECRET, TWILIO_TOKEN, declare, deliveries, escalation, timeline
+from ..helpers import PUBLIC, TWILIO_TOKEN, declare, deliveries, escalation, timeline
+from .slack_helpers import block_actions, click, slack_headers, slash
 
 TABLES = ("acknowledgements", "timeline_events", "slack_events", "incidents", "deliveries")
 
 
 
 
-
-
-def slack_headers(body: str, *, timestamp: int | None = None, secret: str = SECRET, retry: int | None = None) -> dict:
-    """Slack's headers for `body`: v0 signature over v0:<timestamp>:<body>, as slack_sdk computes it."""
-    stamp = str(timestamp if timestamp is not None else int(clock.utcnow().timestamp()))
-    headers = {"X-Slack-Request-Timestamp": stamp, "Content-Type": "application/x-www-form-urlencoded",
-               "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)}
-    if retry:
-        headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
-    return headers
-
-
-def block_actions(action: dict, *, user: str = "UAMY", trigger_id: str = "13345224609.738474920.8088930838d88f008e0",
-                  blocks: list | None = None) -> dict:
-    """A block_actions payload as Slack documents it, for a click on a page in a DM."""
-    return {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0TOCSIN"},
-        "api_app_id": "A0TOCSIN",
-        "token": "legacy-verification-token",
-        "container": {"type": "message", "message_ts": "1795000000.000001", "channel_id": "D0AMY",
-                      "is_ephemeral": False},
-        "trigger_id": trigger_id,
-        "team": {"id": "T0TOCSIN", "domain": "tocsin-test"},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "channel": {"id": "D0AMY", "name": "directmessage"},
-        "message": {"type": "message", "subtype": "bot_message", "text": "Page", "ts": "1795000000.000001",
-                    "bot_id": "B0TOCSIN", "blocks": blocks or []},
-        "state": {"values": {}},
-        "response_url": "https://hooks.slack.com/actions/T0TOCSIN/1234567890/abcdefABCDEF",
-        "actions": [{**action, "action_ts": "1795000012.345678"}],
-    }
-
-
-def click(hooks, payload: dict, **signing):
-    body = urlencode({"payload": json.dumps(payload)})
-    return hooks.post("/slack/interactions", data=body, headers=slack_headers(body, **signing))
-
-
-def slash(hooks, text: str, *, user: str = "UAMY", trigger_id: str = "1234567890.0987654321.abcdef01234567",
-          **signing):
-    """A slash command request with the fields Slack sends."""
-    body = urlencode({
-        "token": "legacy-verification-token", "team_id": "T0TOCSIN", "team_domain": "tocsin-test",
-        "channel_id": "C0INCIDENTS", "channel_name": "incidents", "user_id": user, "user_name": user.lower(),
-        "command": "/incident", "text": text, "api_app_id": "A0TOCSIN", "is_enterprise_install": "false",
-        "response_url": "https://hooks.slack.com/commands/T0TOCSIN/1234567890/abcdefABCDEF",
-        "trigger_id": trigger_id})
-    return hooks.post("/slack/commands", data=body, headers=slack_headers(body, **signing))
 
 
 def ack_button(incident_id: int) -> dict:
@@ -351,10 +301,8 @@ def test_slash_declare_needs_a_lead(app, hooks, setup):
 
 
 @pytest.mark.parametrize("text, first_line", [
-    ("help", "*Tocsin* — `/incident` commands:"),
-    ("", "*Tocsin* — `/incident` commands:"),
+    ("help", "*Tocsin* — `/incident` commands (in an incident's channel, leave out `INC-42`):"),
     ("reboot the world", "Tocsin did not understand that."),
-    ("ack", "Which incident? For example `ack INC-42`."),
     ("declare SEV1", "Give the incident a title, e.g. `declare SEV1 Login failing in the EU`."),
 ])
 def test_slash_help_and_usage(app, hooks, frozen, text, first_line):
@@ -363,6 +311,12 @@ def test_slash_help_and_usage(app, hooks, frozen, text, first_line):
     assert body["text"].splitlines()[0] == first_line
     assert "`/incident declare [SEV1-SEV4] <title>`" in body["text"]
     assert count_rows(app, "slack_events")["slack_events"] == 0
+
+
+def test_slash_ack_without_an_incident_outside_its_channel(app, hooks, setup):
+    body = slash(hooks, "ack", user="UAMY").get_json()
+    assert body["text"].startswith("Which incident? Name it (`ack INC-42`)")
+    assert count_rows(app, "slack_events", "acknowledgements") == {"slack_events": 0, "acknowledgements": 0}
 
 
 # Parsing (pure) ------------------------------------------------------------------------------
@@ -383,14 +337,15 @@ def test_parse_incident_ref(text, expected):
     ("declare SEV9 Login failing", Command("declare", title="SEV9 Login failing", severity="SEV2")),
     ("declare a &lt;b&gt; &amp;amp; c", Command("declare", title="a <b> &amp; c")),
     ("help", Command("help")),
-    ("", Command("help")),
+    ("", Command("declare", modal=True)),
+    ("status", Command("status")),
 ])
 def test_parse_command(text, expected):
     assert parse_command(text) == expected
 
 
 def test_parse_command_problems():
-    assert parse_command("status").problem.startswith("Which incident?")
+    assert parse_command("status x").problem.startswith("Which incident?")
     assert parse_command("declare " + "x" * 201).problem == "Keep the title to 200 characters."
     assert parse_command("dance").verb == "help"
 

@@ -62,6 +62,24 @@ class SandboxChannel:
             self.actions.append(("set_topic", (channel_id, topic)))
         return SendResult(ok=True, provider_id=channel_id)
 
+    def open_view(self, trigger_id: str, view: dict) -> SendResult:
+        """Record a modal that would have opened (Slack's views.open)."""
+        with self._lock:
+            self.actions.append(("open_view", (trigger_id, view)))
+        return SendResult(ok=True, provider_id=f"sandbox-view-{uuid4().hex[:8]}")
+
+    def archive(self, channel_id: str) -> SendResult:
+        """Record the archiving of an incident's channel."""
+        with self._lock:
+            self.actions.append(("archive", (channel_id,)))
+        return SendResult(ok=True, provider_id=channel_id)
+
+    def fetch_message(self, channel_id: str, ts: str) -> SendResult:
+        """The sandbox has no messages to read back: an empty one."""
+        with self._lock:
+            self.actions.append(("fetch_message", (channel_id, ts)))
+        return SendResult(ok=True, provider_id=f"{channel_id}:{ts}")
+
     def messages_to(self, to: str) -> list[RenderedMessage]:
         """What was recorded for one address, oldest first."""
         with self._lock:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Callable, Iterable
 
@@ -22,8 +23,18 @@ TRANSIENT_ERRORS = frozenset({
 })
 # Invitation answers that leave the user in the channel, which is what was asked.
 HARMLESS_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
+# Archiving a channel that is archived already leaves it as asked.
+HARMLESS_ARCHIVE_ERRORS = frozenset({"already_archived"})
 SHORT_CODE = re.compile(r"^[a-z0-9_]{1,64}$")
 LIST_PAGES = 20
+
+
+@dataclass(frozen=True)
+class FetchedMessage(SendResult):
+    """A message read back from Slack (conversations.history): its text and author."""
+
+    text: str = ""
+    user: str = ""
 
 
 def channel_name(raw: str) -> str:
@@ -183,3 +194,36 @@ class SlackChannel:
         if isinstance(response, SendResult):
             return response
         return SendResult(ok=True, provider_id=channel_id)
+
+    def open_view(self, trigger_id: str, view: dict) -> SendResult:
+        """views.open: a modal for the person whose command or click gave the trigger id."""
+        response = self._call("views.open", "modal", self.client.views_open, trigger_id=trigger_id, view=view)
+        if isinstance(response, SendResult):
+            return response
+        return SendResult(ok=True, provider_id=(response.get("view") or {}).get("id"))
+
+    def archive(self, channel_id: str) -> SendResult:
+        """conversations.archive; a channel archived already counts as archived."""
+        response = self._call("conversations.archive", channel_id, self.client.conversations_archive,
+                              channel=channel_id)
+        if isinstance(response, SendResult) and response.error not in HARMLESS_ARCHIVE_ERRORS:
+            return response
+        return SendResult(ok=True, provider_id=channel_id)
+
+    def fetch_message(self, channel_id: str, ts: str) -> SendResult:
+        """One message by its ts (conversations.history, then the thread's replies): a FetchedMessage."""
+        response = self._call("conversations.history", channel_id, self.client.conversations_history,
+                              channel=channel_id, latest=ts, oldest=ts, inclusive=True, limit=1)
+        if isinstance(response, SendResult):
+            return response
+        found = [m for m in response.get("messages") or [] if m.get("ts") == ts]
+        if not found:  # a reply in a thread is not in the channel's history
+            replies = self._call("conversations.replies", channel_id, self.client.conversations_replies,
+                                 channel=channel_id, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=1)
+            if isinstance(replies, SendResult):
+                return replies
+            found = [m for m in replies.get("messages") or [] if m.get("ts") == ts]
+        if not found:
+            return SendResult(ok=False, error="message_not_found")
+        return FetchedMessage(ok=True, provider_id=f"{channel_id}:{ts}", text=str(found[0].get("text") or ""),
+                              user=str(found[0].get("user") or ""))
