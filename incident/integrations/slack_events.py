@@ -17,10 +17,9 @@ from ..auth.models import User
 from ..clock import utcnow
 from ..errors import AppError
 from ..extensions import db
-from ..incidents.models import Incident
+from ..incidents.models import Incident, may_see
 from ..incidents.service import add_note
 from ..incidents.timeline import record
-from ..incidents.visibility import may_see
 from ..outbox.channels import RenderedMessage, SendResult
 from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose

@@ -10,9 +10,8 @@ from pydantic import ValidationError
 from ..auth.models import User
 from ..errors import AppError
 from ..extensions import db
-from ..incidents.models import Incident
+from ..incidents.models import Incident, may_see
 from ..incidents.schemas import DeclareIncident, PostUpdate
-from ..incidents.visibility import may_see
 from ..outbox.channels import RenderedMessage, SendResult
 from ..outbox.purposes import Purpose, register_purpose
 from . import slack_commands as say

@@ -20,9 +20,8 @@ from ..escalation.models import SlackEvent
 from ..escalation.service import escalate, escalation_view, frozen_policy, page_user, policy_for
 from ..extensions import db
 from ..flows import declare_incident
-from ..incidents.models import Incident
+from ..incidents.models import Incident, may_see
 from ..incidents.service import add_note, post_update
-from ..incidents.visibility import may_see
 from ..outbox.models import Delivery
 from ..roles.policy import ROLES
 from ..roles.service import assign_role, holders_by_incident
