@@ -21,6 +21,7 @@ from .auth.service import (
     reactivate_staff,
     revoke_token,
     set_password,
+    set_staff_locale,
 )
 from .customers.cli import customers_cli
 from .demo import login_banner, seed
@@ -46,12 +47,14 @@ def _fail(error: AppError) -> None:
 @click.option("--name", default="")
 @click.option("--phone", default=None, help="International form, e.g. +393471234567.")
 @click.option("--slack-id", default=None, help="Slack user id (U…), to acknowledge from Slack.")
+@click.option("--locale", default=None, help="BCP 47 language their pages are read aloud in (e.g. fr, de-CH).")
 @click.option("--password-prompt", is_flag=True, help="Ask for a password so they can log in to the web UI.")
-def users_create(email, role, name, phone, slack_id, password_prompt):
+def users_create(email, role, name, phone, slack_id, locale, password_prompt):
     """Add a staff member with a permission role."""
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password_prompt else None
     try:
-        user = create_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password)
+        user = create_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password,
+                           locale=locale)
     except AppError as error:
         _fail(error)
     click.echo(f"Created {user.email} ({user.role}).")
@@ -63,6 +66,18 @@ def _staff_member_or_exit(email: str) -> User:
         click.echo(f"Error: no staff member {email}.", err=True)
         sys.exit(1)
     return user
+
+
+@users.command("set-locale")
+@click.argument("email")
+@click.argument("locale", required=False)
+def users_set_locale(email, locale):
+    """Set the language a staff member's pages are read aloud in (none given: the default)."""
+    try:
+        set_staff_locale(None, _staff_member_or_exit(email), locale)
+    except AppError as error:
+        _fail(error)
+    click.echo(f"{email} now hears pages in {locale or 'the default language'}.")
 
 
 @users.command("set-password")

@@ -22,6 +22,7 @@ class User(Model):
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     slack_id: Mapped[str | None] = mapped_column(String(40), unique=True, nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(35), nullable=True)   # BCP 47; pages read aloud in it
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -17,6 +17,7 @@ from .. import audit
 from ..clock import utcnow
 from ..errors import Conflict, NotAllowed, NotFound, Unauthorized, ValidationFailed
 from ..extensions import db
+from ..locales import InvalidLocale, parse_tag
 from ..uow import use_case
 from ..validation import mask_phone, normalize_email, normalize_phone
 from ..vocabulary import AuditKind
@@ -53,7 +54,19 @@ Actor = User | str | None   # who makes a change, for the audit trail (None: who
 def staff_view(user: User) -> dict:
     """What the audit trail keeps of a staff member (never the password; the phone masked)."""
     return {"email": user.email, "name": user.name, "role": user.role, "active": user.active,
-            "phone": mask_phone(user.phone), "slack_id": user.slack_id}
+            "phone": mask_phone(user.phone), "slack_id": user.slack_id, "locale": user.locale}
+
+
+@use_case
+def set_staff_locale(actor: User | None, user: User, locale: str | None) -> None:
+    """The language a staff member's pages are read aloud in (None: the default language)."""
+    _require_admin(actor)
+    before = staff_view(user)
+    try:
+        user.locale = parse_tag(locale) if locale else None
+    except InvalidLocale as error:
+        raise ValidationFailed("Invalid language tag.", details={"locale": str(error)}) from None
+    _staff_changed(actor, user, before)
 
 
 def token_view(token: ApiToken, email: str) -> dict:
@@ -84,13 +97,16 @@ def get_user_by_email_or_raise(email: str) -> User:
 
 @use_case(conflict=("A staff member with this email exists already.", "user_exists"))
 def create_user(email: str, *, role: str, name: str = "", phone: str | None = None,
-                slack_id: str | None = None, password: str | None = None, actor: Actor = None) -> User:
+                slack_id: str | None = None, password: str | None = None, actor: Actor = None,
+                locale: str | None = None) -> User:
     """Add a staff member with a permission role."""
-    return _add_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password, actor=actor)
+    return _add_user(email, role=role, name=name, phone=phone, slack_id=slack_id, password=password, actor=actor,
+                     locale=locale)
 
 
 def _add_user(email: str, *, role: str, name: str = "", phone: str | None = None,
-              slack_id: str | None = None, password: str | None = None, actor: Actor = None) -> User:
+              slack_id: str | None = None, password: str | None = None, actor: Actor = None,
+              locale: str | None = None) -> User:
     """Check and add a staff member (flushed, not committed)."""
     errors = {}
     try:
@@ -108,12 +124,17 @@ def _add_user(email: str, *, role: str, name: str = "", phone: str | None = None
         errors["password"] = f"at least {MIN_PASSWORD_LENGTH} characters"
     if len(name.strip()) > 200:
         errors["name"] = "at most 200 characters"
+    if locale:
+        try:
+            locale = parse_tag(locale)
+        except InvalidLocale as error:
+            errors["locale"] = str(error)
     if errors:
         raise ValidationFailed("Invalid user.", details=errors)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"A staff member {email} exists already.", code="user_exists")
     user = User(email=email, role=role, name=name.strip(), phone=phone or None,
-                slack_id=slack_id or None, active=True,
+                slack_id=slack_id or None, active=True, locale=locale or None,
                 password_hash=_hasher.hash(password) if password else None)
     db.session.add(user)
     db.session.flush()

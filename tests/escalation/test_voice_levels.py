@@ -1,6 +1,8 @@
 """`voice` in escalation policies: for paging staff only, its fallback channels, and what a call says."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from incident.escalation import call_script
@@ -77,7 +79,13 @@ def test_what_a_call_says_in_each_language():
         "This is Tocsin. INC-42, severity 1: Login failing. You are paged at level engineering.")
     assert call_script.spoken_page(FACTS, "it") == (
         "Qui Tocsin. INC-42, gravità 1: Login failing. Sei chiamato al livello engineering.")
-    assert set(call_script.LINES["en"]) == set(call_script.LINES["it"]) and set(call_script.SAY_LANGUAGE) == {"en", "it"}
+    assert call_script.spoken_page(FACTS, call_script.call_locale("de-CH")).startswith("Hier ist Tocsin. INC-42")
+    assert call_script.call_locale("pt-BR", "fr") == "fr" and call_script.call_locale("pt-BR", None) == "en"
+    assert set(call_script.SAY_LANGUAGE) == set(call_script.LINES) == {"en", "it", "fr", "de", "es"}
+    for language, lines in call_script.LINES.items():   # every sentence in every language, the same placeholders
+        assert set(lines) == set(call_script.LINES["en"]), language
+        for key, text in lines.items():
+            assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", call_script.LINES["en"][key]))
 
 
 def test_a_long_title_is_cut_when_read_aloud():

@@ -139,16 +139,19 @@ def test_the_call_speaks_italian_when_that_is_the_default(app, api, setup, hooks
     assert prompt.text.startswith("Premi 1 per prendere in carico.") and page.get("language") == "it-IT"
 
 
-def test_a_staff_members_own_locale_wins_over_the_default(app, api, setup, hooks, channels, monkeypatch):
-    from incident.auth.models import User
-
-    monkeypatch.setattr(User, "locale", "it", raising=False)   # staff locales, where the model has them
-    monkeypatch.setitem(app.config, "DEFAULT_LOCALE", "en")
+def test_a_staff_members_own_locale_wins_over_the_default(app, api, setup, hooks, channels, monkeypatch, runner):
+    monkeypatch.setitem(app.config, "DEFAULT_LOCALE", "it")
+    refused = runner.invoke(args=["users", "set-locale", "amy@example.com", "xx-!!"])
+    assert refused.exit_code != 0 and "locale" in refused.output
+    assert runner.invoke(args=["users", "set-locale", "amy@example.com", "fr-ca"]).exit_code == 0
     assert setup.put("/api/v1/escalation-policies/default", json=VOICE_POLICY).status_code == 200
     incident_id = declare(api)["id"]
     api.post(f"/api/v1/incidents/{incident_id}/escalate", json={})
 
-    assert call_row(app, incident_id).text.startswith("Qui Tocsin.")
+    row = call_row(app, incident_id)
+    assert row.text.startswith(f"Ici Tocsin. INC-{incident_id}")          # fr-CA -> fr, not the default Italian
+    page, prompt = twiml(post(hooks, path_of(row.headers["Url"]), call(SID))).find("Gather").findall("Say")
+    assert page.get("language") == "fr-FR" and prompt.text.startswith("Appuyez sur 1")
 
 
 def test_titles_are_escaped_in_the_twiml(app, api, setup, hooks, channels):
