@@ -23,6 +23,17 @@ _PHONE = re.compile(r"\+\d{7,15}\b")   # E.164, the form Tocsin stores numbers i
 _MARK = "_tocsin_handler"
 
 
+class ExpectedSkips(logging.Filter):
+    """The worker's sending jobs run as loops longer than the tick (a broadcast's budget is 30 s), so
+    the scheduler skipping their next start while one runs is the design, not news: not logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
+_SKIPS = ExpectedSkips()
+
+
 class Redactor:
     """Masks phone numbers and the configured secrets wherever they appear in a log line."""
 
@@ -86,4 +97,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text", *, secrets: Iterab
     quiet = logging.NOTSET if root.level <= logging.DEBUG else max(logging.WARNING, root.level)
     for name in QUIET:
         logging.getLogger(name).setLevel(quiet)
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    if _SKIPS not in scheduler.filters:
+        scheduler.addFilter(_SKIPS)
     return handler
