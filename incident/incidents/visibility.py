@@ -36,6 +36,17 @@ def visible(user: User | None = None) -> ColumnElement[bool]:
                Incident.id.in_(select(IncidentMember.incident_id).where(IncidentMember.user_id == user.id)))
 
 
+def hidden_incidents(incident_ids: Iterable[int | None], user: User | None = None) -> set[int]:
+    """Of these incidents, the private ones `user` (default: the one behind this request) may not see:
+    a list of tickets shows no link to them, as if the ticket were not linked."""
+    ids = {i for i in incident_ids if i}
+    user = user if user is not None else viewer()
+    if not ids or sees_everything(user):
+        return set()
+    return set(db.session.scalars(select(Incident.id).where(Incident.id.in_(ids), Incident.private.is_(True),
+                                                           ~visible(user))))
+
+
 def visible_ids(user: User | None = None):
     """The incidents `user` may see, as a subquery of ids, for tables that point at incidents."""
     return select(Incident.id).where(visible(user))

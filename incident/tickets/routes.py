@@ -9,6 +9,7 @@ from ..auth.access import api_auth
 from ..clock import isoformat
 from ..errors import TooLarge, ValidationFailed
 from ..incidents.models import Incident
+from ..incidents.visibility import hidden_incidents
 from ..security import body_limit
 from . import ingest, service
 from .schemas import MAX_BATCH, FilterIn, LinkIn, LinkRuleIn, MergeIn, TicketIn, UnlinkIn, ticket_to_dict
@@ -70,7 +71,8 @@ def list_tickets():
     incident_id = request.args.get("incident_id")
     extra = {"incident_id": Incident.get_or_raise(incident_id).id} if incident_id else {}
     rows, total = service.list_tickets(filter_from_args(**extra), page=page, per_page=per_page)
-    return jsonify(paginated([ticket_to_dict(t) for t in rows], page, per_page, total))
+    hidden = hidden_incidents(t.incident_id for t in rows)
+    return jsonify(paginated([ticket_to_dict(t, hidden) for t in rows], page, per_page, total))
 
 
 @bp.get("/incidents/<incident_id>/tickets")
@@ -79,7 +81,8 @@ def incident_tickets(incident_id):
     page, per_page = page_args()
     incident = Incident.get_or_raise(incident_id)
     rows, total = service.list_tickets(filter_from_args(incident_id=incident.id), page=page, per_page=per_page)
-    return jsonify(paginated([ticket_to_dict(t) for t in rows], page, per_page, total))
+    hidden = hidden_incidents(t.incident_id for t in rows)
+    return jsonify(paginated([ticket_to_dict(t, hidden) for t in rows], page, per_page, total))
 
 
 @bp.post("/incidents/<incident_id>/tickets")

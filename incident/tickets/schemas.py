@@ -1,6 +1,7 @@
 """Request schemas for tickets, links and rules, and how a ticket reads in the API."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
@@ -133,7 +134,9 @@ class DeclareFromFlood(Strict):
     title: str | None = Field(None, min_length=1, max_length=200)
 
 
-def ticket_to_dict(ticket: Ticket) -> dict:
+def ticket_to_dict(ticket: Ticket, hidden: Collection[int] = ()) -> dict:
+    """The ticket as the API shows it; its link to a private incident in `hidden` left out."""
+    linked = ticket.incident_id not in hidden
     return {
         "id": ticket.id, "external_id": ticket.external_id, "source": ticket.source,
         "subject": ticket.subject, "description": ticket.description,
@@ -142,6 +145,6 @@ def ticket_to_dict(ticket: Ticket) -> dict:
         "customer_id": ticket.customer_id, "tags": decode_words(ticket.tags),
         "services": decode_words(ticket.services), "priority": ticket.priority, "status": ticket.status,
         "created_at": isoformat(ticket.created_at), "received_at": isoformat(ticket.received_at),
-        "incident_id": ticket.incident_id, "linked_at": isoformat(ticket.linked_at),
-        "link_method": ticket.link_method, "solved_at": isoformat(ticket.solved_at),
+        "incident_id": ticket.incident_id if linked else None, "linked_at": isoformat(ticket.linked_at) if linked else None,
+        "link_method": ticket.link_method if linked else None, "solved_at": isoformat(ticket.solved_at),
     }

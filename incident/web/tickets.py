@@ -10,6 +10,7 @@ from ..auth.access import login_required
 from ..errors import AppError, ValidationFailed
 from ..incidents import service as incidents
 from ..incidents.models import Incident
+from ..incidents.visibility import hidden_incidents
 from ..known_issues.service import ticket_flags
 from ..security import body_limit
 from ..tickets import service as tickets
@@ -61,7 +62,8 @@ def tickets_view():
     return render_template("tickets.html", tickets=rows, total=total, page=page, per_page=PER_PAGE,
                            args=_current_args(), incidents=[i for i in open_incidents if not i.merged_into_id],
                            words=decode_words, filter_active=ticket_filter.narrows,
-                           known=ticket_flags([t.id for t in rows]))
+                           known=ticket_flags([t.id for t in rows]),
+                           hidden=hidden_incidents(t.incident_id for t in rows))
 
 
 @bp.post("/tickets/link")

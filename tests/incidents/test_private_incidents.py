@@ -135,6 +135,20 @@ def test_a_security_breach_ticket_makes_its_incident_private(people):
     assert people["other_lead"].get(f"/api/v1/incidents/{incident}").status_code == 404
 
 
+def test_its_tickets_show_no_link_to_it_for_others(client, make_user, people, breach):
+    lead = people["declarer"]
+    ingest(lead, {"tickets": [{"external_id": "ZD-9", "source": "email", "subject": "Locked out", "tags": ["login"]}]})
+    assert lead.post(f"/api/v1/incidents/{breach}/tickets", json={"external_ids": ["ZD-9"]}).status_code == 200
+    [mine] = lead.get("/api/v1/tickets").get_json()["items"]
+    [theirs] = people["viewer"].get("/api/v1/tickets").get_json()["items"]
+    assert mine["incident_id"] == breach and mine["link_method"] == "manual"
+    assert theirs["incident_id"] is None and theirs["link_method"] is None and theirs["subject"] == "Locked out"
+    assert people["viewer"].get("/api/v1/tickets", query_string={"incident_id": breach}).status_code == 404
+    logged_in(client, make_user, role="viewer", email="web-viewer@example.com")
+    page = client.get("/tickets", query_string={"linked": "all"}).get_data(as_text=True)
+    assert "Locked out" in page and f"INC-{breach}" not in page
+
+
 def test_the_web_pages_hide_it_and_leads_manage_it(client, make_user, people, breach):
     logged_in(client, make_user, role="viewer", email="web-viewer@example.com")
     assert "Credential stuffing" not in client.get("/").get_data(as_text=True)
