@@ -22,7 +22,7 @@ from ..clock import isoformat, utcnow
 from ..customers import service as customers
 from ..customers.links import read_unsubscribe_token, unsubscribe_token, unsubscribe_url  # noqa: F401  (re-exported)
 from ..customers.models import Customer, customer_services
-from ..dbutil import bound_once, dialect, execute_dml, insert_ignoring_conflicts
+from ..dbutil import bound_once, copy_rows, dialect, execute_dml, insert_ignoring_conflicts
 from ..errors import AppError, Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..incidents.models import MAX_ID, Incident, incident_services
@@ -423,11 +423,19 @@ def prepare_send(send: BroadcastSend) -> int:
     # A Core executemany on the table: every row has the same keys, so one statement compiled once per chunk
     # (the ORM bulk path left out error=None and so split the rows into thousands of small INSERTs). The
     # timestamps, the same on every row, are converted for the database once rather than once per row.
-    stamp = bound_once(Delivery.__table__.c.created_at, now)
-    statement = insert_ignoring_conflicts(Delivery.__table__, ["dedupe_key"]).values(
-        next_attempt_at=stamp, created_at=stamp, updated_at=stamp)
-    for start in range(0, len(rows), INSERT_CHUNK):
-        db.session.execute(statement, rows[start:start + INSERT_CHUNK])
+    if dialect() == "postgresql" and rows:
+        # COPY: the rows are new by construction (this send was claimed once, and its rows commit with
+        # its status), so the conflict check the executemany below keeps is not needed here.
+        columns = (*rows[0], "next_attempt_at", "created_at", "updated_at")
+        copy_rows(Delivery.__table__, columns, (
+            (*(json.dumps(v) if k == "headers" and v is not None else v for k, v in row.items()), now, now, now)
+            for row in rows))
+    else:
+        stamp = bound_once(Delivery.__table__.c.created_at, now)
+        statement = insert_ignoring_conflicts(Delivery.__table__, ["dedupe_key"]).values(
+            next_attempt_at=stamp, created_at=stamp, updated_at=stamp)
+        for start in range(0, len(rows), INSERT_CHUNK):
+            db.session.execute(statement, rows[start:start + INSERT_CHUNK])
     send.status, send.recipients, send.prepared_at = SendStatus.QUEUED, len(rows), now
     broadcast.status, broadcast.updated_at = BroadcastStatus.SENDING, now
     if broadcast.repeat_every_minutes and incident.is_open:
