@@ -27,7 +27,7 @@ from incident.outbox.channels.email import SmtpEmail
 from incident.outbox.channels.sandbox import SandboxChannel
 from incident.outbox.channels.slack import SlackChannel
 from incident.outbox.channels.sms import TwilioSms
-from incident.outbox.dispatch import MAX_ATTEMPTS, backoff, outcome
+from incident.outbox.dispatch import MAX_ATTEMPTS, backoff, outcome, retry_wait
 from incident.outbox.models import Delivery
 
 from ..helpers import POLICY, add_customers, declare, logged_in
@@ -134,6 +134,20 @@ def test_the_retry_policy_outlasts_a_five_minute_outage():
     down = SendResult(ok=False, error="503", retryable=True)
     assert all(outcome(attempt, down, False, now)["status"] == "queued" for attempt in range(1, MAX_ATTEMPTS))
     assert outcome(MAX_ATTEMPTS, down, False, now)["status"] == "failed"
+
+
+def test_a_provider_asking_for_one_second_again_and_again_cannot_use_up_the_tries():
+    """503 with Retry-After: 1 on every try (Zendesk and webhook targets pass it on): the waits are still
+    the backoff's, so giving up still takes over ten minutes; a longer Retry-After (a 429's 30 s) is kept."""
+    now, waited = clock.utcnow(), timedelta()
+    busy = SendResult(ok=False, error="503", retryable=True, retry_after=1)
+    for attempt in range(1, MAX_ATTEMPTS):
+        row = outcome(attempt, busy, False, now + waited)
+        assert row["status"] == "queued"
+        waited = row["next_attempt_at"] - now
+    assert waited > 2 * OUTAGE
+    assert retry_wait(1, 30) == timedelta(seconds=30) and retry_wait(1, None) == backoff(1) == timedelta(seconds=5)
+    assert retry_wait(7, 1) == backoff(7) == timedelta(seconds=320)
 
 
 # --- a broadcast through five minutes of SMTP and Twilio down --------------------------------------------
