@@ -210,8 +210,12 @@ def test_a_broadcast_waits_out_five_minutes_of_smtp_and_twilio_down_and_goes_onc
     assert {"smtp 451", "smtp connection refused", "503", "timeout"} <= errors_seen, errors_seen
     # Backoff, not hammering: each row was tried at 0, 5, 15, 35, 75 and 155 s (six times) in the five minutes.
     assert twilio.refused == 6 * len(PHONES)
-    page = logged_in(client, make_user).get(f"/incidents/{incident['id']}").get_data(as_text=True)
+    staff = logged_in(client, make_user, role="viewer")
+    page = staff.get(f"/incidents/{incident['id']}").get_data(as_text=True)
     assert 'data-count="queued">8<' in page and 'data-count="failed">0<' in page
+    listed = staff.get(f"/broadcasts/{broadcast_id}/deliveries").get_data(as_text=True)
+    assert listed.count('<span class="status queued">queued</span>') == 8
+    assert '<td class="reason">smtp connection refused</td>' in listed and '<td class="reason">timeout</td>' in listed
 
     # The providers are back: the next tries (at 315 s) go, each message once.
     smtp.handler.reject_rcpt.clear()
