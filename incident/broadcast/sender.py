@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -29,7 +28,7 @@ from ..customers.models import Customer
 from ..extensions import db
 from ..outbox import budget
 from ..outbox.channels import CHANNEL_NAMES, LOOK_FIRST, MARKER, RenderedMessage, SendResult
-from ..outbox.dispatch import MAX_ATTEMPTS, backoff, channels_for, claim, through_blips, write_outcomes
+from ..outbox.dispatch import MAX_ATTEMPTS, channels_for, claim, retry_wait, through_blips, write_outcomes
 from ..outbox.models import Delivery
 from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus
 from . import templates
@@ -259,7 +258,7 @@ class Sender:
                 values.append({"status": DeliveryStatus.CANCELLED,
                                "error": f"{job.channel}: {result.error}; broadcast cancelled"})
             elif result.retryable and job.attempts < MAX_ATTEMPTS:
-                wait_for = timedelta(seconds=result.retry_after) if result.retry_after else backoff(job.attempts)
+                wait_for = retry_wait(job.attempts, result.retry_after)
                 values.append({"status": DeliveryStatus.QUEUED, "next_attempt_at": now + wait_for, "error": result.error})
             else:
                 values.append(self._failed(job, result, now))

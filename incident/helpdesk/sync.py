@@ -32,7 +32,7 @@ from ..incidents.models import Incident
 from ..incidents.signals import incident_resolved
 from ..incidents.timeline import record
 from ..outbox import budget
-from ..outbox.dispatch import backoff, claim, release_stale_leases
+from ..outbox.dispatch import claim, release_stale_leases, retry_wait
 from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose
 from ..tickets.models import HELPDESK_SOURCE, Ticket
@@ -318,7 +318,7 @@ def _record(row: dict, result: dict, helpdesk: Helpdesk, now) -> None:
     if not result["ok"]:
         delivery.error = result["error"][:300]
         if result["retryable"] and delivery.attempts < MAX_ATTEMPTS:
-            wait = timedelta(seconds=result["retry_after"]) if result["retry_after"] else backoff(delivery.attempts)
+            wait = retry_wait(delivery.attempts, result["retry_after"])
             delivery.status, delivery.next_attempt_at = DeliveryStatus.QUEUED, now + wait
         else:
             delivery.status = DeliveryStatus.FAILED

@@ -66,6 +66,14 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
 
 
+def retry_wait(attempts: int, retry_after: float | None) -> timedelta:
+    """How long a row waits after a failed try worth repeating: the backoff, or longer when the provider
+    asks for longer (Retry-After), never shorter. A provider that is down and keeps saying "503, try
+    again in 1 s" cannot use up the MAX_ATTEMPTS tries in seconds: a row still gives up only after the
+    backoffs add up (5 s + 10 s + … + 320 s = 10 min 35 s), so a five-minute outage fails nothing."""
+    return max(backoff(attempts), timedelta(seconds=retry_after or 0))
+
+
 def release_stale_leases(now) -> None:
     """Rows left 'sending' by a crashed dispatcher go back to the queue after the lease."""
     lease = timedelta(seconds=current_app.config["DISPATCH_LEASE_SECONDS"])
@@ -119,8 +127,8 @@ def outcome(attempts: int, result: SendResult, sandbox: bool, now) -> dict:
         return {"status": DeliveryStatus.SENT, "provider_id": result.provider_id, "sent_at": now, "error": None,
                 "sandbox": sandbox}
     if result.retryable and attempts < MAX_ATTEMPTS:
-        wait = timedelta(seconds=result.retry_after) if result.retry_after else backoff(attempts)
-        return {"status": DeliveryStatus.QUEUED, "next_attempt_at": now + wait, "error": result.error}
+        return {"status": DeliveryStatus.QUEUED, "next_attempt_at": now + retry_wait(attempts, result.retry_after),
+                "error": result.error}
     return {"status": DeliveryStatus.FAILED, "error": result.error}
 
 

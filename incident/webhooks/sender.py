@@ -1,7 +1,7 @@
 """The worker's webhook job: claim due webhook messages from the outbox, sign and POST them, log
 every attempt, retry failures with exponential backoff (the outbox's: 5 s, 10 s, 20 s, … 10 min,
-8 attempts). The target is checked again before each attempt, and the address actually connected
-to once connected; redirects are not followed."""
+8 attempts; a target's Retry-After makes a wait longer, never shorter). The target is checked again
+before each attempt, and the address actually connected to once connected; redirects are not followed."""
 from __future__ import annotations
 
 import logging
