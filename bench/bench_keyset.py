@@ -97,9 +97,10 @@ def unlink_tag(bench) -> None:
 
 def key_at(bench, incident_id: int, position: int):
     """(created_at, id) of the ticket at this position of the incident's list, newest first (untimed)."""
-    from incident.tickets.models import Ticket
-    from incident.extensions import db
     from sqlalchemy import select
+
+    from incident.extensions import db
+    from incident.tickets.models import Ticket
     with bench.app.app_context():
         row = db.session.execute(select(Ticket.created_at, Ticket.id).where(Ticket.incident_id == incident_id)
                                  .order_by(Ticket.created_at.desc(), Ticket.id.desc()).offset(position).limit(1)).one()
@@ -195,8 +196,9 @@ def main(argv=None) -> int:
                         got = conn.execute(text(HAND_FIRST), {"incident": listed}).all()
                     else:
                         at, ticket_id = keys[where]
-                        from incident.types import UTCDateTime
                         from sqlalchemy import bindparam
+
+                        from incident.types import UTCDateTime
                         statement = text(HAND_PAGE).bindparams(bindparam("at", type_=UTCDateTime()))
                         got = conn.execute(statement, {"incident": listed, "at": at, "id": ticket_id}).all()
                     conn.execute(text(HAND_COUNT), {"incident": listed}).scalar_one()
@@ -204,7 +206,7 @@ def main(argv=None) -> int:
 
             number = {"first": 1, "middle": middle // PER_PAGE + 1, "last": linked // PER_PAGE}[where]
 
-            def offset_page(number=number):
+            def offset_page(number=number, url=url):
                 response = get(f"{url}&page={number}", headers=headers)
                 assert response.status_code == 200 and len(response.get_json()["items"]) == PER_PAGE
 
@@ -218,10 +220,11 @@ def main(argv=None) -> int:
             if position is None:
                 cursor = None
             else:
+                from sqlalchemy import select
+
                 from incident.extensions import db
                 from incident.tickets.models import Ticket
                 from incident.tickets.service import encode_cursor
-                from sqlalchemy import select
                 with bench.app.app_context():
                     at, ticket_id = db.session.execute(select(Ticket.created_at, Ticket.id).order_by(
                         Ticket.created_at.desc(), Ticket.id.desc()).offset(position - 1).limit(1)).one()
@@ -245,10 +248,11 @@ def main(argv=None) -> int:
               f"{'meets' if worst_page <= PAGE_TARGET else 'MISSES'}")
 
         # ---- plans
+        from sqlalchemy import Integer, literal, select, tuple_
+
         from incident.tickets import queries
         from incident.tickets.models import Ticket
         from incident.tickets.policy import TicketFilter
-        from sqlalchemy import Integer, literal, select, tuple_
         from incident.types import UTCDateTime
         with bench.app.app_context():
             tag_select = select(Ticket.id).where(*queries.where(TicketFilter(tags=(TAG,), unlinked_only=True)))
