@@ -58,6 +58,7 @@ from .status import web as status_web
 from .tickets import models as _ticket_models  # noqa: F401
 from .tickets import routes as ticket_routes
 from .tickets import service as _tickets  # noqa: F401  (linked tickets are solved on resolve)
+from .tickets.models import include_object
 from .validation import MAX_KEY
 from .web import init_app as init_web
 from .webhooks import events as _webhook_events  # noqa: F401  (changes become webhook events)
@@ -81,7 +82,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     locales.configure(default=app.config["DEFAULT_LOCALE"], extra_dirs=app.config["LOCALE_DIRS"])
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True,
+                     include_object=include_object)
     csrf.init_app(app)
     security.init_app(app)  # the body limit goes ahead of CSRF, which reads the form
 

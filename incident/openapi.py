@@ -61,6 +61,8 @@ def _query(name: str, schema: dict, description: str = "") -> dict:
     return param
 
 
+CURSOR = [_query("cursor", {"type": "string", "maxLength": 200},
+                 "keyset paging: a next_cursor or prev_cursor from an earlier answer (then page is ignored)")]
 TICKET_FILTER = [
     _query("tag", {"type": "array", "items": {"type": "string", "pattern": TAG_RE.pattern}, "maxItems": 20},
            "repeatable; every tag must be present"),
@@ -163,7 +165,7 @@ OPERATIONS = [
         "List tickets, newest first",
         "viewer",
         None,
-        [*TICKET_FILTER, *PAGE, _query("incident_id", ID["schema"], "only tickets linked to it")],
+        [*TICKET_FILTER, *PAGE, *CURSOR, _query("incident_id", ID["schema"], "only tickets linked to it")],
         "200",
     ),
     (
@@ -172,7 +174,7 @@ OPERATIONS = [
         "The incident's linked tickets",
         "viewer",
         None,
-        [ID, *TICKET_FILTER, *PAGE],
+        [ID, *TICKET_FILTER, *PAGE, *CURSOR],
         "200",
     ),
     ("post", "/incidents/{incident_id}/tickets", "Bulk link by external ids or by filter", "agent", LinkIn, [ID], "200"),

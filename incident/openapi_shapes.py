@@ -41,6 +41,14 @@ def page_of(item: dict) -> dict:
                 "total": {"type": "integer", "minimum": 0}})
 
 
+def cursor_page_of(item: dict) -> dict:
+    """The paging envelope with keyset cursors (null: no page that way)."""
+    shape = page_of(item)
+    shape["properties"].update(next_cursor=STR_OR_NULL, prev_cursor=STR_OR_NULL)
+    shape["required"] += ["next_cursor", "prev_cursor"]
+    return shape
+
+
 def items_of(item: dict) -> dict:
     """A short list that is not paginated: {"items": [...]}."""
     return obj({"items": array(item)})
@@ -260,8 +268,8 @@ def responses() -> dict[tuple[str, str], tuple[str, dict]]:
         ("post", "/tickets"): (j, obj({"created": INT, "updated": INT, "unchanged": INT, "linked": INT,
                                        "known_issue_matches": array(obj({"external_id": STR, "source": STR,
                                                                          "incident_id": INT}))})),
-        ("get", "/tickets"): (j, page_of(ticket)),
-        ("get", "/incidents/{incident_id}/tickets"): (j, page_of(ticket)),
+        ("get", "/tickets"): (j, cursor_page_of(ticket)),
+        ("get", "/incidents/{incident_id}/tickets"): (j, cursor_page_of(ticket)),
         ("post", "/incidents/{incident_id}/tickets"): (j, ref("LinkResult")),
         ("delete", "/incidents/{incident_id}/tickets/{external_id}"): (j, ref("UnlinkResult")),
         ("post", "/incidents/{incident_id}/tickets/unlink"): (j, ref("UnlinkResult")),

@@ -24,10 +24,11 @@ def private_words() -> list[str]:
     return [w for w in current_app.config["PRIVATE_TRIGGER_WORDS"] if w in words]
 
 
-def _first_ticket_naming(link_action_id: int, words: list[str]):
-    """One scan for all the words (a link may touch 100,000 tickets): a ticket of the link naming one, or None."""
+def _first_ticket_naming(incident_id: int, link_action_id: int, words: list[str]):
+    """One scan for all the words (a link may touch 100,000 tickets): a ticket of the link naming one, or None.
+    The link's tickets are on this incident: its index reads them, not the whole table."""
     return db.session.execute(select(Ticket.external_id, Ticket.subject, Ticket.description).where(
-        Ticket.link_action_id == link_action_id,
+        Ticket.incident_id == incident_id, Ticket.link_action_id == link_action_id,
         or_(*[contains(column, word) for word in words for column in (Ticket.subject, Ticket.description)]))
         .limit(1)).first()
 
@@ -43,12 +44,12 @@ def check_linked(incident: Incident, link_action_id: int) -> bool:
     words = trigger_words()
     if not words or not incident.is_open:
         return False
-    hit = _first_ticket_naming(link_action_id, words)
+    hit = _first_ticket_naming(incident.id, link_action_id, words)
     if hit is None:     # the usual case: one scan, nothing found
         return False
     secret = private_words()
     if secret and not incident.private:
-        breach = hit if _word_in(hit, words) in secret else _first_ticket_naming(link_action_id, secret)
+        breach = hit if _word_in(hit, words) in secret else _first_ticket_naming(incident.id, link_action_id, secret)
         if breach is not None:
             make_private(None, incident, reason=f"ticket {breach.external_id} mentions “{_word_in(breach, secret)}”")
     return escalate_for_trigger(incident, word=_word_in(hit, words), ticket=hit.external_id)

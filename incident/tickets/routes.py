@@ -70,9 +70,7 @@ def list_tickets():
     page, per_page = page_args()
     incident_id = request.args.get("incident_id")
     extra = {"incident_id": Incident.get_or_raise(incident_id).id} if incident_id else {}
-    rows, total = service.list_tickets(filter_from_args(**extra), page=page, per_page=per_page)
-    hidden = hidden_incidents(t.incident_id for t in rows)
-    return jsonify(paginated([ticket_to_dict(t, hidden) for t in rows], page, per_page, total))
+    return jsonify(_page(filter_from_args(**extra), page, per_page))
 
 
 @bp.get("/incidents/<incident_id>/tickets")
@@ -80,9 +78,17 @@ def list_tickets():
 def incident_tickets(incident_id):
     page, per_page = page_args()
     incident = Incident.get_or_raise(incident_id)
-    rows, total = service.list_tickets(filter_from_args(incident_id=incident.id), page=page, per_page=per_page)
-    hidden = hidden_incidents(t.incident_id for t in rows)
-    return jsonify(paginated([ticket_to_dict(t, hidden) for t in rows], page, per_page, total))
+    return jsonify(_page(filter_from_args(incident_id=incident.id), page, per_page))
+
+
+def _page(ticket_filter, page: int, per_page: int) -> dict:
+    """The paging envelope plus next_cursor / prev_cursor; `cursor` (keyset) takes over from `page`."""
+    cursor = request.args.get("cursor")
+    result = service.page_tickets(ticket_filter, cursor=cursor, page=page,
+                                  per_page=per_page)
+    hidden = hidden_incidents(t.incident_id for t in result.rows)
+    return {**paginated([ticket_to_dict(t, hidden) for t in result.rows], page, per_page, result.total),
+            "next_cursor": result.next_cursor, "prev_cursor": result.prev_cursor}
 
 
 @bp.post("/incidents/<incident_id>/tickets")

@@ -44,6 +44,15 @@ def _filter_from(values, **extra):
         raise ValidationFailed("Invalid filter.", details=validation_details(error)) from None
 
 
+def _page_or_first(ticket_filter, cursor: str | None, page: int, per_page: int) -> tickets.TicketPage:
+    """The page a cursor names (keyset paging), or by number; a bad cursor: said, and the first page."""
+    try:
+        return tickets.page_tickets(ticket_filter, cursor=cursor or None, page=page, per_page=per_page)
+    except ValidationFailed as error:
+        flash_error(error)
+        return tickets.page_tickets(ticket_filter, per_page=per_page)
+
+
 def _current_args() -> dict:
     return {k: request.args.get(k) for k in FILTER_KEYS if request.args.get(k)}
 
@@ -57,9 +66,11 @@ def tickets_view():
     except AppError as error:
         flash_error(error)
         ticket_filter = _filter_from({})
-    rows, total = tickets.list_tickets(ticket_filter, page=page, per_page=PER_PAGE)
+    result = _page_or_first(ticket_filter, request.args.get("cursor"), page, PER_PAGE)
+    rows, total = result.rows, result.total
     open_incidents, _ = incidents.list_incidents(status="open", per_page=500)
     return render_template("tickets.html", tickets=rows, total=total, page=page, per_page=PER_PAGE,
+                           next_cursor=result.next_cursor, prev_cursor=result.prev_cursor,
                            args=_current_args(), incidents=[i for i in open_incidents if not i.merged_into_id],
                            words=decode_words, filter_active=ticket_filter.narrows,
                            known=ticket_flags([t.id for t in rows]),
@@ -101,12 +112,14 @@ def incident_tickets_context(incident: Incident) -> dict:
     except AppError:
         ticket_filter = _filter_from({}, incident_id=incident.id)
     ticket_filter = ticket_filter.__class__(**{**ticket_filter.__dict__, "unlinked_only": False})
-    rows, total = tickets.list_tickets(ticket_filter, page=page, per_page=ROOM_PER_PAGE)
+    result = _page_or_first(ticket_filter, request.args.get("tc"), page, ROOM_PER_PAGE)
+    rows, total = result.rows, result.total
     chart = flood_chart_svg(chart_buckets(stats), bucket_minutes=stats["bucket_minutes"],
                             markers=chart_markers(incident.id), label=f"{incident.reference}: linked tickets over time")
     linked = linked_counts([incident.id]).get(incident.id, 0)
     return {"ticket_stats": stats, "chart": chart, "linked_tickets": rows, "linked_total": total, "linked": linked,
-            "ticket_page": page, "per_page": ROOM_PER_PAGE, "words": decode_words,
+            "ticket_page": page, "per_page": ROOM_PER_PAGE,
+            "ticket_next": result.next_cursor, "ticket_prev": result.prev_cursor, "words": decode_words,
             "ticket_args": {k: v for k, v in _current_args().items() if k != "linked"},
             "link_rules": tickets.list_link_rules(incident.id),
             "merge_targets": [i for i in incidents.list_incidents(status="open", per_page=500)[0]

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from incident import create_app
 from incident.extensions import db
+from incident.tickets.models import include_object
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -44,7 +45,8 @@ def test_upgrade_from_empty_matches_models_and_downgrades(database_url, tmp_path
     with app.app_context():
         flask_migrate.upgrade()
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
+            diff = compare_metadata(context, db.metadata)
         assert diff == []
         flask_migrate.downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
