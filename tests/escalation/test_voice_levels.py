@@ -64,7 +64,7 @@ def test_voice_is_a_paging_channel():
 
 @pytest.mark.parametrize("tags, expected", [
     (("it",), "it"), (("it-IT",), "it"), (("it_CH",), "it"), (("EN-gb",), "en"), ((None, "it"), "it"),
-    (("de", "it"), "it"), (("de", "fr"), "en"), ((None, None), "en"), (("", " it "), "it"),
+    (("de", "it"), "de"), (("pt-BR", "it"), "it"), (("pt", "ja"), "en"), ((None, None), "en"), (("", " it "), "it"),
 ])
 def test_call_locale_falls_back_from_the_staff_member_to_the_default_to_english(tags, expected):
     assert call_script.call_locale(*tags) == expected
