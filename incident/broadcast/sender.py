@@ -37,6 +37,8 @@ from .service import helpdesk_ticket_of, unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
+EMPTY_PAUSE = 0.5    # s before a channel that had nothing due is asked again within a run
+RECORD_EVERY = 0.05  # s: finished sends are recorded at least this often (or per half the threads' worth)
 OPTED_OUT = "opted out of this channel after the broadcast was queued"
 
 
@@ -290,22 +292,38 @@ class Sender:
         started, finished = time.monotonic(), 0
         inflight: dict[Future, Job] = {}
         held: dict[str, int] = {name: 0 for name in CHANNEL_NAMES}
+        empty_until: dict[str, float] = {}   # a channel with nothing due is asked again only after EMPTY_PAUSE
+        pending: list[tuple[Job, SendResult | None]] = []   # finished sends not yet recorded
+        last_record = time.monotonic()
         self.channels = channels_for(self.app)
         self._messages.clear()  # rendered messages are cached for one run only
         with self.app.app_context():
             while True:
                 jobs = []
-                if time.monotonic() - started < budget:
-                    room: dict[str, int] = {name: self._room(name) - held[name] for name in CHANNEL_NAMES}
+                asked_all = False   # this round asked every channel for due rows
+                now = time.monotonic()
+                if now - started < budget:
+                    room: dict[str, int] = {}
+                    for name in CHANNEL_NAMES:
+                        full = self._room(name)
+                        free = full - held[name]
+                        # claim in batches (half the room at least), not a row or two each time one finishes
+                        worth = free >= max(full // 2, 1) and empty_until.get(name, 0.0) <= now
+                        room[name] = free if worth else 0
+                    asked_all = all(limit > 0 for limit in room.values())
                     if any(limit > 0 for limit in room.values()):
                         try:
                             jobs = self._claim(room)
                         except (OperationalError, InterfaceError):
                             db.session.remove()
-                            if not inflight:
+                            if not inflight and not pending:
                                 raise   # nothing held: the next tick tries again
                             logger.warning("database unavailable while claiming; finishing the sends in flight")
                             budget = 0   # claim no more this run: record what is in flight, then stop
+                        got = {job.channel for job in jobs}
+                        for asked, limit in room.items():
+                            if limit > 0 and asked not in got:
+                                empty_until[asked] = now + EMPTY_PAUSE
                 skipped: list[tuple[Job, SendResult | None]] = [(job, None) for job in jobs if job.skip]
                 if skipped:
                     self.record(skipped)
@@ -314,20 +332,27 @@ class Sender:
                     if not job.skip:
                         inflight[self.pool.submit(self._send, job)] = job
                         held[job.channel] += 1
-                if not inflight:
-                    if not jobs:
+                if not inflight and not pending:
+                    if jobs:
+                        continue
+                    if asked_all or time.monotonic() - started >= budget:
                         return finished
+                    empty_until.clear()   # a channel was skipped as empty a moment ago: ask it once more first
                     continue
-                wait(list(inflight), timeout=0.1, return_when=FIRST_COMPLETED)
-                time.sleep(0.005)  # let a few more finish, so results are written in batches
-                done = []
+                if inflight:
+                    wait(list(inflight), timeout=0.1, return_when=FIRST_COMPLETED)
+                    time.sleep(0.005)  # let a few more finish, so results are written in batches
                 for future in [f for f in inflight if f.done()]:
                     job = inflight.pop(future)
                     held[job.channel] -= 1
-                    done.append((job, future.result()))
-                if done:
-                    self.record(done)
-                    finished += len(done)
+                    pending.append((job, future.result()))
+                # results are written in batches too: a commit for every few sends costs more than the sends
+                if pending and (not inflight or len(pending) >= max(self.threads // 2, 1)
+                                or time.monotonic() - last_record >= RECORD_EVERY):
+                    self.record(pending)
+                    finished += len(pending)
+                    pending = []
+                    last_record = time.monotonic()
 
     def _room(self, channel: str) -> int:
         """How many rows of a channel to hold claimed at once: what the threads can start within about two

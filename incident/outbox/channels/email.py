@@ -1,9 +1,18 @@
-"""Email through SMTP (smtplib): multipart text + HTML, one connection per message."""
+"""Email through SMTP (smtplib): multipart text + HTML; each sending thread keeps its connection.
+
+A connection is reused for up to MAX_PER_CONNECTION messages (a new TCP + TLS + EHLO + AUTH for
+every message costs more than the message on a real relay); one idle for IDLE_CHECK_SECONDS is
+checked with NOOP first, and any error drops it. A message is never sent again by the channel
+itself: an error on a reused connection is a result like any other (retryable or not), and
+the outbox decides.
+"""
 from __future__ import annotations
 
 import logging
 import smtplib
 import ssl
+import threading
+import time
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -13,6 +22,9 @@ from .base import RenderedMessage, SendResult
 logger = logging.getLogger(__name__)
 
 # Headers the channel writes itself; message.headers cannot replace them.
+MAX_PER_CONNECTION = 100   # many relays close a session after ~100 messages
+IDLE_CHECK_SECONDS = 5.0   # a connection idle longer is checked with NOOP before it is used
+
 OWN_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version",
                          "content-type", "content-transfer-encoding", "bcc", "cc"})
 
@@ -64,6 +76,9 @@ class SmtpEmail:
         self.domain = self.envelope_from.rpartition("@")[2] or "localhost"
         self.timeout = timeout
         self.local_hostname = local_hostname   # EHLO name; None lets smtplib use the FQDN
+        self._local = threading.local()        # this thread's _Held connection
+        self._held: list[_Held] = []           # every thread's, to close those of finished threads
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SmtpEmail({self.host!r}, {self.port}, starttls={self.starttls})"
@@ -113,13 +128,89 @@ class SmtpEmail:
         """The recipient's domain, which is enough for a log line."""
         return "@" + address.rpartition("@")[2]
 
-    def _deliver(self, address: str, email: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout,
-                          local_hostname=self.local_hostname) as smtp:
+    def _connect(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname)
+        try:
             smtp.ehlo()
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password or "")
-            smtp.send_message(email, from_addr=self.envelope_from, to_addrs=[address])
+        except BaseException:
+            _quietly_close(smtp)
+            raise
+        return smtp
+
+    def _connection(self) -> _Held:
+        """This thread's connection: the one it holds if still good, else a new one."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None and (held.used >= MAX_PER_CONNECTION or (
+                time.monotonic() - held.last > IDLE_CHECK_SECONDS and not _alive(held.smtp))):
+            self._drop(quit_first=held.used >= MAX_PER_CONNECTION)
+            held = None
+        if held is None:
+            held = _Held(self._connect(), threading.current_thread())
+            with self._lock:
+                for other in [h for h in self._held if not h.thread.is_alive()]:   # pool threads that ended
+                    self._held.remove(other)
+                    _quietly_close(other.smtp)
+                self._held.append(held)
+            self._local.held = held
+        return held
+
+    def _drop(self, *, quit_first: bool = False) -> None:
+        held: _Held | None = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is None:
+            return
+        with self._lock:
+            if held in self._held:
+                self._held.remove(held)
+        if quit_first:
+            try:
+                held.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+        _quietly_close(held.smtp)
+
+    def close(self) -> None:
+        """Close every thread's connection (at shutdown: no thread may be sending)."""
+        with self._lock:
+            held, self._held = self._held, []
+        for each in held:
+            _quietly_close(each.smtp)
+        self._local = threading.local()
+
+    def _deliver(self, address: str, email: EmailMessage) -> None:
+        held = self._connection()
+        try:
+            held.smtp.send_message(email, from_addr=self.envelope_from, to_addrs=[address])
+        except BaseException:
+            self._drop()   # its state is unknown after a refusal or a timeout: the next message starts afresh
+            raise
+        held.used += 1
+        held.last = time.monotonic()
+
+
+class _Held:
+    """One thread's open SMTP connection."""
+
+    def __init__(self, smtp: smtplib.SMTP, thread: threading.Thread):
+        self.smtp, self.thread = smtp, thread
+        self.used = 0
+        self.last = time.monotonic()
+
+
+def _alive(smtp: smtplib.SMTP) -> bool:
+    try:
+        return smtp.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
+
+
+def _quietly_close(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.close()
+    except OSError:
+        pass
