@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..incidents.models import Incident
 from ..incidents.service import make_private
 from ..tickets.models import Ticket
-from ..tickets.queries import contains
+from ..tickets.queries import contains_any
 from ..tickets.signals import tickets_linked
 from .service import escalate_for_trigger
 
@@ -29,7 +29,7 @@ def _first_ticket_naming(incident_id: int, link_action_id: int, words: list[str]
     The link's tickets are on this incident: its index reads them, not the whole table."""
     return db.session.execute(select(Ticket.external_id, Ticket.subject, Ticket.description).where(
         Ticket.incident_id == incident_id, Ticket.link_action_id == link_action_id,
-        or_(*[contains(column, word) for word in words for column in (Ticket.subject, Ticket.description)]))
+        contains_any((Ticket.subject, Ticket.description), words))
         .limit(1)).first()
 
 

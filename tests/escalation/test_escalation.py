@@ -272,3 +272,22 @@ def test_trigger_words_can_be_configured_or_off(app, api, setup, channels, monke
     ingest(api, {"tickets": [ticket(2, subject="Ransomware note on screen")]})
     api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": ["ZD-2"]})
     assert api.get(f"/api/v1/incidents/{incident_id}").get_json()["escalation"]["level"] == "engineering"
+
+
+def test_trigger_words_are_taken_literally_and_never_span_subject_and_description(app, api, setup, channels,
+                                                                                  monkeypatch):
+    monkeypatch.setitem(app.config, "ESCALATION_TRIGGER_WORDS", ["c++ core (dump)", "data loss"])
+    incident_id = declare(api)["id"]
+
+    def link(number: int, **fields) -> str | None:
+        ingest(api, {"tickets": [ticket(number, **fields)]})
+        api.post(f"/api/v1/incidents/{incident_id}/tickets", json={"external_ids": [f"ZD-{number}"]})
+        return api.get(f"/api/v1/incidents/{incident_id}").get_json()["escalation"]["level"]
+
+    assert link(1, subject="cxx core dump", description="c core  dump") is None     # no pattern meaning
+    assert link(2, subject="Lost some data", description="loss of trust") is None
+    assert link(3, subject="Where is my data", description="loss of trust") is None  # subject, then description
+    assert link(4, subject="Crash", description="Our C++ CORE (DUMP) is attached") == "engineering"
+    matched = [e for e in api.get(f"/api/v1/incidents/{incident_id}/timeline").get_json()["items"]
+               if e["kind"] == "trigger_matched"]
+    assert matched[0]["data"]["ticket"] == "ZD-4" and matched[0]["data"]["word"] == "c++ core (dump)"
