@@ -35,6 +35,7 @@ from .escalation.models import IncidentEscalation
 from .extensions import db
 from .heartbeat import WorkerHeartbeat
 from .outbox.models import Delivery
+from .security import bearer_token
 from .vocabulary import DeliveryStatus
 
 bp = Blueprint("metrics", __name__)
@@ -114,8 +115,8 @@ def _registry() -> CollectorRegistry:
 def _allowed() -> None:
     token = current_app.config.get("METRICS_TOKEN")
     if token:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        given = bearer_token() or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
             raise Unauthorized("/metrics needs the metrics token (Authorization: Bearer <METRICS_TOKEN>).")
         return
     try:

@@ -1,5 +1,5 @@
-"""Protections every request shares: a body-size limit per route, the trusted proxies in front of
-the app, and the headers that keep staff pages and the API out of caches and on HTTPS."""
+"""Protections every request shares: a body-size limit per route, the bearer token it carries, the
+trusted proxies in front of the app, and the headers that keep staff pages and the API out of caches and on HTTPS."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,6 +21,12 @@ def body_limit(setting: str) -> Callable:
         return view
 
     return decorator
+
+
+def bearer_token() -> str | None:
+    """The token of this request's `Authorization: Bearer <token>` header; None without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def limit_for(endpoint: str | None) -> int:

@@ -9,7 +9,7 @@ from ..api import json_body
 from ..auth.access import login_required
 from ..errors import AppError, Conflict, Unauthorized
 from ..incidents.policy import SEVERITIES
-from ..security import body_limit
+from ..security import bearer_token, body_limit
 from .box import declare_from_alerts
 from .payloads import ALERTMANAGER, GRAFANA, parse_notification
 from .service import receive_notification
@@ -21,8 +21,8 @@ web = Blueprint("alerts_web", __name__)
 
 def _receive(kind: str):
     """Token first (401, nothing read or written), then the body (400 with the reason), then one unit of work."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    source = source_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    token = bearer_token()
+    source = source_for_token(token) if token else None
     if source is None:
         raise Unauthorized("A valid alert source token is required (Authorization: Bearer <token>).")
     notification = parse_notification(kind, json_body())

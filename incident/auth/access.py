@@ -6,6 +6,7 @@ from functools import wraps
 from flask import g, redirect, request, session, url_for
 
 from ..errors import NotAllowed, Unauthorized
+from ..security import bearer_token
 from .models import User
 from .service import user_for_token
 from .sessions import session_user
@@ -17,11 +18,8 @@ def current_user() -> User | None:
 
 
 def _bearer_user() -> User | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return user_for_token(token.strip())
+    token = bearer_token()
+    return user_for_token(token) if token else None
 
 
 def api_auth(needed: str = "viewer"):

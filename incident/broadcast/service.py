@@ -416,11 +416,11 @@ def prepare_send(send: BroadcastSend) -> int:
                     parsed[raw] = json.loads(raw)
             choice = rules.choose(parsed[channels], parsed[opted_out], addresses, allowed=allowed,
                                   kind=kind, important=important)
-            headers = {"fallback": list(choice.fallback)} if choice.fallback else None
+            fallback = {"fallback": list(choice.fallback)} if choice.fallback else None
             chosen = choices[key] = (
                 choice.channel or first_channel,
                 DeliveryStatus.QUEUED if choice.channel else DeliveryStatus.SKIPPED, choice.reason or None,
-                json.dumps(headers) if postgres and headers else headers)   # COPY takes JSON as its text
+                json.dumps(fallback) if postgres and fallback else fallback)   # COPY takes JSON as its text
         channel, status, reason, headers = chosen
         locale = languages.get(locale) or languages.setdefault(locale, templates.normalize_locale(locale))
         rows.append(("broadcast", f"b:{send_id}:{cid}", incident_id, cid, send_id, message_ids[(channel, locale)],
