@@ -81,3 +81,36 @@ def test_private_incidents_revision_makes_members_of_the_people_already_involved
         assert {(i, u) for i, u, _ in members} == expected
         assert {(i, u) for i, u, how in members if how == "declared"} == declared
         db.engine.dispose()
+
+
+def test_a_batch_migration_keeps_the_rows_that_refer_to_the_table_it_copies(database_url, tmp_path):
+    """0023 copies `deliveries` on SQLite (dropping foreign keys needs a new table): with foreign keys enforced
+    during the copy, dropping the old table would delete the webhook messages of every delivery and forget
+    the helpdesk syncs' deliveries. Every table keeps its rows, and the app's connections enforce keys again."""
+    url = scratch_database(database_url, tmp_path)
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        flask_migrate.upgrade(revision="0022")
+        assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO webhook_endpoints (url, events, secret, description, created_at, created_by) "
+                              "VALUES ('https://hooks.example.com/t', '[]', 'whsec_x', '', CURRENT_TIMESTAMP, 'test')"))
+            conn.execute(text("INSERT INTO webhook_messages (endpoint_id, delivery_id, event_id, event_type, created_at) "
+                              "SELECT (SELECT max(id) FROM webhook_endpoints), id, 'msg_' || id, 'incident.updated', "
+                              "CURRENT_TIMESTAMP FROM deliveries"))
+        tables = [t for t in inspect(db.engine).get_table_names()
+                  if t != "alembic_version" and not t.startswith("ticket_tags_fts")]
+
+        def counts() -> dict[str, int]:
+            with db.engine.connect() as conn:
+                return {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
+
+        before = counts()
+        assert before["webhook_messages"] == before["deliveries"] > 0
+        flask_migrate.upgrade()
+        assert counts() == before
+        if db.engine.dialect.name == "sqlite":
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        db.session.remove()
+        db.engine.dispose()
