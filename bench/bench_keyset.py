@@ -91,7 +91,7 @@ def timed(fn, runs: int) -> tuple[float, float]:
 
 def unlink_tag(bench) -> None:
     with bench.engine().begin() as conn:
-        conn.execute(text("UPDATE tickets SET incident_id = NULL, linked_at = NULL, linked_by_id = NULL, "
+        conn.execute(text("UPDATE tickets SET incident_id = NULL, linked_at = NULL, "
                           "link_method = NULL, link_action_id = NULL WHERE link_method = 'filter'"))
 
 

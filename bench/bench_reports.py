@@ -227,7 +227,7 @@ def ticket_rows(rng: random.Random, incidents: list[dict], counts: list[int], st
                 "services": " " + " ".join(sorted(services)) + " " if services else " ",
                 "priority": "normal", "status": "open", "created_at": created, "received_at": created,
                 "updated_at": created, "solved_at": None, "content_hash": f"{number:032x}",
-                "incident_id": incident["id"], "linked_at": created + timedelta(minutes=5), "linked_by_id": None,
+                "incident_id": incident["id"], "linked_at": created + timedelta(minutes=5),
                 "link_method": "rule", "link_action_id": None})
             number += 1
             if len(chunk) == CHUNK:

@@ -63,8 +63,9 @@ class Ticket(Model):
     content_hash: Mapped[str] = mapped_column(String(32))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True)
     linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     link_method: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # the link action names who linked the ticket (and its criteria); linked_at and link_method are kept on the
+    # ticket for its lists and reports
     link_action_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_link_actions.id"), nullable=True)
 
 

@@ -59,8 +59,7 @@ def _action(incident: Incident, actor: User | None, *, action: str, method: str,
 def _set_link(clauses, incident: Incident, actor: User | None, action: LinkAction, method: str) -> int:
     result = execute_dml(
         update(Ticket).where(*clauses).values(
-            incident_id=incident.id, linked_at=action.at, linked_by_id=actor.id if actor else None,
-            link_method=method, link_action_id=action.id)
+            incident_id=incident.id, linked_at=action.at, link_method=method, link_action_id=action.id)
         .execution_options(synchronize_session=False))
     return result.rowcount
 
@@ -191,7 +190,7 @@ def unlink(actor: User, incident_id, *, external_ids: list[str] | None = None, s
         found.update(external_id for _, external_id in taken)
         unlinked += [ticket_id for ticket_id, _ in taken]
         count += execute_dml(update(Ticket).where(clause, Ticket.incident_id == incident.id).values(
-            incident_id=None, linked_at=None, linked_by_id=None, link_method=None, link_action_id=None)
+            incident_id=None, linked_at=None, link_method=None, link_action_id=None)
             .execution_options(synchronize_session=False)).rowcount
     _finish(incident, actor, action, count)
     if unlinked:
