@@ -3,6 +3,7 @@
     python bench/bench_link.py                  # SQLite, 150,000 tickets, ~100,000 of them tagged "login"
     python bench/bench_link.py --postgres       # the same on a scratch PostgreSQL database
     python bench/bench_link.py --statements     # also print each SQL statement the API call ran
+    python bench/bench_link.py --postgres --plan  # and the UPDATE's plan: buffers, WAL, foreign-key triggers
 
 Loads N tickets through the batch API, declares an incident, then alternates, --runs times:
   API: POST /api/v1/incidents/<id>/tickets {"filter": {"tags": ["login"]}} (the whole request,
@@ -108,12 +109,31 @@ def print_statements(bench, incident_id: int) -> None:
         print(f"  {seconds * 1000:8.1f} ms  {sql[:150]}")
 
 
+def print_plan(bench, incident_id: int) -> None:
+    """The hand-written UPDATE's plan as the database ran it, rolled back: PostgreSQL's EXPLAIN (ANALYZE,
+    BUFFERS, WAL) with the time of each foreign-key trigger; SQLite's EXPLAIN QUERY PLAN."""
+    reset(bench)
+    postgres = bench.kind == "postgresql"
+    explain = "EXPLAIN (ANALYZE, BUFFERS, WAL) " if postgres else "EXPLAIN QUERY PLAN "
+    params = {"incident": incident_id, "at": "2026-01-01T00:00:00+00:00" if postgres else "2026-01-01 00:00:00.000000",
+              "action": None}
+    with bench.engine().connect() as conn:   # an action the rows may point to, as in the timed runs
+        params["action"] = conn.execute(text("SELECT max(id) FROM ticket_link_actions")).scalar()
+        plan = conn.execute(text(explain + HAND_SQL), params).all()
+        conn.rollback()
+    print("\nPlan of the hand-written UPDATE (rolled back):")
+    for row in plan:
+        print("  " + " | ".join(str(v) for v in row))
+
+
 def main(argv=None) -> int:
     p = parser(__doc__.splitlines()[0], tickets=150_000)
     p.add_argument("--login-share", type=float, default=2 / 3,
                    help="share of the tickets tagged login, which the filter links (default 2/3: ~100,000 of 150,000)")
     p.add_argument("--runs", type=int, default=5, help="timed runs of each (default 5)")
     p.add_argument("--statements", action="store_true", help="print the SQL statements of one API link, timed")
+    p.add_argument("--plan", action="store_true",
+                   help="print the hand-written UPDATE's plan (PostgreSQL: EXPLAIN ANALYZE with buffers, WAL, triggers)")
     args = p.parse_args(argv)
     with bench_app(args) as bench:
         print(f"machine: {machine()}; {load()}")
@@ -136,6 +156,8 @@ def main(argv=None) -> int:
                       f"({samples} samples)", flush=True)
         if args.statements:
             print_statements(bench, incident_id)
+        if args.plan:
+            print_plan(bench, incident_id)
 
         api_best, api_med = min(s for s, _ in api), median([s for s, _ in api])
         sql_best, sql_med = min(s for s, _ in sql), median([s for s, _ in sql])
