@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import TAGS, Timer, batch_body, bench_app, load, machine, make_tickets, median, parser, table  # noqa: E402
 
+from incident.server_timing import parse_header  # noqa: E402
+
 TARGET = 20_000
 # Phrases found in the generated tickets (common.SUBJECTS and SENTENCES): the first entries use one each.
 FOUND_PHRASES = ["error 502", "gateway error", "two-factor code", "splash", "wrong vat"]
@@ -65,12 +67,27 @@ def counts(result: dict) -> dict:
             "known_issue_matches": len(result.get("known_issue_matches", []))}
 
 
-def send(bench, body: bytes, count: int) -> tuple[float, dict]:
+def send(bench, body: bytes, count: int, steps: list[dict] | None = None) -> tuple[float, dict]:
+    """POST one batch: seconds and the answer; the Server-Timing steps (ms) appended to `steps`."""
     gc.collect()
     with Timer() as t:
         response = bench.post("/api/v1/tickets", body)
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    if steps is not None:
+        steps.append(parse_header(response.headers["Server-Timing"]))
     return t.seconds, response.get_json()
+
+
+def step_rows(steps: list[dict], seconds: list[float]) -> list[tuple]:
+    """Per step of the Server-Timing header: median ms a batch and its share of the median request."""
+    request_ms = 1000 * median(seconds)
+    rows = [(name, f"{median([s.get(name, 0.0) for s in steps]):.1f}",
+             f"{100 * median([s.get(name, 0.0) for s in steps]) / request_ms:.0f}%") for name in steps[0]]
+    inside = median([sum(s.values()) for s in steps])
+    rows.append(("(outside the steps: routing, auth, JSON reply)", f"{request_ms - inside:.1f}",
+                 f"{100 * (request_ms - inside) / request_ms:.0f}%"))
+    rows.append(("whole request", f"{request_ms:.1f}", "100%"))
+    return rows
 
 
 def profile_batch(bench, body: bytes) -> None:
@@ -123,9 +140,9 @@ def main(argv=None) -> int:
             print(f"  {args.known_issues} known issues recorded", flush=True)
 
         # 1. new tickets
-        times, created, flagged = [], 0, 0
+        times, created, flagged, steps = [], 0, 0, []
         for index, (body, count) in enumerate(batches, 1):
-            seconds, result = send(bench, body, count)
+            seconds, result = send(bench, body, count, steps)
             times.append((seconds, count))
             created += result["created"]
             flagged += len(result["known_issue_matches"])
@@ -171,6 +188,9 @@ def main(argv=None) -> int:
         verdict = "meets" if n / total >= TARGET else "MISSES"
         if bench.kind != "sqlite":
             verdict = f"{'over' if n / total >= TARGET else 'under'} (the target is for SQLite)"
+        print()
+        print(table(f"Server-Timing of the {len(batches)} new batches: median ms a batch", step_rows(
+            steps, [s for s, _ in times]), ("step", "ms", "share")))
         print(load())
         print(f"target >= {TARGET:,} tickets/s (SQLite): overall {n / total:,.0f}/s -> {verdict} "
               f"(measured, not asserted)")
