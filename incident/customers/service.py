@@ -2,6 +2,7 @@
 one customer, opting out and back in. The bulk upsert of the API and CSV import is in upsert.py."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Iterable
 
@@ -12,7 +13,7 @@ from .. import locales
 from ..auth.models import User
 from ..catalog import Service, ensure_services
 from ..clock import utcnow
-from ..dbutil import insert_ignoring_conflicts
+from ..dbutil import dialect, insert_from_arrays, insert_ignoring_conflicts
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
 from ..uow import use_case
@@ -52,20 +53,43 @@ def ensure_requesters(requesters: list[tuple[str, str | None, str | None]]) -> l
         new_rows.append({"name": name or "", "email": email, "phone": phone, "locale": locales.default_locale(),
                          "channels": ["ticket", "email"] if email else ["ticket", "sms"], "opted_out": [],
                          "created_at": now, "updated_at": now})
-    # Core, not ORM bulk inserts: the ORM leaves None out of each row and so splits a batch into
-    # thousands of small INSERTs (rows with and without a phone); Core sends one statement per chunk.
-    table, connection = Customer.__table__, db.session.connection()
     with_email = [r for r in new_rows if r["email"]]
     if with_email:  # a concurrent batch may add the same address: keep theirs, and look it up
-        statement = insert_ignoring_conflicts(table, ["email"]).returning(table.c.id, table.c.email)
-        for start in range(0, len(with_email), CHUNK):
-            by_email.update((e, i) for i, e in connection.execute(statement, with_email[start:start + CHUNK]))
+        by_email.update(_insert_customers(with_email, unique="email"))
         by_email.update(_lookup(Customer.email, [r["email"] for r in with_email if r["email"] not in by_email]))
     without = [r for r in new_rows if not r["email"]]
     if without:
-        connection.execute(insert(table), without)
-        by_phone.update(_lookup(Customer.phone, [r["phone"] for r in without]))
+        by_phone.update(_insert_customers(without, unique=None))
+        by_phone.update(_lookup(Customer.phone, [r["phone"] for r in without if r["phone"] not in by_phone]))
     return [by_email.get(e) if e else by_phone.get(p) if p else None for _, e, p in requesters]
+
+
+def _insert_customers(rows: list[dict[str, Any]], *, unique: str | None) -> dict[str, int]:
+    """New customers' rows inserted; {email (unique="email") or phone: id} of those this call inserted.
+    Rows already there for an email are skipped (ON CONFLICT DO NOTHING), a phone is never unique."""
+    table, connection = Customer.__table__, db.session.connection()
+    key = unique or "phone"
+    found: dict[str, int] = {}
+    if dialect() == "postgresql":
+        # One array per column (insert_from_arrays): an executemany of dicts becomes multi-row VALUES
+        # SQL that SQLAlchemy builds and psycopg parses in Python, 0.9 s for 10,000 customers.
+        columns = ["name", "email", "phone", "channels"]
+        constants = {name: rows[0][name] for name in ("locale", "opted_out", "created_at", "updated_at")}
+        statement = insert_from_arrays(table, columns, constants=constants, conflict=[unique] if unique else (),
+                                       returning=["id", key])
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start:start + CHUNK]
+            parameters = {c: [r[c] for r in chunk] for c in columns}
+            parameters["channels"] = [json.dumps(channels) for channels in parameters["channels"]]
+            found.update((value, i) for i, value in connection.execute(statement, parameters))
+        return found
+    # Core, not ORM bulk inserts: the ORM leaves None out of each row and so splits a batch into
+    # thousands of small INSERTs (rows with and without a phone); Core sends one statement per chunk.
+    statement = (insert_ignoring_conflicts(table, [unique]) if unique else insert(table)).returning(
+        table.c.id, table.c[key])
+    for start in range(0, len(rows), CHUNK):
+        found.update((value, i) for i, value in connection.execute(statement, rows[start:start + CHUNK]))
+    return found
 
 
 # Reading and editing one customer --------------------------------------------------------------
