@@ -1,11 +1,11 @@
 """Small database helpers that differ by dialect."""
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import JSON, CursorResult, DateTime, Executable, Table, Text, bindparam, func, select
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import CursorResult, DateTime, Executable, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 
@@ -66,22 +66,31 @@ def copy_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]
         cursor.close()
 
 
-def insert_from_arrays(table: Table, columns: Sequence[str], *, constants: dict[str, Any] | None = None,
-                       conflict: Sequence[str] = (), returning: Sequence[str] = ()):
-    """PostgreSQL: INSERT … SELECT FROM unnest(one array parameter per column), with `constants` (the
-    same value for every row, bound once), ON CONFLICT (`conflict`) DO NOTHING and RETURNING `returning`.
-    Execute it with {column: [values]}; JSON columns take their JSON text (cast in the database).
 
-    Neither an executemany nor a multi-row VALUES: SQLAlchemy renders the one as the other, and 2,000 rows
-    x 16 parameters is 200 kB of SQL that Python builds and psycopg parses — about a second for 10,000."""
-    types = {c: Text() if isinstance(table.c[c].type, JSON) else table.c[c].type for c in columns}
-    arrays = func.unnest(*[bindparam(c, type_=postgresql.ARRAY(types[c])) for c in columns])
-    source = arrays.table_valued(*columns).render_derived()
-    selected = [sql_cast(source.c[c], table.c[c].type) if isinstance(table.c[c].type, JSON) else source.c[c]
-                for c in columns]
-    constants = constants or {}
-    selected += [bindparam(None, value, type_=table.c[name].type) for name, value in constants.items()]
-    statement = postgresql.insert(table).from_select([*columns, *constants], select(*selected), include_defaults=False)
-    if conflict:
-        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
-    return statement.returning(*[table.c[c] for c in returning]) if returning else statement
+def insert_by_copy(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
+                   conflict: Sequence[str] = (), returning: Sequence[str] = ()) -> list[tuple]:
+    """PostgreSQL: `rows` (tuples in `columns` order) COPYed into a temporary table, then INSERT … SELECT
+    into `table` in their order, ON CONFLICT (`conflict`) DO NOTHING; the `returning` values of the rows
+    inserted. JSON columns take their JSON text. In the session's transaction.
+
+    psycopg formats COPY rows in C; the same rows as one array parameter per column (unnest) are dumped
+    and escaped in Python, element by element: 10,000 tickets 0.11–0.25 s against 0.6–1.2 s."""
+    names = ", ".join(columns)
+    stage = f"stage_{table.name}_{zlib.crc32(names.encode()):08x}"   # one per column list
+    cursor = db.session.connection().connection.dbapi_connection.cursor()   # type: ignore[union-attr]
+    try:
+        # Dropped at commit, so a migration never meets an old copy; several calls in one transaction share it.
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
+                       f"SELECT {names}, 0 AS ordinal FROM {table.name} WITH NO DATA")
+        with cursor.copy(f"COPY {stage} ({names}, ordinal) FROM STDIN") as copy:
+            for ordinal, row in enumerate(rows):
+                copy.write_row((*row, ordinal))
+        on_conflict = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
+        back = f" RETURNING {', '.join(returning)}" if returning else ""
+        cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY ordinal"
+                       f"{on_conflict}{back}")
+        found = cursor.fetchall() if returning else []
+        cursor.execute(f"TRUNCATE {stage}")
+    finally:
+        cursor.close()
+    return found

@@ -13,7 +13,7 @@ from .. import locales
 from ..auth.models import User
 from ..catalog import Service, ensure_services
 from ..clock import utcnow
-from ..dbutil import dialect, insert_from_arrays, insert_ignoring_conflicts
+from ..dbutil import dialect, insert_by_copy, insert_ignoring_conflicts
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
 from ..uow import use_case
@@ -71,18 +71,14 @@ def _insert_customers(rows: list[dict[str, Any]], *, unique: str | None) -> dict
     key = unique or "phone"
     found: dict[str, int] = {}
     if dialect() == "postgresql":
-        # One array per column (insert_from_arrays): an executemany of dicts becomes multi-row VALUES
-        # SQL that SQLAlchemy builds and psycopg parses in Python, 0.9 s for 10,000 customers.
-        columns = ["name", "email", "phone", "channels"]
-        constants = {name: rows[0][name] for name in ("locale", "opted_out", "created_at", "updated_at")}
-        statement = insert_from_arrays(table, columns, constants=constants, conflict=[unique] if unique else (),
-                                       returning=["id", key])
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start:start + CHUNK]
-            parameters = {c: [r[c] for r in chunk] for c in columns}
-            parameters["channels"] = [json.dumps(channels) for channels in parameters["channels"]]
-            found.update((value, i) for i, value in connection.execute(statement, parameters))
-        return found
+        # COPY, not an executemany of dicts: SQLAlchemy renders that as multi-row VALUES SQL, built in
+        # Python and parsed by psycopg in Python, 0.9 s for 10,000 customers.
+        columns = ["name", "email", "phone", "locale", "channels", "opted_out", "created_at", "updated_at"]
+        json_columns = {"channels", "opted_out"}   # as SQLAlchemy's JSON type writes them: json.dumps
+        inserted = insert_by_copy(table, columns, (
+            tuple(json.dumps(r[c]) if c in json_columns else r[c] for c in columns) for r in rows),
+            conflict=[unique] if unique else (), returning=["id", key])
+        return {value: customer_id for customer_id, value in inserted}
     # Core, not ORM bulk inserts: the ORM leaves None out of each row and so splits a batch into
     # thousands of small INSERTs (rows with and without a phone); Core sends one statement per chunk.
     statement = (insert_ignoring_conflicts(table, [unique]) if unique else insert(table)).returning(

@@ -19,7 +19,7 @@ from .. import metrics
 from ..auth.models import User
 from ..clock import utcnow
 from ..customers.service import ensure_requesters
-from ..dbutil import dialect, insert_from_arrays, insert_ignoring_conflicts
+from ..dbutil import dialect, insert_by_copy, insert_ignoring_conflicts
 from ..extensions import db
 from ..incidents.models import Incident
 from ..server_timing import Steps
@@ -121,16 +121,16 @@ def _existing_from_arrays(keys: list[tuple[str, str]]) -> dict[tuple[str, str], 
 def _insert_new(rows: list[dict]) -> dict[tuple[str, str], int]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: the ids of the rows this batch inserted, by key."""
     ids = {}
-    connection = db.session.connection()
-    postgres = dialect() == "postgresql"
     columns = list(rows[0])  # every row has the same keys
-    statement = insert_from_arrays(Ticket.__table__, columns, conflict=["source", "external_id"],
-                                   returning=["id", "source", "external_id"]) if postgres else insert_ignoring_conflicts(
-        Ticket, ["source", "external_id"]).returning(Ticket.id, Ticket.source, Ticket.external_id)
+    if dialect() == "postgresql":
+        inserted = insert_by_copy(Ticket.__table__, columns, (tuple(r[c] for c in columns) for r in rows),
+                                  conflict=["source", "external_id"], returning=["id", "source", "external_id"])
+        return {(source, external_id): ticket_id for ticket_id, source, external_id in inserted}
+    connection = db.session.connection()
+    statement = insert_ignoring_conflicts(Ticket, ["source", "external_id"]).returning(
+        Ticket.id, Ticket.source, Ticket.external_id)
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        parameters = {c: [r[c] for r in chunk] for c in columns} if postgres else chunk
-        for ticket_id, source, external_id in connection.execute(statement, parameters):
+        for ticket_id, source, external_id in connection.execute(statement, rows[start:start + CHUNK]):
             ids[(source, external_id)] = ticket_id
     return ids
 
