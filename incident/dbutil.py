@@ -94,3 +94,39 @@ def insert_by_copy(table: Table, columns: Sequence[str], rows: Iterable[Sequence
     finally:
         cursor.close()
     return found
+
+
+SQLITE_MAX_VARIABLES = 32_766   # SQLite's default limit of parameters a statement (3.32 on)
+
+
+def driver_processors(table: Table, columns: Sequence[str]) -> dict[str, Any]:
+    """{column: function} turning a Python value into what the driver is given for it, for the columns
+    whose type converts (timestamps, JSON): the types' own bind processing, so what is stored is what
+    the ORM and Core store, called directly instead of through SQLAlchemy's per-row machinery."""
+    dialect = db.session.get_bind().dialect
+    processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
+    return {c: process for c, process in processors.items() if process is not None}
+
+
+def insert_returning_sqlite(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                            conflict: Sequence[str] = (), returning: Sequence[str] = ()) -> list[tuple]:
+    """SQLite: `rows` (tuples in `columns` order, values as the driver takes them: `driver_processors`)
+    inserted with multi-row INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING on the session's connection,
+    as many rows a statement as SQLite takes parameters. What SQLAlchemy's insertmanyvalues sends, without
+    its bind processing of every parameter of every row (a tenth of a second for 10,000 tickets)."""
+    names, width = ", ".join(columns), len(columns)
+    on_conflict = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
+    back = f" RETURNING {', '.join(returning)}" if returning else ""
+    placeholders = "(" + ", ".join("?" * width) + ")"
+    per_statement = SQLITE_MAX_VARIABLES // width
+    cursor = db.session.connection().connection.dbapi_connection.cursor()   # type: ignore[union-attr]
+    found: list[tuple] = []
+    try:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start:start + per_statement]
+            sql = f"INSERT INTO {table.name} ({names}) VALUES {', '.join([placeholders] * len(chunk))}{on_conflict}{back}"
+            cursor.execute(sql, [value for row in chunk for value in row])
+            found += cursor.fetchall()
+    finally:
+        cursor.close()
+    return found

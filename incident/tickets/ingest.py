@@ -19,7 +19,7 @@ from .. import metrics
 from ..auth.models import User
 from ..clock import utcnow
 from ..customers.service import ensure_requesters
-from ..dbutil import dialect, insert_by_copy, insert_ignoring_conflicts
+from ..dbutil import dialect, driver_processors, insert_by_copy, insert_returning_sqlite
 from ..extensions import db
 from ..incidents.models import Incident
 from ..server_timing import Steps
@@ -120,19 +120,20 @@ def _existing_from_arrays(keys: list[tuple[str, str]]) -> dict[tuple[str, str], 
 
 def _insert_new(rows: list[dict]) -> dict[tuple[str, str], int]:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: the ids of the rows this batch inserted, by key."""
-    ids = {}
     columns = list(rows[0])  # every row has the same keys
     if dialect() == "postgresql":
         inserted = insert_by_copy(Ticket.__table__, columns, (tuple(r[c] for c in columns) for r in rows),
                                   conflict=["source", "external_id"], returning=["id", "source", "external_id"])
         return {(source, external_id): ticket_id for ticket_id, source, external_id in inserted}
-    connection = db.session.connection()
-    statement = insert_ignoring_conflicts(Ticket, ["source", "external_id"]).returning(
-        Ticket.id, Ticket.source, Ticket.external_id)
-    for start in range(0, len(rows), CHUNK):
-        for ticket_id, source, external_id in connection.execute(statement, rows[start:start + CHUNK]):
-            ids[(source, external_id)] = ticket_id
-    return ids
+    # SQLite: the values converted here, as the column types convert them (timestamps as text); the
+    # received and updated times are the same for every row, so converted once.
+    process = driver_processors(Ticket.__table__, columns)
+    once = {c: process.pop(c)(rows[0][c]) for c in ("received_at", "updated_at") if c in process}
+    values = [tuple(once[c] if c in once else process[c](r[c]) if c in process else r[c] for c in columns)
+              for r in rows]
+    inserted = insert_returning_sqlite(Ticket.__table__, columns, values, conflict=["source", "external_id"],
+                                       returning=["id", "source", "external_id"])
+    return {(source, external_id): ticket_id for ticket_id, source, external_id in inserted}
 
 
 def _open_rules() -> list[tuple[LinkRule, TicketFilter]]:
