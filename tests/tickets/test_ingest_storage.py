@@ -96,3 +96,36 @@ def test_two_ingests_in_one_transaction_share_the_staging(app, make_user):
         db.session.commit()
         assert (first.created, second.created, second.unchanged) == (5, 3, 2)
     assert count(app, "tickets") == 8 and count(app, "customers") == 8
+
+
+def test_one_pass_validation_reads_a_batch_as_item_by_item_validation_does(app):
+    """read_batch validates {"tickets": [...]} in one pass over the raw JSON; every value comes out as
+    parse_batch (one item at a time, from json.loads) makes it."""
+    import json
+
+    from incident.tickets.routes import parse_batch, read_batch
+
+    body = {"tickets": [
+        ticket(1, requester={"name": " Mara ", "email": " Mara@Example.COM ", "phone": "+39 347 123-4567"},
+               tags=["Login Page", "EU"], services=["API"], created_at="2026-11-22T11:14:07.5+02:00"),
+        ticket(2, source="Freshdesk", priority=None, status="pending", requester={}),
+        {"external_id": "  3  ", "subject": "  spaces  ", "description": "é ✓ \\n"}]}
+    raw = json.dumps(body)
+    with app.test_request_context("/api/v1/tickets", method="POST", data=raw, content_type="application/json"):
+        one_pass = read_batch()
+    assert [t.model_dump() for t in one_pass] == [t.model_dump() for t in parse_batch(json.loads(raw))]
+    assert one_pass[0].requester.phone == "+393471234567" and one_pass[0].tags == ["login_page", "eu"]
+
+
+def test_a_bad_item_in_a_big_batch_is_reported_by_index_field_and_message(app, api_as):
+    agent = api_as("agent")
+    batch = tickets(500)
+    batch[123] = {**batch[123], "requester": {"email": "nope"}}
+    batch[456] = {**batch[456], "tags": ["ok", "bad tag!"], "priority": "whenever"}
+    response = agent.post("/api/v1/tickets", json={"tickets": batch})
+    assert response.status_code == 422
+    details = response.get_json()["error"]["details"]
+    assert [(i["index"], i["field"]) for i in details["items"]] == [
+        (123, "requester.email"), (456, "tags.1"), (456, "priority")]
+    assert all(i["message"] for i in details["items"]) and details["invalid"] == 3
+    assert count(app, "tickets") == count(app, "customers") == 0
