@@ -89,7 +89,7 @@ def insert_by_copy(table: Table, columns: Sequence[str], rows: Iterable[Sequence
         back = f" RETURNING {', '.join(returning)}" if returning else ""
         cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY ordinal"
                        f"{on_conflict}{back}")
-        found = cursor.fetchall() if returning else []
+        found: list[tuple] = list(cursor.fetchall()) if returning else []
         cursor.execute(f"TRUNCATE {stage}")
     finally:
         cursor.close()
