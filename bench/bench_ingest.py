@@ -279,6 +279,12 @@ def main(argv=None) -> int:
         print()
         print(table(f"Ingest through POST /api/v1/tickets on {bench.kind} — {machine()}", rows,
                     ("case", "tickets", "seconds", "tickets/s", "min/s", "median/s", "max/s")))
+        print()
+        print(table(f"Server-Timing of the {len(batches)} new batches: median ms a batch", step_rows(
+            steps, [s for s, _ in times]), ("step", "ms", "share")))
+        print(f"API / hand-written baseline: {total / base_total:.2f}x the time "
+              f"({n / total:,.0f}/s against {n / base_total:,.0f}/s)")
+        print(load())
         verdict = "meets" if n / total >= TARGET else "MISSES"
         print(f"target >= {TARGET:,} tickets/s on SQLite and PostgreSQL (issue 15): overall {n / total:,.0f}/s on "
               f"{bench.kind} -> {verdict} (measured, not asserted)")
