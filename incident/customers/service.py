@@ -77,9 +77,13 @@ def _insert_customers(rows: list[dict[str, Any]], *, unique: str | None) -> dict
     if dialect() == "postgresql":
         # COPY, not an executemany of dicts: SQLAlchemy renders that as multi-row VALUES SQL, built in
         # Python and parsed by psycopg in Python, 0.9 s for 10,000 customers.
-        json_columns = {"channels", "opted_out"}   # as SQLAlchemy's JSON type writes them: json.dumps
+        dumped: dict[tuple, str] = {}   # JSON as SQLAlchemy's JSON type writes it (json.dumps), once a value
+
+        def as_json(value: list) -> str:
+            return dumped.get(tuple(value)) or dumped.setdefault(tuple(value), json.dumps(value))
+
         inserted = insert_by_copy(table, columns, (
-            tuple(json.dumps(r[c]) if c in json_columns else r[c] for c in columns) for r in rows),
+            tuple(as_json(r[c]) if c in ("channels", "opted_out") else r[c] for c in columns) for r in rows),
             conflict=[unique] if unique else (), returning=["id", key])
         return {value: customer_id for customer_id, value in inserted}
     # SQLite: the values converted by the column types' own processors (JSON text, timestamps), the
