@@ -129,3 +129,8 @@ def test_a_bad_item_in_a_big_batch_is_reported_by_index_field_and_message(app, a
         (123, "requester.email"), (456, "tags.1"), (456, "priority")]
     assert all(i["message"] for i in details["items"]) and details["invalid"] == 3
     assert count(app, "tickets") == count(app, "customers") == 0
+
+
+def test_the_api_document_names_the_server_timing_header(client):
+    success = client.get("/api/openapi.json").get_json()["paths"]["/tickets"]["post"]["responses"]["200"]
+    assert "parse" in success["headers"]["Server-Timing"]["description"]
