@@ -2,17 +2,19 @@
 one customer, opting out and back in. The bulk upsert of the API and CSV import is in upsert.py."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import String, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import selectinload
 
 from .. import locales
 from ..auth.models import User
 from ..catalog import Service, ensure_services
 from ..clock import utcnow
-from ..dbutil import insert_ignoring_conflicts
+from ..dbutil import dialect, driver_processors, insert_by_copy, insert_returning_sqlite
 from ..errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..extensions import db
 from ..uow import use_case
@@ -26,6 +28,10 @@ CHUNK = 5_000
 
 
 def _lookup(column, values: list[str]) -> dict[str, int]:
+    if values and dialect() == "postgresql":
+        # One array parameter: an IN list of 5,000 values costs psycopg and PostgreSQL far more (0.4 s for 10,000).
+        wanted = bindparam("values", values, type_=postgresql.ARRAY(String))
+        return dict(db.session.execute(select(column, Customer.id).where(column == any_(wanted))).tuples().all())
     found: dict[str, int] = {}
     for start in range(0, len(values), CHUNK):
         chunk = values[start:start + CHUNK]
@@ -52,20 +58,44 @@ def ensure_requesters(requesters: list[tuple[str, str | None, str | None]]) -> l
         new_rows.append({"name": name or "", "email": email, "phone": phone, "locale": locales.default_locale(),
                          "channels": ["ticket", "email"] if email else ["ticket", "sms"], "opted_out": [],
                          "created_at": now, "updated_at": now})
-    # Core, not ORM bulk inserts: the ORM leaves None out of each row and so splits a batch into
-    # thousands of small INSERTs (rows with and without a phone); Core sends one statement per chunk.
-    table, connection = Customer.__table__, db.session.connection()
     with_email = [r for r in new_rows if r["email"]]
     if with_email:  # a concurrent batch may add the same address: keep theirs, and look it up
-        statement = insert_ignoring_conflicts(table, ["email"]).returning(table.c.id, table.c.email)
-        for start in range(0, len(with_email), CHUNK):
-            by_email.update((e, i) for i, e in connection.execute(statement, with_email[start:start + CHUNK]))
+        by_email.update(_insert_customers(with_email, unique="email"))
         by_email.update(_lookup(Customer.email, [r["email"] for r in with_email if r["email"] not in by_email]))
     without = [r for r in new_rows if not r["email"]]
     if without:
-        connection.execute(insert(table), without)
-        by_phone.update(_lookup(Customer.phone, [r["phone"] for r in without]))
+        by_phone.update(_insert_customers(without, unique=None))
+        by_phone.update(_lookup(Customer.phone, [r["phone"] for r in without if r["phone"] not in by_phone]))
     return [by_email.get(e) if e else by_phone.get(p) if p else None for _, e, p in requesters]
+
+
+def _insert_customers(rows: list[dict[str, Any]], *, unique: str | None) -> dict[str, int]:
+    """New customers' rows inserted; {email (unique="email") or phone: id} of those this call inserted.
+    Rows already there for an email are skipped (ON CONFLICT DO NOTHING), a phone is never unique."""
+    table, key = Customer.__table__, unique or "phone"
+    columns = ["name", "email", "phone", "locale", "channels", "opted_out", "created_at", "updated_at"]
+    if dialect() == "postgresql":
+        # COPY, not an executemany of dicts: SQLAlchemy renders that as multi-row VALUES SQL, built in
+        # Python and parsed by psycopg in Python, 0.9 s for 10,000 customers.
+        dumped: dict[tuple, str] = {}   # JSON as SQLAlchemy's JSON type writes it (json.dumps), once a value
+
+        def as_json(value: list) -> str:
+            return dumped.get(tuple(value)) or dumped.setdefault(tuple(value), json.dumps(value))
+
+        inserted = insert_by_copy(table, columns, (
+            tuple(as_json(r[c]) if c in ("channels", "opted_out") else r[c] for c in columns) for r in rows),
+            conflict=[unique] if unique else (), returning=["id", key])
+        return {value: customer_id for customer_id, value in inserted}
+    # SQLite: the values converted by the column types' own processors (JSON text, timestamps), the
+    # same for every row but the channels, so each converted once; one multi-row INSERT … RETURNING a chunk.
+    process = driver_processors(table, columns)
+    once = {c: process[c](rows[0][c]) for c in ("opted_out", "created_at", "updated_at")}
+    channels = {kind: process["channels"](list(kind)) for kind in {tuple(r["channels"]) for r in rows}}
+    values = [tuple(channels[tuple(r[c])] if c == "channels" else once[c] if c in once else r[c] for c in columns)
+              for r in rows]
+    inserted = insert_returning_sqlite(table, columns, values, conflict=[unique] if unique else (),
+                                       returning=["id", key])
+    return {value: customer_id for customer_id, value in inserted}
 
 
 # Reading and editing one customer --------------------------------------------------------------

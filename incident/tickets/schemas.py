@@ -39,6 +39,12 @@ class TicketIn(Strict):
     created_at: Instant | None = None
 
 
+class BatchIn(Strict):
+    """{"tickets": [...]}: the shape a batch is validated in, in one pass over the raw JSON."""
+
+    tickets: list[TicketIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
 class FilterIn(Strict):
     # In a body (linking, unlinking) a filter must narrow: "every ticket" is said with all: true.
     model_config = ConfigDict(json_schema_extra=schema_rules(anyOf=[
