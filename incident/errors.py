@@ -6,6 +6,7 @@ error format; the web UI shows their message.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -94,8 +95,24 @@ def _wants_json() -> bool:
     )
 
 
+def end_session(_error: BaseException | None = None) -> None:
+    """Close the request's database session without ever raising: when the database dropped its connection
+    (killed, restarting) after the last query, the rollback that closing sends would fail on the dead
+    socket and turn an answered request into a 500 — so the connection is invalidated instead (the
+    server has rolled it back already) and the pool replaces it."""
+    try:
+        db.session.remove()
+    except (OperationalError, InterfaceError) as error:
+        logger.warning("the database dropped a request's connection (%s); it is discarded",
+                       type(getattr(error, "orig", error)).__name__)
+        with suppress(Exception):
+            db.session.registry().invalidate()
+        db.session.registry.clear()
+
+
 def init_app(app: Flask) -> None:
     """Answer errors in the documented JSON format on API paths, as pages elsewhere."""
+    app.teardown_appcontext(end_session)   # registered after Flask-SQLAlchemy's, so it runs first
     @app.errorhandler(AppError)
     def _app_error(error: AppError):
         if _wants_json():
@@ -131,10 +148,7 @@ def init_app(app: Flask) -> None:
         a hint when to retry, not a 500 and a stack trace; the pool reconnects by itself afterwards."""
         logger.warning("database unavailable on %s %s: %s", request.method, request.path,
                        type(getattr(error, "orig", error)).__name__)
-        try:
-            db.session.rollback()
-        except Exception:  # the connection is gone; the session is thrown away with the request
-            db.session.remove()
+        end_session()   # the connection may be gone: never a rollback that raises again
         message = "The database is unavailable for a moment; nothing was changed. Try again in a few seconds."
         if _wants_json():
             response = jsonify(error_body("database_unavailable", message))

@@ -183,7 +183,7 @@ def channels(app):
     """Sandbox channels that record every message the dispatcher sends."""
     from incident.outbox.channels.sandbox import SandboxChannel
 
-    recorded = {name: SandboxChannel(name) for name in ("slack", "sms", "email", "ticket", "voice")}
+    recorded = {name: SandboxChannel(name, keep=None) for name in ("slack", "sms", "email", "ticket", "voice")}
     app.extensions["tocsin_channels"] = recorded
     yield recorded
     app.extensions.pop("tocsin_channels", None)

@@ -28,7 +28,16 @@ from ..customers.models import Customer
 from ..extensions import db
 from ..outbox import budget
 from ..outbox.channels import CHANNEL_NAMES, LOOK_FIRST, MARKER, RenderedMessage, SendResult
-from ..outbox.dispatch import MAX_ATTEMPTS, channels_for, claim, retry_wait, through_blips, write_outcomes
+from ..outbox.dispatch import (
+    MAX_ATTEMPTS,
+    Claimed,
+    channels_for,
+    claim,
+    retry_wait,
+    through_blips,
+    unsent,
+    write_outcomes,
+)
 from ..outbox.models import Delivery
 from ..vocabulary import BroadcastStatus, Channel, DeliveryStatus
 from . import templates
@@ -160,18 +169,25 @@ class Sender:
         return self._messages[message_id]
 
     def _claim(self, room: dict[str, int]) -> list[Job]:
-        ids = []
-        for channel, limit in room.items():
-            shared = getattr(self.channels.get(channel), "budget", None)   # (name, per minute): all workers' budget
-            if limit > 0 and shared:
-                granted = budget.take(shared[0], limit, shared[1])
-                got = claim(granted, Delivery.purpose == "broadcast", Delivery.channel == channel) if granted else []
-                budget.give_back(shared[0], granted - len(got), shared[1])
-                ids += got
-            elif limit > 0:
-                ids += claim(limit, Delivery.purpose == "broadcast", Delivery.channel == channel)
-        if not ids:
-            return []
+        """Claim up to `room` rows per channel and read what sending them needs. If the database drops
+        on the way, the rows already claimed are put back at once (dispatch.unsent), not left 'sending'
+        for the lease."""
+        claims: list[Claimed] = []
+        with unsent(claims):   # filled as the claims are made
+            for channel, limit in room.items():
+                shared = getattr(self.channels.get(channel), "budget", None)   # (name, per minute): all workers'
+                if limit > 0 and shared:
+                    granted = budget.take(shared[0], limit, shared[1])
+                    got = claim(granted, Delivery.purpose == "broadcast", Delivery.channel == channel) \
+                        if granted else Claimed()
+                    claims.append(got)
+                    budget.give_back(shared[0], granted - len(got), shared[1])
+                elif limit > 0:
+                    claims.append(claim(limit, Delivery.purpose == "broadcast", Delivery.channel == channel))
+            ids = [row_id for claimed in claims for row_id in claimed]
+            return self._jobs(ids) if ids else []
+
+    def _jobs(self, ids: list[int]) -> list[Job]:
         rows = db.session.execute(
             select(
                 Delivery.id,

@@ -32,7 +32,7 @@ from ..incidents.models import Incident
 from ..incidents.signals import incident_resolved
 from ..incidents.timeline import record
 from ..outbox import budget
-from ..outbox.dispatch import claim, release_stale_leases, retry_wait
+from ..outbox.dispatch import claim, release_stale_leases, retry_wait, unsent
 from ..outbox.models import Delivery
 from ..outbox.purposes import Purpose, register_purpose
 from ..tickets.models import HELPDESK_SOURCE, Ticket
@@ -421,12 +421,13 @@ def submit_due(app: Flask, *, limit: int = 200, threads: int = 16, parents: bool
             budget.give_back(BUDGET, granted - len(ids), per_minute)
         if not ids:
             return 0
-        rows = [dict(r._mapping) for r in db.session.execute(select(
-            Delivery.id, Delivery.incident_id, Delivery.recipient, Delivery.subject, Delivery.text, Delivery.headers,
-            Delivery.attempts).where(Delivery.id.in_(ids)).order_by(Delivery.id))]
-        made = dict(db.session.execute(select(HelpdeskProblem.incident_id, HelpdeskProblem.ticket_id).where(
-            HelpdeskProblem.incident_id.in_({r["incident_id"] for r in rows}))).tuples().all())
-        db.session.rollback()
+        with unsent([ids]):   # the connection dropping here puts them back rather than leaving them to the lease
+            rows = [dict(r._mapping) for r in db.session.execute(select(
+                Delivery.id, Delivery.incident_id, Delivery.recipient, Delivery.subject, Delivery.text,
+                Delivery.headers, Delivery.attempts).where(Delivery.id.in_(ids)).order_by(Delivery.id))]
+            made = dict(db.session.execute(select(HelpdeskProblem.incident_id, HelpdeskProblem.ticket_id).where(
+                HelpdeskProblem.incident_id.in_({r["incident_id"] for r in rows}))).tuples().all())
+            db.session.rollback()
         with ThreadPoolExecutor(max_workers=min(threads, len(rows))) as pool:
             results = list(pool.map(lambda r: _submit(helpdesk, r, made.get(r["incident_id"])), rows))
         now = utcnow()

@@ -3,15 +3,17 @@
 Claiming marks rows 'sending' and commits before anything leaves, so two dispatchers never
 send the same row; a row left 'sending' by a crash is put back after a lease, which is the
 only way a message can go out twice (the crash fell between the provider's accept and our
-mark).
+mark). A dispatcher whose connection drops between its claim and its sends puts what it
+claimed back itself, on a new connection, rather than leaving customers to wait out the lease.
 """
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import Flask, current_app
@@ -20,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .. import metrics
 from ..clock import utcnow
-from ..dbutil import dialect
+from ..dbutil import dialect, execute_dml
 from ..extensions import db
 from ..vocabulary import Channel, DeliveryStatus
 from .channels import RenderedMessage, SendResult, build_channels
@@ -77,11 +79,55 @@ def retry_wait(attempts: int, retry_after: float | None) -> timedelta:
 def release_stale_leases(now) -> None:
     """Rows left 'sending' by a crashed dispatcher go back to the queue after the lease."""
     lease = timedelta(seconds=current_app.config["DISPATCH_LEASE_SECONDS"])
-    db.session.execute(update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < now - lease)
-                       .values(status=DeliveryStatus.QUEUED, updated_at=now).execution_options(synchronize_session=False))
+    released = execute_dml(
+        update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < now - lease)
+        .values(status=DeliveryStatus.QUEUED, updated_at=now).execution_options(synchronize_session=False)).rowcount
+    if released:   # a dispatcher died holding them (or lost its database for longer than through_blips waits)
+        logger.warning("released %s deliveries left 'sending' past the %s s lease", released, int(lease.total_seconds()))
 
 
-def claim(limit: int, *where) -> list[int]:
+class Claimed(list[int]):
+    """The ids one claim marked 'sending', and the `claimed_at` it gave them (`at`)."""
+
+    def __init__(self, ids=(), at: datetime | None = None):
+        super().__init__(ids)
+        self.at = at
+
+
+def put_back(*claims: Claimed) -> None:
+    """Rows this process claimed and has not sent go back to the queue now, their try not counted —
+    on a new connection, through a blip. Only rows still 'sending' under these claims are touched."""
+    claims = tuple(c for c in claims if c)
+
+    def write() -> int:
+        now, undone = utcnow(), 0
+        for claimed in claims:
+            undone += execute_dml(
+                update(Delivery).where(Delivery.id.in_(list(claimed)), Delivery.status == DeliveryStatus.SENDING,
+                                       Delivery.claimed_at == claimed.at)
+                .values(status=DeliveryStatus.QUEUED, attempts=Delivery.attempts - 1, updated_at=now)
+                .execution_options(synchronize_session=False)).rowcount
+        db.session.commit()
+        return undone
+
+    if claims:
+        undone = through_blips(write, what="putting back rows claimed before the connection dropped")
+        logger.warning("the database connection dropped after a claim: put back %s deliveries, not sent", undone)
+
+
+@contextmanager
+def unsent(claims: list[Claimed]) -> Iterator[None]:
+    """Around the work between claims and the sends (`claims` may grow inside): if the database connection
+    drops there, what was claimed is put back at once instead of waiting out the lease; the error goes on."""
+    try:
+        yield
+    except (OperationalError, InterfaceError):
+        db.session.remove()
+        put_back(*claims)
+        raise
+
+
+def claim(limit: int, *where) -> Claimed:
     """Mark up to `limit` due rows 'sending' for this dispatcher and commit; their ids.
 
     Pages and other staff messages go first: broadcasts have their own dispatcher (sender.py).
@@ -101,8 +147,9 @@ def claim(limit: int, *where) -> list[int]:
                            .execution_options(synchronize_session=False))
         ids = list(db.session.scalars(select(Delivery.id).where(
             Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at == now)))
-    db.session.commit()
-    return ids
+    with unsent([Claimed(ids, now)]):   # a commit cut off may have landed or not: either way they go back
+        db.session.commit()
+    return Claimed(ids, now)
 
 
 def _send(channel, row: dict) -> SendResult:
@@ -154,15 +201,16 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 32) -> int:
         ids = claim(limit, Delivery.purpose.not_in(("broadcast", *own_dispatchers())))
         if not ids:
             return 0
-        rows = [dict(r._mapping) for r in db.session.execute(select(
-            Delivery.id, Delivery.purpose, Delivery.incident_id, Delivery.channel, Delivery.recipient, Delivery.text,
-            Delivery.subject, Delivery.html, Delivery.blocks, Delivery.headers, Delivery.ref, Delivery.attempts)
-            .where(Delivery.id.in_(ids)))]
-        for purpose in {row["purpose"] for row in rows}:
-            special = purpose_for(purpose)
-            if special is not None and special.prepare is not None:
-                special.prepare([row for row in rows if row["purpose"] == purpose])
-        db.session.rollback()
+        with unsent([ids]):
+            rows = [dict(r._mapping) for r in db.session.execute(select(
+                Delivery.id, Delivery.purpose, Delivery.incident_id, Delivery.channel, Delivery.recipient,
+                Delivery.text, Delivery.subject, Delivery.html, Delivery.blocks, Delivery.headers, Delivery.ref,
+                Delivery.attempts).where(Delivery.id.in_(ids)))]
+            for purpose in {row["purpose"] for row in rows}:
+                special = purpose_for(purpose)
+                if special is not None and special.prepare is not None:
+                    special.prepare([row for row in rows if row["purpose"] == purpose])
+            db.session.rollback()
         channels = channels_for(app)
         with ThreadPoolExecutor(max_workers=min(workers, len(rows))) as pool:
             results = list(pool.map(lambda r: _send(channels[r["channel"]], r), rows))

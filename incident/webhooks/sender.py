@@ -19,7 +19,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from ..clock import utcnow
 from ..extensions import db
 from ..outbox.channels import SendResult
-from ..outbox.dispatch import claim, outcome, write_outcomes
+from ..outbox.dispatch import claim, outcome, unsent, write_outcomes
 from ..outbox.models import Delivery
 from . import signing, targets
 from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
@@ -136,14 +136,15 @@ def dispatch_due(app: Flask, *, limit: int = BATCH, workers: int = 8) -> int:
         ids = claim(limit, Delivery.purpose == PURPOSE)
         if not ids:
             return 0
-        rows = [dict(r._mapping) for r in db.session.execute(
-            select(Delivery.id, Delivery.attempts, Delivery.text, WebhookMessage.id.label("message_id"),
-                   WebhookMessage.event_id, WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.deleted_at)
-            .join(WebhookMessage, WebhookMessage.delivery_id == Delivery.id)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
-            .where(Delivery.id.in_(ids)))]
+        with unsent([ids]):   # the connection dropping here puts them back rather than leaving them to the lease
+            rows = [dict(r._mapping) for r in db.session.execute(
+                select(Delivery.id, Delivery.attempts, Delivery.text, WebhookMessage.id.label("message_id"),
+                       WebhookMessage.event_id, WebhookEndpoint.url, WebhookEndpoint.secret, WebhookEndpoint.deleted_at)
+                .join(WebhookMessage, WebhookMessage.delivery_id == Delivery.id)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
+                .where(Delivery.id.in_(ids)))]
+            db.session.rollback()   # no transaction held open while waiting on the endpoints
         allow_private = bool(app.config.get("WEBHOOKS_ALLOW_PRIVATE_TARGETS"))
-        db.session.rollback()   # no transaction held open while waiting on the endpoints
         timestamp = int(utcnow().timestamp())
 
         def attempt(row: dict) -> Attempt:

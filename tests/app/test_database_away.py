@@ -40,3 +40,34 @@ def test_killed_connections_are_replaced_by_the_next_request(app, api):
                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
             admin.commit()
     assert api.get("/api/v1/incidents").status_code == 200   # the pool noticed and reconnected
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="killing connections needs PostgreSQL")
+def test_a_connection_killed_after_the_last_query_still_gets_its_answer(database_url):
+    """The request has read what it needed; its connection is killed before the request ends. Closing the
+    session must not try a rollback on the dead socket and turn the answer into a 500 (as a soak with
+    pg_terminate_backend every minute saw on /status)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database_url})
+    outside = create_engine(database_url, poolclass=NullPool)
+
+    @app.get("/_read_then_lose_the_connection")
+    def read_then_lose_the_connection():
+        db.session.execute(text("SELECT 1"))
+        with outside.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            conn.commit()
+        return "read"
+
+    client = app.test_client()
+    try:
+        for _ in range(2):   # and the next request gets a new connection
+            response = client.get("/_read_then_lose_the_connection")
+            assert response.status_code == 200 and response.get_data(as_text=True) == "read"
+    finally:
+        outside.dispose()
+        with app.app_context():
+            db.engine.dispose()

@@ -121,6 +121,62 @@ def test_the_dispatchers_connection_killed_mid_broadcast(app, api, channels, dat
     assert set(Counter(to for to, _ in email.sent).values()) == {1}
 
 
+def attempts(app, purpose="broadcast") -> Counter:
+    with app.app_context():
+        counts = Counter(db.session.scalars(select(Delivery.attempts).where(Delivery.purpose == purpose)))
+        db.session.remove()
+        return counts
+
+
+def test_rows_claimed_just_before_the_connection_dropped_go_back_at_once(app, api, channels, monkeypatch):
+    """The claim committed, then the connection died while the dispatcher read what to send: the rows go
+    back to the queue on a new connection, their try not counted — not 'sending' for the 5-minute lease."""
+    apology(app, api)
+    real, failures = Sender._message, [1]
+
+    def flaky(self, message_id):
+        if failures[0]:
+            failures[0] -= 1
+            raise OperationalError("SELECT broadcast_messages", {}, Exception("terminating connection due to "
+                                                                              "administrator command"))
+        return real(self, message_id)
+
+    monkeypatch.setattr(Sender, "_message", flaky)
+    sender = Sender(app, threads=4)
+    sender._pause = lambda seconds: None
+    try:
+        with pytest.raises(OperationalError):
+            sender.run(budget=30)                       # nothing held: the error goes to the job's log
+        assert statuses(app) == {"queued": CUSTOMERS} and attempts(app) == {0: CUSTOMERS}
+        assert not channels["email"].sent               # nothing left before the blip
+        assert sender.run(budget=30) == CUSTOMERS        # the next run sends them all, at once
+    finally:
+        sender.close()
+    assert statuses(app) == {"sent": CUSTOMERS} and attempts(app) == {1: CUSTOMERS}
+    assert set(Counter(to for to, _ in channels["email"].sent).values()) == {1}
+
+
+def test_a_claim_whose_commit_was_cut_off_is_put_back(app, api, channels, monkeypatch):
+    """The claim's COMMIT reached the database but its answer never came back: the rows are 'sending' and the
+    dispatcher does not know it holds them. It puts them back, guarded by their claim time."""
+    apology(app, api)
+    real, failures = db.session.commit, [1]
+
+    def cut_off():
+        real()
+        if failures[0]:
+            failures[0] -= 1
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    with app.app_context():
+        monkeypatch.setattr(db.session, "commit", cut_off)
+        with pytest.raises(OperationalError):
+            dispatch.claim(20, Delivery.purpose == "broadcast")
+        monkeypatch.undo()
+        db.session.remove()
+    assert statuses(app) == {"queued": CUSTOMERS} and attempts(app) == {0: CUSTOMERS}
+
+
 def test_pages_sent_through_a_blip_are_recorded_once(app, api, setup, monkeypatch):
     incident = declare(api)
     assert api.post(f"/api/v1/incidents/{incident['id']}/escalate", json={}).status_code == 200

@@ -8,7 +8,7 @@ import pytest
 from incident.helpdesk.replies import TicketReplies
 from incident.outbox.channels import CHANNEL_NAMES, RenderedMessage, build_channels
 from incident.outbox.channels.email import SmtpEmail
-from incident.outbox.channels.sandbox import SandboxChannel
+from incident.outbox.channels.sandbox import KEEP, SandboxChannel
 from incident.outbox.channels.slack import SlackChannel
 from incident.outbox.channels.sms import TwilioSms
 
@@ -136,8 +136,18 @@ def test_sandbox_holds_only_the_latest_messages():
     assert [to for to, _ in sandbox.sent] == [f"user{n}@customer.test" for n in (2, 3, 4)]
 
 
+def test_the_sandboxes_a_worker_builds_hold_a_small_record():
+    """Nothing in the worker reads the record back; a soak's 20,000 emails held per channel doubled its memory."""
+    channels = build_channels({})
+    for n in range(KEEP + 50):
+        channels["email"].send(f"user{n}@customer.test", MESSAGE)
+        channels["slack"].update(f"ts{n}", MESSAGE)
+    assert len(channels["email"].sent) == len(channels["slack"].updated) == KEEP <= 100
+    assert channels["email"].messages_to(f"user{KEEP + 49}@customer.test") == [MESSAGE]
+
+
 def test_sandbox_keeps_every_message_from_many_threads():
-    sandbox = SandboxChannel("email")
+    sandbox = SandboxChannel("email", keep=None)
     start = threading.Barrier(8)
 
     def worker(n: int) -> None:
