@@ -1,5 +1,8 @@
 """Email through SMTP (smtplib): multipart text + HTML; each sending thread keeps its connection.
 
+The message is written by `mime.write` (the bytes `EmailMessage` would make, without its cost);
+`build` (EmailMessage) remains for internationalised addresses, which need SMTPUTF8.
+
 A connection is reused for up to MAX_PER_CONNECTION messages (a new TCP + TLS + EHLO + AUTH for
 every message costs more than the message on a real relay); one idle for IDLE_CHECK_SECONDS is
 checked with NOOP first, and any error drops it. A message is never sent again by the channel
@@ -17,6 +20,7 @@ from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+from . import mime
 from .base import RenderedMessage, SendResult
 
 logger = logging.getLogger(__name__)
@@ -83,8 +87,26 @@ class SmtpEmail:
     def __repr__(self) -> str:
         return f"SmtpEmail({self.host!r}, {self.port}, starttls={self.starttls})"
 
+    def compose(self, to: str, message: RenderedMessage) -> tuple[bytes | EmailMessage, str]:
+        """(the email, its Message-ID): its bytes, or an EmailMessage when an address needs SMTPUTF8.
+        ValueError for a header the channel writes itself or one with a line break in it."""
+        if not (to.isascii() and self.envelope_from.isascii()):
+            email = self.build(to, message)
+            return email, email["Message-ID"]
+        message_id = make_msgid(domain=self.domain)
+        extra = {"Content-Language": "en", **message.headers}   # customers' messages say theirs; staff's are English
+        if any(key.lower() in OWN_HEADERS for key in extra):
+            raise ValueError("a header is the channel's own")
+        headers = [("Subject", message.subject), ("From", self.mail_from), ("To", to),
+                   ("Date", format_datetime(datetime.now(timezone.utc))), ("Message-ID", message_id)]
+        later: dict[str, tuple[str, str]] = {}   # by lower-case name: a later one replaces, as in build()
+        for key, value in extra.items():
+            later.pop(key.lower(), None)
+            later[key.lower()] = (key, value)
+        return mime.write(headers, message.text, message.html or None, list(later.values())), message_id
+
     def build(self, to: str, message: RenderedMessage) -> EmailMessage:
-        """The email as it goes on the wire (multipart/alternative when there is HTML)."""
+        """The email as the `email` package builds it (multipart/alternative when there is HTML)."""
         email = EmailMessage()
         email["Subject"] = message.subject
         email["From"] = self.mail_from
@@ -108,11 +130,10 @@ class SmtpEmail:
         if not address or "@" not in address or address != to.strip() or "," in to:
             return SendResult(ok=False, error="invalid address")
         try:
-            email = self.build(address, message)
-        except (ValueError, TypeError) as err:   # header injection, non-string values
+            email, message_id = self.compose(address, message)
+        except (ValueError, TypeError, AttributeError) as err:   # header injection, non-string values
             logger.warning("email not built: %s", type(err).__name__)
             return SendResult(ok=False, error="invalid message")
-        message_id = email["Message-ID"]
         try:
             self._deliver(address, email)
         except (smtplib.SMTPException, OSError) as err:
@@ -182,10 +203,13 @@ class SmtpEmail:
             _quietly_close(each.smtp)
         self._local = threading.local()
 
-    def _deliver(self, address: str, email: EmailMessage) -> None:
+    def _deliver(self, address: str, email: bytes | EmailMessage) -> None:
         held = self._connection()
         try:
-            held.smtp.send_message(email, from_addr=self.envelope_from, to_addrs=[address])
+            if isinstance(email, bytes):
+                held.smtp.sendmail(self.envelope_from, [address], email)
+            else:
+                held.smtp.send_message(email, from_addr=self.envelope_from, to_addrs=[address])
         except BaseException:
             self._drop()   # its state is unknown after a refusal or a timeout: the next message starts afresh
             raise
