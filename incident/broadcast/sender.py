@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 EMPTY_PAUSE = 0.5    # s before a channel that had nothing due is asked again within a run
 RECORD_EVERY = 0.05  # s: finished sends are recorded at least this often (or per half the threads' worth)
 OPTED_OUT = "opted out of this channel after the broadcast was queued"
+# A claimed row still unsent when this share of the lease has gone by is left alone: once the lease runs
+# out another dispatcher (or this one's next claim) takes it, and both would send it.
+LEASE_SHARE = 0.8
+LEASE_RAN_OUT = SendResult(ok=False, error="not sent: its lease ran out while it waited", retryable=True)
 
 
 class Pace:
@@ -139,6 +143,7 @@ class Job:
     send_id: int
     locale: str
     skip: str = ""
+    claimed: float = 0.0   # when it was claimed, on the sender's monotonic clock
 
 
 class Sender:
@@ -150,6 +155,8 @@ class Sender:
         self.rates = dict(app.config["CHANNEL_RATE_LIMITS"])
         self.paces = {name: Pace(rate) for name, rate in self.rates.items()}
         self.threads = threads or app.config["DISPATCH_THREADS"]
+        self.lease = float(app.config["DISPATCH_LEASE_SECONDS"])
+        self._elapsed: Callable[[], float] = time.monotonic   # what a claim's age is measured with
         self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="tocsin-send")
         self._messages: dict[int, tuple[RenderedMessage, str, str, int]] = {}
         self._pause: Callable[[float], object] = time.sleep   # between tries when the database is away
@@ -173,6 +180,7 @@ class Sender:
         on the way, the rows already claimed are put back at once (dispatch.unsent), not left 'sending'
         for the lease."""
         claims: list[Claimed] = []
+        claimed = self._elapsed()
         with unsent(claims):   # filled as the claims are made
             for channel, limit in room.items():
                 shared = getattr(self.channels.get(channel), "budget", None)   # (name, per minute): all workers'
@@ -184,8 +192,11 @@ class Sender:
                     budget.give_back(shared[0], granted - len(got), shared[1])
                 elif limit > 0:
                     claims.append(claim(limit, Delivery.purpose == "broadcast", Delivery.channel == channel))
-            ids = [row_id for claimed in claims for row_id in claimed]
-            return self._jobs(ids) if ids else []
+            ids = [row_id for made in claims for row_id in made]
+            jobs = self._jobs(ids) if ids else []
+        for job in jobs:
+            job.claimed = claimed
+        return jobs
 
     def _jobs(self, ids: list[int]) -> list[Job]:
         rows = db.session.execute(
@@ -241,6 +252,8 @@ class Sender:
 
     def _send(self, job: Job) -> SendResult:
         self.paces[job.channel].wait()
+        if self._elapsed() - job.claimed > self.lease * LEASE_SHARE:   # a very slow queue: never send twice
+            return LEASE_RAN_OUT
         try:
             return self.channels[job.channel].send(job.recipient, job.message)
         except Exception as error:  # a channel should not raise; if one does, retry rather than lose it
@@ -264,7 +277,13 @@ class Sender:
         sandbox = {name: getattr(channel, "sandbox", False) for name, channel in self.channels.items()}
         cancelled = self._cancelled_sends({job.send_id for job, _ in done})
         values: list[dict[str, Any]] = []
+        late = sum(1 for _, result in done if result is LEASE_RAN_OUT)
+        if late:
+            logger.warning("%s broadcast messages not sent: their lease ran out while they waited; the "
+                           "lease's release sends them", late)
         for job, result in done:
+            if result is LEASE_RAN_OUT:
+                continue   # still 'sending' under a lease that has (nearly) run out: whoever claims it next sends
             if result is None:
                 values.append({"status": DeliveryStatus.SKIPPED, "error": job.skip})
             elif result.ok:

@@ -99,3 +99,31 @@ def test_rows_moved_to_a_channel_found_empty_go_out_in_the_same_run(app, api, ch
     sent = Counter(to for to, _ in channels["sms"].sent)
     assert len(sent) == 20 and set(sent.values()) == {1}
     assert statuses(app) == {"sent": 20}
+
+
+def test_a_row_whose_lease_ran_out_in_the_queue_is_left_to_whoever_claims_it_next(app, api, channels, monkeypatch):
+    """A dispatcher whose queue is so slow that most of a claim's lease has gone by does not send what is
+    left of it: after the lease another claim sends those rows, and both would have. The sender's clock is
+    moved by hand: one claim of six, each send taking 0.3 s of a 1-second lease."""
+    add_customers(app, [{"name": f"C {n}", "email": f"c{n}@example.com", "channels": ["email"]} for n in range(6)])
+    queue(app, api, ["email"])
+    monkeypatch.setitem(app.config, "DISPATCH_LEASE_SECONDS", 1.0)
+    monkeypatch.setitem(app.config, "CHANNEL_RATE_LIMITS", {**app.config["CHANNEL_RATE_LIMITS"], "email": 1000.0})
+    sender = Sender(app, threads=1)
+    now = [100.0]
+    sender._elapsed = lambda: now[0]
+    monkeypatch.setattr(sender, "_room", lambda channel: 6 if channel == "email" else 0)
+    real_send = sender._send
+
+    def slow(job):
+        result = real_send(job)
+        now[0] += 0.3
+        return result
+
+    monkeypatch.setattr(sender, "_send", slow)
+    try:
+        sender.run(budget=0.5)    # claims stop before the 1 s lease could put the rest back (real time)
+    finally:
+        sender.close()
+    assert len(channels["email"].sent) == 3            # at 0, 0.3 and 0.6 s; not at 0.9, past 80 % of the lease
+    assert statuses(app) == {"sent": 3, "sending": 3}  # the rest wait for the lease's release, then go once
