@@ -157,11 +157,13 @@ def link_by_filter(actor: User, incident_id, ticket_filter: TicketFilter, *, met
                                details={"filter": ticket_filter.as_dict()})
     action = _action(incident, actor, action="link", method=method, criteria=ticket_filter.as_dict())
     moved = {} if ticket_filter.unlinked_only else _moved_from(clauses, incident)
-    owner = or_(Ticket.incident_id.is_(None), Ticket.incident_id != incident.id)
-    linked = _set_link([*clauses, owner], incident, actor, action, method)
+    # counted before the link, while the incident's own index holds only what it had (after it, the same
+    # count reads every ticket just linked: 0.3 s for 100,000 on SQLite)
     already = db.session.scalar(select(func.count()).select_from(Ticket).where(
         *queries.where(TicketFilter(**{**ticket_filter.__dict__, "unlinked_only": False})),
-        Ticket.incident_id == incident.id, Ticket.link_action_id != action.id))
+        Ticket.incident_id == incident.id))
+    owner = or_(Ticket.incident_id.is_(None), Ticket.incident_id != incident.id)
+    linked = _set_link([*clauses, owner], incident, actor, action, method)
     _record_moves(moved, incident, actor)
     _finish(incident, actor, action, linked)
     logger.info("%s: linked %s tickets by filter", incident.reference, linked)

@@ -137,6 +137,19 @@ def test_removed_rules_stop_and_empty_rules_are_refused(api):
     assert api.delete(f"/api/v1/incidents/{incident_id}/link-rules/999").status_code == 404
 
 
+def test_link_by_filter_counts_what_was_linked_already(api):
+    ingest(api, {"tickets": [ticket(n, tags=["login"]) for n in (1, 2, 3)] + [ticket(4, tags=["billing"])]})
+    incident_id = declare(api)["id"]
+    other_id = declare(api, title="Other")["id"]
+    link(api, other_id, {"external_ids": ["ZD-3"], "source": "zendesk"})
+    body = {"filter": {"tags": ["login"]}}
+    assert link(api, incident_id, body) == {"linked": 2, "already_linked": 0, "moved": 0, "not_found": []}
+    ingest(api, {"tickets": [ticket(5, tags=["login"])]})
+    assert link(api, incident_id, body) == {"linked": 1, "already_linked": 2, "moved": 0, "not_found": []}
+    moved = link(api, incident_id, {"filter": {"tags": ["login"], "unlinked_only": False}})
+    assert moved == {"linked": 1, "already_linked": 3, "moved": 1, "not_found": []}   # ZD-3 came from the other
+
+
 def test_rule_can_link_what_is_already_there(api):
     ingest(api, {"tickets": tickets(4)})
     incident_id = declare(api)["id"]
