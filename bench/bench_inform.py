@@ -112,12 +112,8 @@ class Provider:
         self._ask("reset")
 
     def stop(self) -> None:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        from common import stop_child
+        stop_child(self.proc)
 
 
 # ================================================================ the baseline (its own process)

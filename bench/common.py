@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -265,6 +266,18 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
         return False
+
+
+def stop_child(proc: subprocess.Popen) -> None:
+    """A helper process that ends when its stdin closes (the SMTP stand-ins): closed, waited for,
+    terminated if it has not ended within 10 s."""
+    assert proc.stdin is not None
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def rss_kb() -> int:

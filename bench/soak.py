@@ -58,7 +58,7 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_PG_SERVER  # noqa: E402
+from common import DEFAULT_PG_SERVER, stop_child  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -203,12 +203,7 @@ class SmtpStandIn:
         return Counter(json.loads(self.proc.stdout.readline()))
 
     def stop(self) -> None:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        stop_child(self.proc)
 
 
 # ---------------------------------------------------------------- the worker under tracemalloc
