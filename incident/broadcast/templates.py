@@ -72,7 +72,8 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 NAME_SENTINEL = "\ue000name\ue001"
 UNSUBSCRIBE_SENTINEL = "\ue000unsubscribe\ue001"
 _PRIVATE = re.compile("[\ue000\ue001]")
-_NAME = re.compile(r"[ \t]?" + re.escape(NAME_SENTINEL), re.IGNORECASE)
+# A missing name takes the comma and space before it along ("Hola, {{ customer_name }}:" reads "Hola:").
+_NAME = re.compile(r",?[ \t]?" + re.escape(NAME_SENTINEL), re.IGNORECASE)
 
 __all__ = ["KINDS", "CHANNELS", "SEND_CHANNELS", "languages", "NAME_SENTINEL", "UNSUBSCRIBE_SENTINEL", "render",
            "personalize", "preview", "sms_info", "shipped", "sample_context", "validate_template",
@@ -222,9 +223,9 @@ def _fill_blocks(node, name: str, url: str):
 def personalize(message: RenderedMessage, *, name: str, unsubscribe_url: str) -> RenderedMessage:
     """One customer's copy: the sentinels replaced, escaped as each part needs.
 
-    An empty name drops the sentinel and the space before it ("Hello ," never happens:
-    "Hello {{ customer_name }}," reads "Hello,"). Email gets List-Unsubscribe and the
-    one-click List-Unsubscribe-Post (RFC 8058) when there is an unsubscribe URL.
+    An empty name drops the sentinel and the space (and comma) before it ("Hello ," never happens:
+    "Hello {{ customer_name }}," reads "Hello,", "Hola, {{ customer_name }}:" reads "Hola:"). Email gets
+    List-Unsubscribe and the one-click List-Unsubscribe-Post (RFC 8058) when there is an unsubscribe URL.
     """
     name = " ".join(_clean(name or "").split())
     url = _clean(unsubscribe_url or "").strip()

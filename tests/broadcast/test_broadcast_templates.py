@@ -163,6 +163,19 @@ def test_personalize_escapes_per_part_and_sets_unsubscribe_headers():
     assert sms.headers == {}
 
 
+def test_a_missing_name_leaves_no_stray_comma_in_any_language():
+    for locale in ("en", "it", "fr", "de", "es"):
+        for channel in ("email", "slack"):
+            raw = T.render("apology", channel, locale, context(locale))
+            named = T.personalize(raw, name="Ana", unsubscribe_url=UNSUB).text
+            nameless = T.personalize(raw, name="", unsubscribe_url=UNSUB).text
+            assert ",:" not in nameless and " ," not in nameless and "\n," not in nameless, (locale, channel)
+            assert "Ana" in named and "Ana" not in nameless
+    spanish = T.render("apology", "email", "es", context("es"))
+    assert T.personalize(spanish, name="Ana", unsubscribe_url=UNSUB).text.startswith("Hola, Ana:")
+    assert T.personalize(spanish, name="", unsubscribe_url=UNSUB).text.startswith("Hola:")
+
+
 def test_the_name_sentinel_survives_upper_and_escaping():
     overrides = {("status", "email", "en"): ("Hi {{ customer_name|upper }}", "Dear {{ customer_name|upper }}.")}
     message = T.personalize(T.render("status", "email", "en", context(), overrides=overrides),

@@ -23,8 +23,12 @@ SHIPPED = ("en", "it", "fr", "de", "es")
 
 @pytest.fixture
 def restore_locales(app):
+    # The languages are read at start; a page rendered before (the app lives for the whole session, and its
+    # status page keeps what it rendered while nothing changed) would not offer the new ones: start afresh.
+    app.extensions.pop("status_snapshot", None)
     yield
     locales.configure(default=app.config["DEFAULT_LOCALE"], extra_dirs=app.config["LOCALE_DIRS"])
+    app.extensions.pop("status_snapshot", None)
 
 
 @pytest.mark.parametrize("raw, canonical", [("fr", "fr"), ("de_ch", "de-CH"), ("PT-br", "pt-BR"),
